@@ -1,0 +1,79 @@
+"""The HTTP client for Rasa: REST channel, tracker and parse, over a pool of Rasa servers."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from frontdesk.errors import BotUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class BotClient:
+    """Talks to one or more Rasa servers; a conversation always goes to the same one."""
+
+    def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str], timeout: float) -> None:
+        if not urls:
+            raise ValueError("at least one Rasa URL is needed")
+        self._session = session
+        self.urls = tuple(urls)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def url_for(self, conversation_id: str) -> str:
+        """Sticky choice: the same conversation lands on the same Rasa server."""
+        return self.urls[zlib.crc32(conversation_id.encode()) % len(self.urls)]
+
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """One bot turn through Rasa's REST channel; returns Rasa's messages."""
+        body: dict[str, Any] = {"sender": conversation_id, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        url = f"{self.url_for(conversation_id)}/webhooks/rest/webhook"
+        result = await self._request("POST", url, body)
+        if not isinstance(result, list):
+            raise BotUnavailable(f"Rasa answered an unexpected body from {url}")
+        return [m for m in result if isinstance(m, dict)]
+
+    async def tracker(self, conversation_id: str) -> dict[str, Any]:
+        quoted = quote(conversation_id, safe="")
+        url = f"{self.url_for(conversation_id)}/conversations/{quoted}/tracker"
+        result = await self._request("GET", url, None)
+        if not isinstance(result, dict):
+            raise BotUnavailable(f"Rasa answered an unexpected tracker from {url}")
+        return result
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        result = await self._request("POST", f"{self.urls[0]}/model/parse", {"text": text})
+        if not isinstance(result, dict):
+            raise BotUnavailable("Rasa answered an unexpected parse result")
+        return result
+
+    async def status(self) -> dict[str, Any]:
+        """Health of every Rasa server: URL -> status dict or error text."""
+        out: dict[str, Any] = {}
+        for url in self.urls:
+            try:
+                out[url] = await self._request("GET", f"{url}/status", None)
+            except BotUnavailable as exc:
+                out[url] = {"error": str(exc)}
+        return out
+
+    async def _request(self, method: str, url: str, body: Any) -> Any:
+        try:
+            async with self._session.request(method, url, json=body, timeout=self._timeout) as resp:
+                if resp.status >= 400:
+                    detail = (await resp.text())[:200]
+                    raise BotUnavailable(f"Rasa answered {resp.status} for {url}: {detail}")
+                return await resp.json(content_type=None)
+        except TimeoutError as exc:
+            raise BotUnavailable(f"Rasa did not answer {url} in time") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise BotUnavailable(f"Rasa could not be reached at {url}: {exc}") from exc

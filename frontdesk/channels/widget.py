@@ -1,0 +1,233 @@
+"""The website widget channel: Rasa's socketio protocol, plus frontdesk's own events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import socketio
+
+from frontdesk.core.messages import Inbound
+from frontdesk.core.router import Router
+from frontdesk.core.templates import Templates
+from frontdesk.errors import BadInput, StoreUnavailable
+from frontdesk.store.base import Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "widget"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_CUSTOM_DATA = 4096
+
+
+def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored bot/agent/system entry as Rasa's socketio channel would emit it, plus extras."""
+    message: dict[str, Any] = {}
+    if entry.get("text"):
+        message["text"] = entry["text"]
+    if entry.get("quick_replies"):
+        message["quick_replies"] = [
+            {"content_type": "text", "title": q["title"], "payload": q["payload"]}
+            for q in entry["quick_replies"]
+        ]
+    if entry.get("image"):
+        message["attachment"] = {"type": "image", "payload": {"src": entry["image"]}}
+    if entry.get("custom"):
+        message["custom"] = entry["custom"]
+    message["seq"] = entry["seq"]
+    message["ts"] = entry["ts"]
+    message["sender"] = {"kind": entry["role"], "name": entry.get("sender_name")}
+    return message
+
+
+def history_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
+    if entry["role"] == "customer":
+        item = {"seq": entry["seq"], "ts": entry["ts"], "role": "customer", "text": entry["text"]}
+        if entry.get("client_msg_id"):
+            item["client_msg_id"] = entry["client_msg_id"]
+        return item
+    return {"role": entry["role"], **rasa_shape(entry)}
+
+
+class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Socket.IO namespace for website customers; also the widget's outbound sender."""
+
+    def __init__(
+        self,
+        router: Router,
+        store: Store,
+        templates: Templates,
+        max_message_length: int,
+        history_limit: int,
+        namespace: str = "/",
+    ) -> None:
+        super().__init__(namespace)
+        self.router = router
+        self.store = store
+        self.templates = templates
+        self.max_message_length = max_message_length
+        self.history_limit = history_limit
+
+    # -- outbound -----------------------------------------------------------------------------
+
+    async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
+        await self.emit("bot_uttered", rasa_shape(entry), room=conversation_id)
+
+    # -- inbound ------------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        await self.save_session(
+            sid, {"accept_language": str(environ.get("HTTP_ACCEPT_LANGUAGE", ""))[:200]}
+        )
+
+    async def on_session_request(self, sid: str, data: Any = None) -> None:
+        session = await self.get_session(sid)
+        try:
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise BadInput("bad_request", "session_request must be an object")
+            session_id = data.get("session_id") or sid
+            if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+                raise BadInput("bad_request", "session_id must be 1-128 letters, digits or _.:-")
+            last_seq = data.get("last_seq", 0)
+            if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
+                raise BadInput("bad_request", "last_seq must be a whole number >= 0")
+            custom = _custom_data(data.get("customData"))
+            language = self.templates.pick_language(
+                _str(custom.get("language")), session.get("accept_language")
+            )
+            meta = await self.router.open_conversation(
+                session_id, CHANNEL, language, _details(custom)
+            )
+        except BadInput as exc:
+            await self._error(sid, session.get("language"), exc.code, exc.message)
+            return
+        except StoreUnavailable as exc:
+            log.error("session_request: %s", exc)
+            await self._error(sid, None, "store_unavailable", None)
+            return
+        session.update(session_id=session_id, language=meta.get("language", language))
+        await self.save_session(sid, session)
+        await self.enter_room(sid, session_id)
+        await self.emit("session_confirm", session_id, to=sid)
+        await self._send_history(sid, session_id, last_seq)
+
+    async def _send_history(self, sid: str, session_id: str, last_seq: int) -> None:
+        try:
+            entries = await self.store.history(session_id, last_seq, self.history_limit)
+        except StoreUnavailable as exc:
+            log.error("history for %s: %s", session_id, exc)
+            await self._error(sid, None, "store_unavailable", None)
+            return
+        messages = [history_shape(e) for e in entries]
+        last = messages[-1]["seq"] if messages else last_seq
+        await self.emit(
+            "history",
+            {"session_id": session_id, "last_seq": last, "messages": messages},
+            to=sid,
+        )
+
+    async def on_user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+        session = await self.get_session(sid)
+        language = session.get("language")
+        client_msg_id = data.get("client_msg_id") if isinstance(data, dict) else None
+        try:
+            inbound = self._inbound(session, data)
+            accepted = await self.router.accept(inbound)
+        except BadInput as exc:
+            return await self._error(sid, language, exc.code, exc.message, client_msg_id)
+        except StoreUnavailable as exc:
+            log.error("user_uttered: %s", exc)
+            return await self._error(sid, language, "store_unavailable", None, client_msg_id)
+        if not accepted.duplicate:
+            echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
+            await self.emit("user_echo", echo, room=inbound.conversation_id, skip_sid=sid)
+        return {"ok": True, "seq": accepted.seq, "duplicate": accepted.duplicate}
+
+    def _inbound(self, session: dict[str, Any], data: Any) -> Inbound:
+        if not isinstance(data, dict):
+            raise BadInput("bad_request", "user_uttered must be an object with a message")
+        session_id = data.get("session_id") or session.get("session_id")
+        if not session_id:
+            raise BadInput("no_session", self._text(session, "no_session"))
+        if session_id != session.get("session_id"):
+            raise BadInput("bad_request", "session_id does not match this connection's session")
+        message = data.get("message")
+        if not isinstance(message, str):
+            raise BadInput("bad_request", "message must be text")
+        message = message.strip()
+        if not message:
+            raise BadInput("empty_message", self._text(session, "empty_message"))
+        limit = self.max_message_length
+        if len(message) > limit:
+            text = self._text(session, "message_too_long", length=len(message), limit=limit)
+            raise BadInput("message_too_long", text)
+        client_msg_id = data.get("client_msg_id")
+        if client_msg_id is not None and (
+            not isinstance(client_msg_id, str) or not _CLIENT_MSG_ID.match(client_msg_id)
+        ):
+            raise BadInput("bad_request", "client_msg_id must be 1-128 letters, digits or _.:-")
+        title = data.get("title")
+        shown = title.strip()[:limit] if isinstance(title, str) and title.strip() else message
+        custom = _custom_data(data.get("customData"))
+        return Inbound(
+            conversation_id=session_id,
+            channel=CHANNEL,
+            text=shown,
+            payload=message,
+            client_msg_id=client_msg_id,
+            metadata=custom,
+        )
+
+    async def on_user_typing(self, sid: str, data: Any = None) -> None:
+        # Relayed to agents once a conversation is with one; nothing to do while with the bot.
+        return None
+
+    def _text(self, session: Mapping[str, Any], key: str, **context: Any) -> str:
+        language = session.get("language") or self.templates.default_language
+        return self.templates.render(language, key, **context)
+
+    async def _error(
+        self,
+        sid: str,
+        language: str | None,
+        code: str,
+        message: str | None,
+        client_msg_id: Any = None,
+    ) -> dict[str, Any]:
+        if message is None:
+            message = self.templates.render(language or self.templates.default_language, code)
+        error: dict[str, Any] = {"code": code, "message": message}
+        if isinstance(client_msg_id, str):
+            error["client_msg_id"] = client_msg_id
+        await self.emit("frontdesk_error", error, to=sid)
+        return {"ok": False, "error": error}
+
+
+def _custom_data(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput("bad_request", "customData must be an object")
+    if len(json.dumps(value, default=str)) > MAX_CUSTOM_DATA:
+        raise BadInput("bad_request", f"customData must be under {MAX_CUSTOM_DATA} bytes")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _details(custom: Mapping[str, Any]) -> dict[str, str]:
+    """Conversation details worth keeping from customData (shown to agents later)."""
+    details: dict[str, str] = {}
+    for key in ("page_url", "customer_name", "customer_email", "customer_id"):
+        value = custom.get(key)
+        if isinstance(value, str) and value:
+            details[key] = value[:500]
+    return details

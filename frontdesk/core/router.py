@@ -1,0 +1,116 @@
+"""Channel-neutral conversation logic: store what the customer said, get the answer, send it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from frontdesk.core.messages import Inbound, Outbound, customer_entry
+from frontdesk.core.outbox import Outbox
+from frontdesk.core.rasa_replies import split_replies
+from frontdesk.core.templates import Templates
+from frontdesk.errors import BotUnavailable, FrontdeskError
+from frontdesk.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class Bot(Protocol):
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    seq: int
+    duplicate: bool
+
+
+class Router:
+    """Decides where each customer message goes. Turns of one conversation run in order."""
+
+    def __init__(self, store: Store, bot: Bot, outbox: Outbox, templates: Templates) -> None:
+        self.store = store
+        self.bot = bot
+        self.outbox = outbox
+        self.templates = templates
+        self._tails: dict[str, asyncio.Task[None]] = {}
+
+    async def open_conversation(
+        self, conversation_id: str, channel: str, language: str, details: Mapping[str, str]
+    ) -> dict[str, str]:
+        """Create the conversation on first contact; later contacts keep its language."""
+        fields = {"channel": channel, "language": language, "state": "bot"}
+        fields["created_at"] = f"{time.time():.3f}"
+        await self.store.create_conversation(conversation_id, {**fields, **details})
+        if details:
+            await self.store.update_conversation(conversation_id, details)
+        return await self.store.get_conversation(conversation_id)
+
+    async def accept(self, inbound: Inbound) -> Accepted:
+        """Store the customer's message (once per client id) and schedule the reply."""
+        result = await self.store.append(
+            inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
+        )
+        if not result.duplicate:
+            self._schedule(inbound)
+        return Accepted(seq=result.seq, duplicate=result.duplicate)
+
+    def _schedule(self, inbound: Inbound) -> None:
+        conversation_id = inbound.conversation_id
+        previous = self._tails.get(conversation_id)
+        task = asyncio.create_task(self._turn_after(previous, inbound))
+        self._tails[conversation_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tails.get(conversation_id) is done:
+                del self._tails[conversation_id]
+
+        task.add_done_callback(forget)
+
+    async def _turn_after(self, previous: asyncio.Task[None] | None, inbound: Inbound) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await self.turn(inbound)
+        except FrontdeskError as exc:
+            log.error("turn for %s failed: %s", inbound.conversation_id, exc)
+        except Exception:
+            log.exception("turn for %s failed", inbound.conversation_id)
+
+    async def idle(self) -> None:
+        """Wait until every scheduled turn has finished (used at shutdown)."""
+        while self._tails:
+            await asyncio.wait(list(self._tails.values()))
+
+    async def turn(self, inbound: Inbound) -> None:
+        conversation_id = inbound.conversation_id
+        meta = await self.store.get_conversation(conversation_id)
+        channel = meta.get("channel", inbound.channel)
+        language = meta.get("language", self.templates.default_language)
+        try:
+            replies = await self.bot.send(conversation_id, inbound.bot_text, inbound.metadata)
+        except BotUnavailable as exc:
+            log.warning("bot unavailable for %s: %s", conversation_id, exc)
+            await self.store.update_conversation(conversation_id, {"bot_pending": "1"})
+            text = self.templates.render(language, "bot_unavailable")
+            await self.outbox.send(conversation_id, channel, Outbound(text=text, role="system"))
+            return
+        outbound, controls = split_replies(replies)
+        for message in outbound:
+            await self.outbox.send(conversation_id, channel, message)
+        await self._apply_controls(conversation_id, controls)
+
+    async def _apply_controls(self, conversation_id: str, controls: list[dict[str, Any]]) -> None:
+        events = {str(c.get("event")) for c in controls}
+        if "fallback" in events:
+            await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
+        else:
+            await self.store.update_conversation(
+                conversation_id, {"fallbacks_in_a_row": "0", "bot_pending": "0"}
+            )

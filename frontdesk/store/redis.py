@@ -1,0 +1,112 @@
+"""The Redis implementation of the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from frontdesk.errors import StoreUnavailable
+from frontdesk.store.base import AppendResult
+
+# KEYS[1] transcript list, KEYS[2] client message ids -> seq; ARGV[1] client id or "", ARGV[2] entry
+_APPEND = """
+if ARGV[1] ~= '' then
+  local seen = redis.call('HGET', KEYS[2], ARGV[1])
+  if seen then return {tonumber(seen), 1} end
+end
+local seq = redis.call('RPUSH', KEYS[1], ARGV[2])
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], seq) end
+return {seq, 0}
+"""
+
+
+def _key(conversation_id: str, part: str = "") -> str:
+    # The hash tag keeps one conversation's keys in one slot on a Redis cluster.
+    return f"fd:conv:{{{conversation_id}}}{':' + part if part else ''}"
+
+
+class RedisStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._append = redis.register_script(_APPEND)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def append(
+        self, conversation_id: str, entry: Mapping[str, Any], client_msg_id: str | None = None
+    ) -> AppendResult:
+        data = json.dumps(dict(entry), ensure_ascii=False, separators=(",", ":"))
+        keys = [_key(conversation_id, "log"), _key(conversation_id, "cmid")]
+        try:
+            seq, dup = await self._append(keys=keys, args=[client_msg_id or "", data])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"could not store the message: {exc}") from exc
+        return AppendResult(seq=int(seq), duplicate=bool(int(dup)))
+
+    async def history(
+        self, conversation_id: str, after_seq: int = 0, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        try:
+            total = int(await self.redis.llen(_key(conversation_id, "log")))
+            start = max(after_seq, total - limit)
+            raw = await self.redis.lrange(_key(conversation_id, "log"), start, -1)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"could not read the transcript: {exc}") from exc
+        entries = []
+        for offset, item in enumerate(raw):
+            entry: dict[str, Any] = json.loads(item)
+            entry["seq"] = start + offset + 1
+            entries.append(entry)
+        return entries
+
+    async def last_seq(self, conversation_id: str) -> int:
+        try:
+            return int(await self.redis.llen(_key(conversation_id, "log")))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def get_conversation(self, conversation_id: str) -> dict[str, str]:
+        try:
+            raw = await self.redis.hgetall(_key(conversation_id))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def update_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> None:
+        if not fields:
+            return
+        try:
+            mapping: dict[Any, Any] = dict(fields)
+            await self.redis.hset(_key(conversation_id), mapping=mapping)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def create_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> bool:
+        key = _key(conversation_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(key, "id", conversation_id)
+                for name, value in fields.items():
+                    pipe.hsetnx(key, name, value)
+                results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return bool(results[0])
+
+    async def incr_field(self, conversation_id: str, name: str, by: int = 1) -> int:
+        try:
+            return int(await self.redis.hincrby(_key(conversation_id), name, by))
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
