@@ -14,6 +14,10 @@ from frontdesk.botmodel import BOT_DIR, rasa_executable
 from frontdesk.errors import BotUnavailable
 
 
+def rasa_env() -> dict[str, str]:
+    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 class RasaProcess:
     """One `rasa run --enable-api` process serving a model on a port."""
 
@@ -58,9 +62,8 @@ class RasaProcess:
         if self.credentials:
             command += ["--credentials", str(self.credentials)]
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115, ASYNC230
-        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
         self._proc = await asyncio.create_subprocess_exec(
-            *command, cwd=BOT_DIR, env=env, stdout=out, stderr=out, start_new_session=True
+            *command, cwd=BOT_DIR, env=rasa_env(), stdout=out, stderr=out, start_new_session=True
         )
         if out:
             out.close()

@@ -77,6 +77,10 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
         await self.emit("bot_uttered", rasa_shape(entry), room=conversation_id)
 
+    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
+        status = {"typing": active, "in_reply_to": in_reply_to}
+        await self.emit("bot_typing", status, room=conversation_id)
+
     # -- inbound ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

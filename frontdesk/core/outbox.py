@@ -16,6 +16,9 @@ class ChannelSender(Protocol):
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
         """Send one stored transcript entry (with its seq) to the customer."""
 
+    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
+        """Show or hide "typing…"; `active=False` also marks the end of a bot turn."""
+
 
 class Outbox:
     """Stores each outbound message in the transcript, then hands it to the customer's channel."""
@@ -37,3 +40,10 @@ class Outbox:
             return entry
         await sender.deliver(conversation_id, entry)
         return entry
+
+    async def typing(
+        self, conversation_id: str, channel: str, active: bool, in_reply_to: int
+    ) -> None:
+        sender = self._channels.get(channel)
+        if sender is not None:
+            await sender.typing(conversation_id, active, in_reply_to)

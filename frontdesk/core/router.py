@@ -34,7 +34,15 @@ class Accepted:
 class Router:
     """Decides where each customer message goes. Turns of one conversation run in order."""
 
-    def __init__(self, store: Store, bot: Bot, outbox: Outbox, templates: Templates) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bot: Bot,
+        outbox: Outbox,
+        templates: Templates,
+        typing_delay: float = 0.7,
+    ) -> None:
+        self.typing_delay = typing_delay
         self.store = store
         self.bot = bot
         self.outbox = outbox
@@ -58,13 +66,13 @@ class Router:
             inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
         )
         if not result.duplicate:
-            self._schedule(inbound)
+            self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
 
-    def _schedule(self, inbound: Inbound) -> None:
+    def _schedule(self, inbound: Inbound, seq: int) -> None:
         conversation_id = inbound.conversation_id
         previous = self._tails.get(conversation_id)
-        task = asyncio.create_task(self._turn_after(previous, inbound))
+        task = asyncio.create_task(self._turn_after(previous, inbound, seq))
         self._tails[conversation_id] = task
 
         def forget(done: asyncio.Task[None]) -> None:
@@ -73,15 +81,27 @@ class Router:
 
         task.add_done_callback(forget)
 
-    async def _turn_after(self, previous: asyncio.Task[None] | None, inbound: Inbound) -> None:
+    async def _turn_after(
+        self, previous: asyncio.Task[None] | None, inbound: Inbound, seq: int
+    ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
+        conversation_id, channel = inbound.conversation_id, inbound.channel
+        # Show the work: "typing…" only when the answer takes longer than typing_delay.
+        typing = asyncio.create_task(self._typing_later(conversation_id, channel, seq))
         try:
             await self.turn(inbound)
         except FrontdeskError as exc:
-            log.error("turn for %s failed: %s", inbound.conversation_id, exc)
+            log.error("turn for %s failed: %s", conversation_id, exc)
         except Exception:
-            log.exception("turn for %s failed", inbound.conversation_id)
+            log.exception("turn for %s failed", conversation_id)
+        finally:
+            typing.cancel()
+            await self.outbox.typing(conversation_id, channel, False, seq)
+
+    async def _typing_later(self, conversation_id: str, channel: str, seq: int) -> None:
+        await asyncio.sleep(self.typing_delay)
+        await self.outbox.typing(conversation_id, channel, True, seq)
 
     async def idle(self) -> None:
         """Wait until every scheduled turn has finished (used at shutdown)."""

@@ -38,3 +38,6 @@ class Store(Protocol):
         """Set the fields only if the conversation is new; True if it was created."""
 
     async def incr_field(self, conversation_id: str, name: str, by: int = 1) -> int: ...
+
+    async def first_time(self, namespace: str, key: str, ttl_seconds: int) -> bool:
+        """True the first time (namespace, key) is seen within ttl_seconds (dedupe of updates)."""

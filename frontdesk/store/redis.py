@@ -107,6 +107,14 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    async def first_time(self, namespace: str, key: str, ttl_seconds: int) -> bool:
+        try:
+            return bool(
+                await self.redis.set(f"fd:seen:{namespace}:{key}", 1, nx=True, ex=ttl_seconds)
+            )
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

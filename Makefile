@@ -1,0 +1,73 @@
+# frontdesk — the README's commands. `make run` starts the product, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BOT_VENV  := bot/.venv
+HOST_PY   ?= python3
+
+.PHONY: help run gateway train test lint pytest bench setup system-deps clean
+
+help:
+	@echo "make run    set everything up, train the bot if needed, start Rasa + gateway (embedded Redis)"
+	@echo "make test   set everything up (redis-server, chromium, npm packages) and run the whole suite"
+	@echo "make bench  run the benchmarks and print their figures"
+
+# --- environments ---------------------------------------------------------------------------
+$(VENV)/.stamp: pyproject.toml
+	test -x $(PY) || $(HOST_PY) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Rasa 3.6 needs Python 3.10: python3.10 on PATH, else pyenv's 3.10.
+$(BOT_VENV)/.stamp: bot/requirements.txt
+	@py=$$(scripts/find-python310) || { echo "Rasa needs Python 3.10; none found (PATH, pyenv)"; exit 1; }; \
+	 echo "Creating the bot environment with $$py (about 2 minutes)…"; \
+	 test -x $(BOT_VENV)/bin/python || $$py -m venv $(BOT_VENV)
+	$(BOT_VENV)/bin/pip install --quiet --upgrade pip wheel 'setuptools<70'
+	$(BOT_VENV)/bin/pip install --quiet -r bot/requirements.txt
+	touch $@
+
+widget/node_modules/.stamp: widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.stamp $(BOT_VENV)/.stamp widget/node_modules/.stamp
+
+# Debian packages the tests use: a real redis-server and headless Chromium.
+system-deps:
+	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	 command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 if [ -n "$$missing" ]; then \
+	   echo "Installing$$missing with apt…"; \
+	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	 fi
+
+# --- the product ----------------------------------------------------------------------------
+train: $(VENV)/.stamp $(BOT_VENV)/.stamp
+	$(PY) server.py train
+
+run: setup train
+	$(PY) server.py run
+
+gateway: $(VENV)/.stamp widget/node_modules/.stamp
+	$(PY) server.py gateway
+
+# --- checks ---------------------------------------------------------------------------------
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check frontdesk server.py tests bench
+	$(VENV)/bin/mypy
+
+pytest: setup system-deps train
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: setup system-deps train lint pytest
+
+bench: setup train
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(BOT_VENV) widget/node_modules bot/models var

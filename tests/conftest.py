@@ -1,0 +1,131 @@
+"""Session-wide real services: a redis-server and a Rasa server with the trained model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from frontdesk.app import make_app
+from frontdesk.botmodel import BOT_DIR, ensure_model
+from frontdesk.config import Settings, load_settings
+from frontdesk.supervisor import RasaProcess, rasa_env
+
+pytest_plugins = ["tests.support"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at start-up")
+        if check():
+            return
+        time.sleep(0.2)  # polling a starting child process, not synchronising tests
+    raise RuntimeError(f"{what} did not become ready in {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Debian redis-server on a free port (or REDIS_URL from the environment)."""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+
+    def ready() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    _wait_until(ready, 20, "redis-server", proc)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real Rasa server with the real trained model, started once per test session."""
+    if os.environ.get("TEST_RASA_URL"):
+        yield os.environ["TEST_RASA_URL"]
+        return
+    model = ensure_model()
+    rasa = RasaProcess(model, free_port())
+    log_path = tmp_path_factory.mktemp("rasa") / "rasa.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(rasa.command(), cwd=BOT_DIR, env=rasa_env(), stdout=log, stderr=log)
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"{rasa.url}/status", timeout=1) as resp:
+                return bool(json.load(resp).get("model_file"))
+        except OSError:
+            return False
+
+    try:
+        _wait_until(ready, 300, f"Rasa (log: {log_path})", proc)
+        yield rasa.url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def make_settings(redis_url: str, rasa_url: str, tmp_path: Path, **overrides: str) -> Settings:
+    env = {
+        "REDIS_URL": redis_url,
+        "RASA_URL": rasa_url,
+        "DATA_DIR": str(tmp_path),
+        "RASA_TIMEOUT": "20",
+        **overrides,
+    }
+    return load_settings(env)
+
+
+GatewayFactory = Callable[..., "TestServer"]
+
+
+@pytest.fixture
+def settings(redis_url: str, rasa_url: str, tmp_path: Path) -> Settings:
+    return make_settings(redis_url, rasa_url, tmp_path)
+
+
+@pytest.fixture
+async def gateway(settings: Settings, aiohttp_server: Callable[..., object]) -> TestServer:
+    """The real gateway on a loopback port, against real Redis and real Rasa."""
+    app: web.Application = make_app(settings)
+    server = await aiohttp_server(app)  # type: ignore[operator]
+    assert isinstance(server, TestServer)
+    return server

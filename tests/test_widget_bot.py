@@ -1,0 +1,97 @@
+"""The spine: a customer asks through the widget protocol; the real Rasa bot answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bot_answers import area_of, response_of
+from tests.support import WidgetClient
+
+pytestmark = pytest.mark.rasa
+
+QUESTIONS = {
+    "billing": "How do I get a copy of my invoice?",
+    "orders": "I'd like to cancel my order please",
+    "shipping": "How can I track my parcel?",
+    "returns": "I want to return my shoes",
+    "account": "I forgot my password and can't log in",
+}
+
+
+async def test_each_area_gets_its_answer(widget_client_factory: type[WidgetClient]) -> None:
+    client = widget_client_factory()
+    history = await client.connect()
+    assert history["messages"] == []
+    for area, question in QUESTIONS.items():
+        ack = await client.say(question)
+        assert ack["ok"] and not ack["duplicate"]
+        answer = await client.answer()
+        assert answer, f"no answer to {question!r}"
+        assert area_of(answer[0]["text"]) == area, (question, answer)
+        assert answer[0]["sender"]["kind"] == "bot"
+        assert answer[0]["seq"] > ack["seq"]
+
+
+async def test_quick_replies_greetings_and_out_of_scope(
+    widget_client_factory: type[WidgetClient],
+) -> None:
+    client = widget_client_factory()
+    await client.connect()
+
+    await client.say("I want to return my shoes")
+    answer = await client.answer()
+    replies = [q for m in answer for q in m.get("quick_replies", [])]
+    assert replies and all(q["content_type"] == "text" and q["title"] for q in replies)
+
+    await client.say("hello there")
+    assert response_of((await client.answer())[0]["text"]) == "utter_greet"
+    await client.say("thanks a lot!")
+    assert response_of((await client.answer())[0]["text"]) == "utter_thanks"
+    await client.say("what's the weather going to be like in Paris tomorrow?")
+    answer = await client.answer()
+    assert response_of(answer[0]["text"]) in {"utter_out_of_scope", "utter_default"}
+    assert area_of(answer[0]["text"]) is None
+    await client.say("bye!")
+    assert response_of((await client.answer())[0]["text"]) == "utter_goodbye"
+
+
+async def test_reconnect_returns_history_without_duplicates(
+    widget_client_factory: type[WidgetClient],
+) -> None:
+    first = widget_client_factory()
+    await first.connect()
+    ack = await first.say("How do I get a copy of my invoice?")
+    answer = await first.answer()
+    await first.close()
+
+    again = widget_client_factory(first.session_id)
+    history = await again.connect(last_seq=0)
+    seqs = [m["seq"] for m in history["messages"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert history["messages"][0]["role"] == "customer"
+    assert history["messages"][0]["text"] == "How do I get a copy of my invoice?"
+    assert [m["text"] for m in history["messages"][1:]] == [m["text"] for m in answer]
+    assert history["last_seq"] == seqs[-1]
+
+    # A reconnect that already saw everything gets nothing twice.
+    third = widget_client_factory(first.session_id)
+    assert (await third.connect(last_seq=history["last_seq"]))["messages"] == []
+    partial = widget_client_factory(first.session_id)
+    rest = await partial.connect(last_seq=ack["seq"])
+    assert [m["seq"] for m in rest["messages"]] == seqs[ack["seq"] :]
+
+
+async def test_resending_a_client_message_id_stores_it_once(
+    widget_client_factory: type[WidgetClient],
+) -> None:
+    client = widget_client_factory()
+    await client.connect()
+    first = await client.say("Where is my order 1042?", client_msg_id="m-1")
+    await client.answer()
+    again = await client.say("Where is my order 1042?", client_msg_id="m-1")
+    assert again == {"ok": True, "seq": first["seq"], "duplicate": True}
+
+    other = widget_client_factory(client.session_id)
+    history = await other.connect()
+    customer = [m for m in history["messages"] if m["role"] == "customer"]
+    assert len(customer) == 1 and customer[0]["client_msg_id"] == "m-1"

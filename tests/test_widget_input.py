@@ -1,0 +1,87 @@
+"""Bad input gets a clear error and loses nothing; Rasa down is said honestly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from frontdesk.app import make_app
+from tests.conftest import free_port, make_settings
+from tests.support import WidgetClient
+
+
+async def test_rasa_down_is_told_honestly_and_the_message_is_kept(
+    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+) -> None:
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+    server: TestServer = await aiohttp_server(
+        make_app(make_settings(redis_url, dead_rasa, tmp_path))
+    )
+    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    try:
+        await client.connect()
+        ack = await client.say("Where is my order 1042?")
+        assert ack["ok"]
+        answer = await client.answer()
+        assert len(answer) == 1
+        assert answer[0]["sender"]["kind"] == "system"
+        assert "your message is saved" in answer[0]["text"]
+        await client.close()
+
+        again = WidgetClient(client.base_url, client.session_id)
+        history = await again.connect()
+        assert [(m["role"], m.get("text")) for m in history["messages"]] == [
+            ("customer", "Where is my order 1042?"),
+            ("system", answer[0]["text"]),
+        ]
+        await again.close()
+    finally:
+        await client.close()
+
+
+async def test_malformed_events_get_errors_and_nothing_breaks(
+    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+) -> None:
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+    settings = make_settings(redis_url, dead_rasa, tmp_path, MAX_MESSAGE_LENGTH="50")
+    server: TestServer = await aiohttp_server(make_app(settings))
+    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    try:
+        await client.sio.connect(client.base_url, transports=["websocket"])
+        # Before any session: refused with a reason.
+        ack = await client.sio.call("user_uttered", {"message": "hi"}, timeout=5)
+        assert ack["ok"] is False and ack["error"]["code"] == "no_session"
+        assert (await client.next("frontdesk_error"))["code"] == "no_session"
+        await client.sio.emit("session_request", "not an object")
+        error = await client.next("frontdesk_error")
+        assert error["code"] == "bad_request"
+        await client.sio.emit("session_request", {"session_id": "bad id with spaces"})
+        assert (await client.next("frontdesk_error"))["code"] == "bad_request"
+
+        await client.sio.emit("session_request", {"session_id": client.session_id})
+        assert await client.next("session_confirm") == client.session_id
+        await client.next("history")
+
+        cases = [
+            ("just text", "bad_request"),
+            ({"message": 42, "session_id": client.session_id}, "bad_request"),
+            ({"message": "   ", "session_id": client.session_id}, "empty_message"),
+            ({"message": "x" * 51, "session_id": client.session_id}, "message_too_long"),
+            ({"message": "hi", "session_id": client.session_id, "customData": "x"}, "bad_request"),
+            ({"message": "hi", "session_id": "someone-else"}, "bad_request"),
+        ]
+        for payload, code in cases:
+            ack = await client.sio.call("user_uttered", payload, timeout=5)
+            assert ack["ok"] is False and ack["error"]["code"] == code, payload
+            assert (await client.next("frontdesk_error"))["code"] == code
+        too_long = client.received["frontdesk_error"][-3]
+        assert "51" in too_long["message"] and "50" in too_long["message"]
+
+        # The connection still works and nothing was stored by the refused events.
+        ack = await client.say("x" * 50)
+        assert ack == {"ok": True, "seq": 1, "duplicate": False}
+    finally:
+        await client.close()

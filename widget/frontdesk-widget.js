@@ -1,0 +1,1045 @@
+/*!
+ * frontdesk customer chat widget.
+ * Plain ES2020 in one IIFE, no framework, no build step.
+ *
+ * Embed with one tag:
+ *   <script src="https://HOST/widget/frontdesk-widget.js" defer></script>
+ * Optional attributes: data-server, data-language, data-title.
+ * Optional page config (set before the tag): window.frontdeskConfig = {customData: {...}, open: true}.
+ *
+ * The wire protocol is Rasa's socketio channel (session_request / session_confirm /
+ * user_uttered / bot_uttered) plus frontdesk's extras (acks, history, typing, queue status...).
+ * See widget/README.md.
+ *
+ * Security rule for this file: every piece of text that comes from a customer, the bot,
+ * an agent or the server is put into the page with textContent (or as a text node), never
+ * through innerHTML. Links are built as <a> elements with http(s) hrefs only.
+ */
+(function () {
+  'use strict';
+
+  if (window.__frontdeskWidgetLoaded) return;
+  window.__frontdeskWidgetLoaded = true;
+
+  // ---------------------------------------------------------------------------
+  // Configuration
+  // ---------------------------------------------------------------------------
+
+  const SCRIPT =
+    document.currentScript ||
+    Array.from(document.getElementsByTagName('script'))
+      .reverse()
+      .find((s) => /frontdesk-widget(\.min)?\.js([?#]|$)/.test(s.src || '')) ||
+    null;
+
+  const attr = (name) => ((SCRIPT && SCRIPT.getAttribute(name)) || '').trim();
+  const pageConfig =
+    window.frontdeskConfig && typeof window.frontdeskConfig === 'object' ? window.frontdeskConfig : {};
+
+  const SERVER = resolveServer();
+  const KEY_SESSION = 'frontdesk_session_id';
+  const KEY_OUTBOX = 'frontdesk_outbox';
+  const TYPING_THROTTLE_MS = 2000; // at most one user_typing(true) per 2 s
+  const TYPING_IDLE_MS = 3000; // user_typing(false) after 3 s without keystrokes
+  const ACK_TIMEOUT_MS = 15000; // no ack by then: show "not sent" + retry (still auto-resent on reconnect)
+  const HISTORY_WAIT_MS = 3000; // after session_confirm, wait this long for `history` before flushing the outbox
+  const REMOTE_TYPING_MAX_MS = 30000; // hide a typing indicator whose "false" never came
+  const OUTBOX_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+  const MAX_MESSAGE_CHARS = 4000;
+
+  function resolveServer() {
+    const explicit = attr('data-server') || (typeof pageConfig.server === 'string' ? pageConfig.server : '');
+    try {
+      if (explicit) {
+        const u = new URL(explicit, location.href);
+        return { origin: u.origin, base: u.pathname.replace(/\/+$/, '') };
+      }
+      const u = new URL(SCRIPT && SCRIPT.src ? SCRIPT.src : location.href, location.href);
+      return { origin: u.origin, base: '' };
+    } catch (e) {
+      return { origin: location.origin, base: '' };
+    }
+  }
+
+  const serverUrl = (path) => SERVER.origin + SERVER.base + path;
+
+  // ---------------------------------------------------------------------------
+  // UI strings (the widget's own chrome; conversation text comes from the server)
+  // ---------------------------------------------------------------------------
+
+  const STRINGS = {
+    en: {
+      title: 'Chat with us',
+      open: 'Open chat',
+      close: 'Close chat',
+      messages: 'Conversation',
+      placeholder: 'Type your message…',
+      inputLabel: 'Message',
+      send: 'Send',
+      reconnecting: 'Reconnecting…',
+      sending: 'Sending…',
+      failed: 'Not sent',
+      retry: 'Retry',
+      typing: 'typing…',
+      nameTyping: '{name} is typing…',
+      joined: '{name} joined the chat',
+      left: '{name} left the chat',
+      dismiss: 'Dismiss',
+      quickReplies: 'Suggested replies',
+      image: 'Image',
+      unavailable: 'Chat is unavailable right now. Please try again later.',
+      unread: '{count} new',
+    },
+    ru: {
+      title: 'Напишите нам',
+      open: 'Открыть чат',
+      close: 'Закрыть чат',
+      messages: 'Переписка',
+      placeholder: 'Введите сообщение…',
+      inputLabel: 'Сообщение',
+      send: 'Отправить',
+      reconnecting: 'Переподключение…',
+      sending: 'Отправка…',
+      failed: 'Не отправлено',
+      retry: 'Повторить',
+      typing: 'печатает…',
+      nameTyping: '{name} печатает…',
+      joined: '{name} теперь в чате',
+      left: '{name} больше не в чате',
+      dismiss: 'Закрыть',
+      quickReplies: 'Варианты ответа',
+      image: 'Изображение',
+      unavailable: 'Чат сейчас недоступен. Попробуйте позже.',
+      unread: 'новых: {count}',
+    },
+    es: {
+      title: 'Chatea con nosotros',
+      open: 'Abrir chat',
+      close: 'Cerrar chat',
+      messages: 'Conversación',
+      placeholder: 'Escribe tu mensaje…',
+      inputLabel: 'Mensaje',
+      send: 'Enviar',
+      reconnecting: 'Reconectando…',
+      sending: 'Enviando…',
+      failed: 'No enviado',
+      retry: 'Reintentar',
+      typing: 'escribiendo…',
+      nameTyping: '{name} está escribiendo…',
+      joined: '{name} se unió al chat',
+      left: '{name} salió del chat',
+      dismiss: 'Cerrar',
+      quickReplies: 'Respuestas sugeridas',
+      image: 'Imagen',
+      unavailable: 'El chat no está disponible ahora. Inténtalo más tarde.',
+      unread: '{count} nuevos',
+    },
+  };
+
+  function uiLangFor(tag) {
+    const key = String(tag || '').toLowerCase().split(/[-_]/)[0];
+    return Object.prototype.hasOwnProperty.call(STRINGS, key) ? key : 'en';
+  }
+
+  let language = attr('data-language') || pageConfig.language || navigator.language || 'en';
+  let uiLang = uiLangFor(language);
+  const explicitTitle = attr('data-title') || (typeof pageConfig.title === 'string' ? pageConfig.title : '');
+  let serverTitle = '';
+
+  function t(key, vars) {
+    let s = STRINGS[uiLang][key] || STRINGS.en[key] || key;
+    if (vars) s = s.replace(/\{(\w+)\}/g, (m, n) => (n in vars ? String(vars[n]) : m));
+    return s;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Storage (localStorage can be blocked; fall back to memory for this page)
+  // ---------------------------------------------------------------------------
+
+  const memoryStore = Object.create(null);
+  const store = {
+    get(key) {
+      try {
+        const v = window.localStorage.getItem(key);
+        if (v !== null) return v;
+      } catch (e) {
+        /* blocked storage */
+      }
+      return key in memoryStore ? memoryStore[key] : null;
+    },
+    set(key, value) {
+      memoryStore[key] = value;
+      try {
+        window.localStorage.setItem(key, value);
+      } catch (e) {
+        /* blocked storage or quota: memory copy is kept */
+      }
+    },
+  };
+
+  function randomId() {
+    const c = window.crypto;
+    if (c && typeof c.randomUUID === 'function') return c.randomUUID().replace(/-/g, '');
+    if (c && typeof c.getRandomValues === 'function') {
+      const b = new Uint8Array(16);
+      c.getRandomValues(b);
+      return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    }
+    return (Date.now().toString(16) + Math.random().toString(16).slice(2) + Math.random().toString(16).slice(2))
+      .replace(/\./g, '')
+      .slice(0, 32);
+  }
+
+  let sessionId = store.get(KEY_SESSION);
+  if (!sessionId || !/^[A-Za-z0-9_-]{8,128}$/.test(sessionId)) {
+    sessionId = randomId();
+    store.set(KEY_SESSION, sessionId);
+  }
+
+  // The outbox holds customer messages the server has not acknowledged yet.
+  function readOutbox() {
+    try {
+      const list = JSON.parse(store.get(KEY_OUTBOX) || '[]');
+      return Array.isArray(list) ? list.filter((e) => e && typeof e.client_msg_id === 'string') : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function writeOutbox(list) {
+    const now = Date.now();
+    store.set(KEY_OUTBOX, JSON.stringify(list.filter((e) => !e.created || now - e.created < OUTBOX_MAX_AGE_MS)));
+  }
+  function outboxAdd(entry) {
+    const list = readOutbox().filter((e) => e.client_msg_id !== entry.client_msg_id);
+    list.push(entry);
+    writeOutbox(list);
+  }
+  function outboxRemove(id) {
+    const list = readOutbox();
+    const next = list.filter((e) => e.client_msg_id !== id);
+    if (next.length !== list.length) writeOutbox(next);
+  }
+  const outboxForSession = () => readOutbox().filter((e) => e.session_id === sessionId);
+
+  // ---------------------------------------------------------------------------
+  // DOM helpers
+  // ---------------------------------------------------------------------------
+
+  function h(tag, className, attrs, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function svg(paths, viewBox) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const s = document.createElementNS(NS, 'svg');
+    s.setAttribute('viewBox', viewBox || '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('focusable', 'false');
+    for (const d of paths) {
+      const p = document.createElementNS(NS, 'path');
+      p.setAttribute('d', d);
+      s.appendChild(p);
+    }
+    return s;
+  }
+
+  function safeHttpUrl(raw, base) {
+    try {
+      const u = new URL(String(raw), base || location.href);
+      return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Appends `text` to `parent` as text nodes, turning http(s) URLs into safe anchors.
+  function appendLinkified(parent, text) {
+    const re = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text))) {
+      let url = m[0];
+      const trail = url.match(/[).,;:!?\]}]+$/);
+      if (trail) url = url.slice(0, url.length - trail[0].length);
+      const start = m.index;
+      if (start > last) parent.appendChild(document.createTextNode(text.slice(last, start)));
+      const href = safeHttpUrl(url);
+      if (href) {
+        const a = h('a', 'fd-link', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, url);
+        parent.appendChild(a);
+      } else {
+        parent.appendChild(document.createTextNode(url));
+      }
+      last = start + url.length;
+      re.lastIndex = Math.max(last, start + 1);
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function formatTime(ts) {
+    if (ts == null || ts === '') return null;
+    let d;
+    if (typeof ts === 'number') d = new Date(ts < 1e12 ? ts * 1000 : ts);
+    else d = new Date(String(ts));
+    if (isNaN(d.getTime())) return null;
+    return {
+      iso: d.toISOString(),
+      short: d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+    };
+  }
+
+  const toSeq = (v) => (typeof v === 'number' && isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null);
+
+  // ---------------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------------
+
+  let socket = null;
+  let ready = false; // connected, session confirmed and history processed: safe to send
+  let everConnected = false;
+  let isFrontdeskServer = false; // saw a frontdesk-only event (history, widget_config, ack)
+  let historyWaitTimer = null;
+  let outboxRestored = false;
+  let maxSeq = 0;
+  let isOpen = false;
+  let unread = 0;
+
+  const seenSeqs = new Set(); // every seq handled (rendered or deliberately empty)
+  const elBySeq = new Map(); // seq -> message element
+  const sentIds = new Map(); // client_msg_id -> element, for customer messages already confirmed
+  const pending = new Map(); // client_msg_id -> {entry, el, state, attempt, inFlight}
+  const msgData = new WeakMap(); // message element -> {quickReplies}
+
+  let botTyping = false;
+  let agentTyping = null; // {name} while an agent types
+  let remoteTypingTimer = null;
+  let typingActive = false;
+  let lastTypingEmit = 0;
+  let typingIdleTimer = null;
+
+  // DOM refs
+  let root, launcher, unreadBadge, panel, titleEl, statusEl, closeBtn, connEl, errorEl, errorText, errorClose;
+  let list, typingEl, typingText, queueEl, form, inputLabel, input, sendBtn, qrRow;
+
+  // ---------------------------------------------------------------------------
+  // UI construction
+  // ---------------------------------------------------------------------------
+
+  function buildUi() {
+    root = h('div', 'fd-root', { 'data-fd-open': 'false', lang: uiLang });
+    root.style.visibility = 'hidden'; // until our stylesheet has loaded
+    if (typeof pageConfig.color === 'string') root.style.setProperty('--fd-accent', pageConfig.color);
+
+    launcher = h('button', 'fd-launcher', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'fd-panel' });
+    launcher.appendChild(
+      svg(['M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'])
+    );
+    unreadBadge = h('span', 'fd-unread', { 'aria-hidden': 'true' });
+    unreadBadge.hidden = true;
+    launcher.appendChild(unreadBadge);
+    launcher.addEventListener('click', () => setOpen(!isOpen));
+
+    panel = h('section', 'fd-panel', { id: 'fd-panel', role: 'dialog', 'aria-labelledby': 'fd-title' });
+    panel.hidden = true;
+
+    const header = h('header', 'fd-header');
+    const headText = h('div', 'fd-header-text');
+    titleEl = h('h2', 'fd-title', { id: 'fd-title' });
+    statusEl = h('p', 'fd-status', { 'aria-live': 'polite' });
+    headText.append(titleEl, statusEl);
+    closeBtn = h('button', 'fd-close', { type: 'button' });
+    closeBtn.appendChild(svg(['M6 6l12 12M18 6L6 18']));
+    closeBtn.addEventListener('click', () => setOpen(false));
+    header.append(headText, closeBtn);
+
+    connEl = h('div', 'fd-conn', { role: 'status' });
+    connEl.hidden = true;
+
+    errorEl = h('div', 'fd-error', { role: 'alert' });
+    errorEl.hidden = true;
+    errorText = h('span', 'fd-error-text');
+    errorClose = h('button', 'fd-error-close', { type: 'button' }, '×');
+    errorClose.addEventListener('click', hideError);
+    errorEl.append(errorText, errorClose);
+
+    list = h('ol', 'fd-messages', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
+
+    typingEl = h('div', 'fd-typing', { 'aria-live': 'polite' });
+    typingEl.hidden = true;
+    const dots = h('span', 'fd-typing-dots', { 'aria-hidden': 'true' });
+    dots.append(h('span'), h('span'), h('span'));
+    typingText = h('span', 'fd-typing-text');
+    typingEl.append(dots, typingText);
+
+    queueEl = h('div', 'fd-queue', { role: 'status', 'aria-live': 'polite' });
+    queueEl.hidden = true;
+
+    form = h('form', 'fd-form', { novalidate: '' });
+    inputLabel = h('label', 'fd-sr-only', { for: 'fd-input' });
+    input = h('input', 'fd-input', {
+      id: 'fd-input',
+      type: 'text',
+      autocomplete: 'off',
+      maxlength: String(MAX_MESSAGE_CHARS),
+      enterkeyhint: 'send',
+    });
+    sendBtn = h('button', 'fd-send', { type: 'submit' });
+    form.append(inputLabel, input, sendBtn);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const text = input.value;
+      if (!text.trim()) return;
+      input.value = '';
+      sendMessage(text);
+      input.focus();
+    });
+    input.addEventListener('input', onLocalTyping);
+    input.addEventListener('blur', stopLocalTyping);
+
+    panel.append(header, connEl, errorEl, list, typingEl, queueEl, form);
+    panel.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') setOpen(false, { focusLauncher: true });
+    });
+
+    root.append(panel, launcher);
+    applyStrings();
+    document.body.appendChild(root);
+  }
+
+  function applyStrings() {
+    root.setAttribute('lang', uiLang);
+    titleEl.textContent = explicitTitle || serverTitle || t('title');
+    launcher.setAttribute('aria-label', isOpen ? t('close') : t('open'));
+    closeBtn.setAttribute('aria-label', t('close'));
+    errorClose.setAttribute('aria-label', t('dismiss'));
+    list.setAttribute('aria-label', t('messages'));
+    inputLabel.textContent = t('inputLabel');
+    input.setAttribute('aria-label', t('inputLabel'));
+    input.setAttribute('placeholder', t('placeholder'));
+    sendBtn.textContent = t('send');
+    connEl.textContent = t('reconnecting');
+    for (const p of pending.values()) renderState(p);
+    renderTyping();
+    renderUnread();
+    if (qrRow) qrRow.setAttribute('aria-label', t('quickReplies'));
+  }
+
+  function setOpen(open, opts) {
+    const options = opts || {};
+    isOpen = !!open;
+    panel.hidden = !isOpen;
+    root.setAttribute('data-fd-open', String(isOpen));
+    launcher.setAttribute('aria-expanded', String(isOpen));
+    launcher.setAttribute('aria-label', isOpen ? t('close') : t('open'));
+    if (isOpen) {
+      unread = 0;
+      renderUnread();
+      scrollToBottom(true);
+      if (options.focus !== false) input.focus({ preventScroll: true });
+    } else {
+      stopLocalTyping();
+      if (options.focusLauncher) launcher.focus();
+    }
+  }
+
+  function renderUnread() {
+    unreadBadge.hidden = unread === 0 || isOpen;
+    unreadBadge.textContent = unread > 9 ? '9+' : String(unread);
+    launcher.setAttribute(
+      'aria-label',
+      (isOpen ? t('close') : t('open')) + (unread && !isOpen ? ' (' + t('unread', { count: unread }) + ')' : '')
+    );
+  }
+
+  function showError(message) {
+    errorText.textContent = String(message || t('failed'));
+    errorEl.hidden = false;
+  }
+  function hideError() {
+    errorEl.hidden = true;
+    errorText.textContent = '';
+  }
+
+  function setConnectionNote(show) {
+    connEl.hidden = !show;
+  }
+
+  function nearBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+  function scrollToBottom(force) {
+    if (force || nearBottom()) list.scrollTop = list.scrollHeight;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages
+  // ---------------------------------------------------------------------------
+
+  function normalizeQuickReplies(raw) {
+    if (!Array.isArray(raw)) return [];
+    const out = [];
+    for (const q of raw) {
+      if (!q || typeof q !== 'object') continue;
+      const title = q.title != null ? String(q.title) : q.payload != null ? String(q.payload) : '';
+      const payload = q.payload != null ? String(q.payload) : title;
+      if (title) out.push({ title, payload });
+    }
+    return out;
+  }
+
+  // msg: {seq, ts, role, text, quick_replies, attachment, sender, client_msg_id}
+  function buildMessage(msg) {
+    const role = ['customer', 'bot', 'agent', 'system'].includes(msg.role) ? msg.role : 'bot';
+    const li = h('li', 'fd-msg fd-msg-' + role);
+    if (msg.seq != null) li.setAttribute('data-seq', String(msg.seq));
+
+    if (role === 'agent' && msg.sender && msg.sender.name) {
+      li.appendChild(h('div', 'fd-msg-sender', null, String(msg.sender.name)));
+    }
+    const bubble = h('div', 'fd-bubble');
+    if (msg.text != null && msg.text !== '') {
+      const textEl = h('div', 'fd-msg-text');
+      if (role === 'customer') textEl.textContent = String(msg.text);
+      else appendLinkified(textEl, String(msg.text));
+      bubble.appendChild(textEl);
+    }
+    const att = msg.attachment;
+    if (att && typeof att === 'object' && att.type === 'image' && att.payload) {
+      const src = safeHttpUrl(att.payload.src, SERVER.origin + SERVER.base + '/');
+      if (src) {
+        const img = h('img', 'fd-msg-image', { src, alt: att.payload.alt ? String(att.payload.alt) : t('image'), loading: 'lazy' });
+        bubble.appendChild(img);
+      }
+    }
+    li.appendChild(bubble);
+
+    const meta = h('div', 'fd-msg-meta');
+    const time = formatTime(msg.ts);
+    if (time) meta.appendChild(h('time', 'fd-time', { datetime: time.iso }, time.short));
+    li.appendChild(meta);
+
+    msgData.set(li, { quickReplies: role === 'customer' ? [] : normalizeQuickReplies(msg.quick_replies) });
+    return li;
+  }
+
+  const isRenderable = (msg) =>
+    (msg.text != null && msg.text !== '') ||
+    (msg.attachment && typeof msg.attachment === 'object' && msg.attachment.type === 'image');
+
+  // Inserts a message element in seq order. Live messages without a higher-seq neighbour go
+  // to the end; history messages also go before any still-pending local message (those are
+  // newer than anything the server has sent back).
+  function insertMessage(li, seq, beforePending) {
+    let before = null;
+    for (const child of list.children) {
+      if (child === qrRow) continue;
+      const s = toSeq(child.getAttribute('data-seq'));
+      if (seq != null && s != null && s > seq) {
+        before = child;
+        break;
+      }
+      if (beforePending && child.getAttribute('data-state') === 'sending') {
+        before = child;
+        break;
+      }
+      if (beforePending && child.getAttribute('data-state') === 'failed' && !child.hasAttribute('data-seq')) {
+        before = child;
+        break;
+      }
+    }
+    list.insertBefore(li, before);
+  }
+
+  function refreshQuickReplies() {
+    if (qrRow) {
+      qrRow.remove();
+      qrRow = null;
+    }
+    const msgs = list.querySelectorAll('.fd-msg');
+    const last = msgs[msgs.length - 1];
+    if (!last) return;
+    const data = msgData.get(last);
+    if (!data || !data.quickReplies.length) return;
+    qrRow = h('li', 'fd-quick-replies', { role: 'group', 'aria-label': t('quickReplies') });
+    for (const qr of data.quickReplies) {
+      const b = h('button', 'fd-quick-reply', { type: 'button' }, qr.title);
+      b.addEventListener('click', () => {
+        data.quickReplies = []; // used: never show these again
+        sendMessage(qr.payload, qr.title);
+      });
+      qrRow.appendChild(b);
+    }
+    last.after(qrRow);
+  }
+
+  function bumpSeq(seq) {
+    if (seq != null) {
+      seenSeqs.add(seq);
+      if (seq > maxSeq) maxSeq = seq;
+    }
+  }
+
+  // Renders one message from the server unless it is already on screen.
+  function ingest(msg, opts) {
+    const fromHistory = !!(opts && opts.history);
+    const seq = toSeq(msg.seq);
+    msg.seq = seq;
+    const id = typeof msg.client_msg_id === 'string' && msg.client_msg_id ? msg.client_msg_id : null;
+
+    if (msg.role === 'customer' && id) {
+      if (pending.has(id)) {
+        confirmPending(id, seq);
+        return;
+      }
+      if (sentIds.has(id)) {
+        const existing = sentIds.get(id);
+        if (seq != null && !existing.hasAttribute('data-seq') && !elBySeq.has(seq)) {
+          existing.setAttribute('data-seq', String(seq));
+          elBySeq.set(seq, existing);
+        }
+        bumpSeq(seq);
+        return;
+      }
+      outboxRemove(id); // the server has it already: never resend
+    }
+    if (seq != null && seenSeqs.has(seq)) return;
+    bumpSeq(seq);
+    if (!isRenderable(msg)) return;
+
+    const stick = nearBottom();
+    const li = buildMessage(msg);
+    insertMessage(li, seq, fromHistory);
+    if (seq != null) elBySeq.set(seq, li);
+    if (msg.role === 'customer' && id) sentIds.set(id, li);
+    refreshQuickReplies();
+    scrollToBottom(stick || msg.role === 'customer');
+
+    if (!fromHistory && msg.role !== 'customer' && !isOpen) {
+      unread += 1;
+      renderUnread();
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sending (outbox with acknowledgements)
+  // ---------------------------------------------------------------------------
+
+  function buildCustomData() {
+    const extra = pageConfig.customData && typeof pageConfig.customData === 'object' ? pageConfig.customData : {};
+    return Object.assign({ language, page_url: location.href }, extra);
+  }
+
+  function sendMessage(text, title) {
+    const message = String(text == null ? '' : text).slice(0, MAX_MESSAGE_CHARS);
+    if (!message.trim()) return;
+    stopLocalTyping();
+    const entry = {
+      client_msg_id: randomId(),
+      session_id: sessionId,
+      message,
+      customData: buildCustomData(),
+      created: Date.now(),
+    };
+    if (title) entry.title = String(title);
+    outboxAdd(entry);
+    const p = addPending(entry);
+    scrollToBottom(true);
+    emitPending(p);
+  }
+
+  function addPending(entry) {
+    const li = buildMessage({ role: 'customer', text: entry.title || entry.message });
+    li.setAttribute('data-client-msg-id', entry.client_msg_id);
+    const p = { entry, el: li, state: 'sending', error: '', attempt: 0, inFlight: false };
+    pending.set(entry.client_msg_id, p);
+    list.appendChild(li);
+    renderState(p);
+    refreshQuickReplies();
+    return p;
+  }
+
+  function renderState(p) {
+    const li = p.el;
+    li.setAttribute('data-state', p.state);
+    li.classList.toggle('fd-msg-sending', p.state === 'sending');
+    li.classList.toggle('fd-msg-failed', p.state === 'failed');
+    const meta = li.querySelector('.fd-msg-meta');
+    for (const old of meta.querySelectorAll('.fd-msg-status, .fd-retry')) old.remove();
+    if (p.state === 'sending') {
+      meta.appendChild(h('span', 'fd-msg-status', null, t('sending')));
+    } else if (p.state === 'failed') {
+      const txt = p.error ? t('failed') + ': ' + p.error : t('failed');
+      meta.appendChild(h('span', 'fd-msg-status', null, txt));
+      const retry = h('button', 'fd-retry', { type: 'button' }, t('retry'));
+      retry.addEventListener('click', () => retryPending(p));
+      meta.appendChild(retry);
+    }
+  }
+
+  function setState(p, state, error) {
+    p.state = state;
+    p.error = error || '';
+    renderState(p);
+  }
+
+  function emitPending(p) {
+    if (p.inFlight) return;
+    if (!socket || !ready || !socket.connected) {
+      if (p.state !== 'failed') setState(p, 'sending');
+      return; // flushed after the next session_request/history
+    }
+    const e = p.entry;
+    const payload = { message: e.message, session_id: sessionId, customData: e.customData, client_msg_id: e.client_msg_id };
+    if (e.title) payload.title = e.title;
+    p.inFlight = true;
+    p.attempt += 1;
+    const attempt = p.attempt;
+    setState(p, 'sending');
+    socket.timeout(ACK_TIMEOUT_MS).emit('user_uttered', payload, (err, ack) => {
+      if (p.attempt !== attempt || pending.get(e.client_msg_id) !== p) return; // stale
+      p.inFlight = false;
+      if (err) {
+        if (!isFrontdeskServer) {
+          confirmPending(e.client_msg_id, null); // a plain Rasa server never acks
+        } else {
+          setState(p, 'failed'); // kept in the outbox: resent automatically after a reconnect
+        }
+        return;
+      }
+      isFrontdeskServer = true;
+      if (ack && ack.ok) {
+        confirmPending(e.client_msg_id, toSeq(ack.seq));
+      } else {
+        const error = (ack && ack.error) || {};
+        outboxRemove(e.client_msg_id); // rejected: only an explicit retry sends it again
+        setState(p, 'failed', error.message ? String(error.message) : '');
+      }
+    });
+  }
+
+  function retryPending(p) {
+    if (pending.get(p.entry.client_msg_id) !== p) return;
+    outboxAdd(p.entry);
+    p.inFlight = false;
+    setState(p, 'sending');
+    emitPending(p);
+  }
+
+  function confirmPending(id, seq) {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    outboxRemove(id);
+    p.attempt += 1;
+    if (seq != null) {
+      const existing = elBySeq.get(seq);
+      if (existing && existing !== p.el) {
+        p.el.remove(); // already on screen (e.g. from another path): never show twice
+        sentIds.set(id, existing);
+        refreshQuickReplies();
+        return;
+      }
+      p.el.setAttribute('data-seq', String(seq));
+      elBySeq.set(seq, p.el);
+      bumpSeq(seq);
+    }
+    sentIds.set(id, p.el);
+    p.el.removeAttribute('data-client-msg-id');
+    setState(p, 'sent');
+  }
+
+  function markFailedById(id, message) {
+    const p = pending.get(id);
+    if (!p) return;
+    p.inFlight = false;
+    p.attempt += 1;
+    outboxRemove(id);
+    setState(p, 'failed', message);
+  }
+
+  // Called once the server has confirmed the session and sent history (or after a short wait).
+  function onSessionReady() {
+    clearTimeout(historyWaitTimer);
+    historyWaitTimer = null;
+    if (!socket || !socket.connected) return;
+    ready = true;
+    if (!outboxRestored) {
+      outboxRestored = true;
+      for (const entry of outboxForSession()) {
+        if (!pending.has(entry.client_msg_id) && !sentIds.has(entry.client_msg_id)) addPending(entry);
+      }
+      scrollToBottom(true);
+    }
+    for (const p of Array.from(pending.values())) {
+      if (p.state === 'failed' && !readOutbox().some((e) => e.client_msg_id === p.entry.client_msg_id)) continue;
+      emitPending(p);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Typing
+  // ---------------------------------------------------------------------------
+
+  function emitTyping(typing) {
+    if (socket && socket.connected) socket.volatile.emit('user_typing', { session_id: sessionId, typing });
+  }
+
+  function onLocalTyping() {
+    if (!input.value.trim()) {
+      stopLocalTyping();
+      return;
+    }
+    const now = Date.now();
+    if (!typingActive || now - lastTypingEmit >= TYPING_THROTTLE_MS) {
+      typingActive = true;
+      lastTypingEmit = now;
+      emitTyping(true);
+    }
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = setTimeout(stopLocalTyping, TYPING_IDLE_MS);
+  }
+
+  function stopLocalTyping() {
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = null;
+    if (typingActive) {
+      typingActive = false;
+      emitTyping(false);
+    }
+  }
+
+  function renderTyping() {
+    const show = botTyping || !!agentTyping;
+    typingEl.hidden = !show;
+    typingText.textContent =
+      agentTyping && agentTyping.name ? t('nameTyping', { name: agentTyping.name }) : show ? t('typing') : '';
+    clearTimeout(remoteTypingTimer);
+    if (show) {
+      remoteTypingTimer = setTimeout(() => {
+        botTyping = false;
+        agentTyping = null;
+        renderTyping();
+      }, REMOTE_TYPING_MAX_MS);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Notices
+  // ---------------------------------------------------------------------------
+
+  function addNotice(text) {
+    const last = list.lastElementChild === qrRow ? qrRow && qrRow.previousElementSibling : list.lastElementChild;
+    if (last && last.classList.contains('fd-notice') && last.textContent === text) return;
+    const li = h('li', 'fd-notice', null, text);
+    list.appendChild(li);
+    scrollToBottom(false);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Socket.IO
+  // ---------------------------------------------------------------------------
+
+  function loadStylesheet() {
+    return new Promise((resolve) => {
+      const href = serverUrl('/widget/frontdesk-widget.css');
+      const existing = Array.from(document.querySelectorAll('link[rel="stylesheet"]')).find((l) => l.href === href);
+      if (existing) return resolve();
+      const link = h('link', null, { rel: 'stylesheet', href, 'data-frontdesk-widget': '' });
+      link.addEventListener('load', () => resolve());
+      link.addEventListener('error', () => resolve());
+      (document.head || document.documentElement).appendChild(link);
+      setTimeout(resolve, 5000);
+    });
+  }
+
+  // Loads our copy of the Socket.IO client without clobbering a host page's own `io` global.
+  function loadSocketIo() {
+    return new Promise((resolve, reject) => {
+      const hadIo = Object.prototype.hasOwnProperty.call(window, 'io');
+      const previous = window.io;
+      const s = h('script', null, { src: serverUrl('/widget/vendor/socket.io.min.js'), async: '' });
+      s.addEventListener('load', () => {
+        const io = window.io;
+        if (hadIo) window.io = previous;
+        else {
+          try {
+            delete window.io;
+          } catch (e) {
+            window.io = undefined;
+          }
+        }
+        if (typeof io === 'function') resolve(io);
+        else reject(new Error('socket.io client did not load'));
+      });
+      s.addEventListener('error', () => reject(new Error('socket.io client failed to load')));
+      (document.head || document.documentElement).appendChild(s);
+    });
+  }
+
+  function connect(io) {
+    socket = io(SERVER.origin, { path: SERVER.base + '/socket.io', reconnection: true, reconnectionDelayMax: 10000 });
+
+    socket.on('connect', () => {
+      ready = false;
+      setConnectionNote(false);
+      socket.emit('session_request', { session_id: sessionId, last_seq: everConnected ? maxSeq : 0 });
+      everConnected = true;
+    });
+
+    socket.on('disconnect', (reason) => {
+      ready = false;
+      clearTimeout(historyWaitTimer);
+      for (const p of pending.values()) {
+        if (p.inFlight) {
+          p.inFlight = false;
+          p.attempt += 1; // the old ack will never come; resend after reconnect
+        }
+      }
+      botTyping = false;
+      agentTyping = null;
+      renderTyping();
+      setConnectionNote(true);
+      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 3000);
+    });
+
+    socket.on('connect_error', () => setConnectionNote(true));
+
+    socket.on('session_confirm', (data) => {
+      const sid = typeof data === 'string' ? data : data && typeof data.session_id === 'string' ? data.session_id : null;
+      if (sid && sid !== sessionId && /^[A-Za-z0-9_-]{8,128}$/.test(sid)) {
+        sessionId = sid;
+        store.set(KEY_SESSION, sid);
+      }
+      clearTimeout(historyWaitTimer);
+      historyWaitTimer = setTimeout(onSessionReady, HISTORY_WAIT_MS);
+    });
+
+    socket.on('history', (data) => {
+      isFrontdeskServer = true;
+      const msgs = data && Array.isArray(data.messages) ? data.messages.slice() : [];
+      msgs.sort((a, b) => (toSeq(a && a.seq) || 0) - (toSeq(b && b.seq) || 0));
+      for (const m of msgs) {
+        if (!m || typeof m !== 'object') continue;
+        ingest(
+          {
+            seq: m.seq,
+            ts: m.ts,
+            role: m.role,
+            text: m.text,
+            quick_replies: m.quick_replies,
+            attachment: m.attachment,
+            sender: m.sender,
+            client_msg_id: m.client_msg_id,
+          },
+          { history: true }
+        );
+      }
+      onSessionReady();
+    });
+
+    socket.on('bot_uttered', (data) => {
+      if (!data || typeof data !== 'object') return;
+      const kind = data.sender && typeof data.sender === 'object' ? data.sender.kind : null;
+      const role = kind === 'agent' || kind === 'system' ? kind : 'bot';
+      if (role === 'agent') agentTyping = null;
+      else botTyping = false;
+      renderTyping();
+      ingest({
+        seq: data.seq,
+        ts: data.ts,
+        role,
+        text: data.text,
+        quick_replies: data.quick_replies || data.buttons,
+        attachment: data.attachment,
+        sender: data.sender,
+      });
+    });
+
+    socket.on('user_echo', (data) => {
+      if (!data || typeof data !== 'object') return;
+      ingest({ seq: data.seq, ts: data.ts, role: 'customer', text: data.text, client_msg_id: data.client_msg_id });
+    });
+
+    socket.on('bot_typing', (data) => {
+      botTyping = !!(data && data.typing);
+      renderTyping();
+    });
+
+    socket.on('agent_typing', (data) => {
+      agentTyping = data && data.typing ? { name: data.name ? String(data.name).trim() : '' } : null;
+      renderTyping();
+    });
+
+    socket.on('agent_joined', (data) => {
+      if (data && data.name) addNotice(t('joined', { name: String(data.name) }));
+    });
+
+    socket.on('agent_left', (data) => {
+      if (data && data.name) addNotice(t('left', { name: String(data.name) }));
+      agentTyping = null;
+      renderTyping();
+    });
+
+    socket.on('queue_status', (data) => {
+      const text = data && !data.cleared && data.text ? String(data.text) : '';
+      queueEl.textContent = text;
+      queueEl.hidden = !text;
+    });
+
+    socket.on('widget_config', (data) => {
+      if (!data || typeof data !== 'object') return;
+      isFrontdeskServer = true;
+      if ('status_text' in data) {
+        statusEl.textContent = data.status_text ? String(data.status_text) : '';
+      }
+      if (typeof data.title === 'string' && data.title) serverTitle = data.title;
+      if (typeof data.language === 'string' && data.language) {
+        language = data.language;
+        uiLang = uiLangFor(data.language);
+      }
+      applyStrings();
+    });
+
+    socket.on('frontdesk_error', (data) => {
+      isFrontdeskServer = true;
+      const message = data && data.message ? String(data.message) : t('failed');
+      showError(message);
+      if (data && typeof data.client_msg_id === 'string') markFailedById(data.client_msg_id, message);
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Start
+  // ---------------------------------------------------------------------------
+
+  function init() {
+    buildUi();
+    loadStylesheet().then(() => {
+      root.style.visibility = '';
+    });
+    if (pageConfig.open === true || location.hash === '#chat') setOpen(true, { focus: false });
+    window.addEventListener('hashchange', () => {
+      if (location.hash === '#chat') setOpen(true);
+    });
+    loadSocketIo()
+      .then(connect)
+      .catch(() => showError(t('unavailable')));
+
+    window.frontdeskWidget = {
+      open: () => setOpen(true),
+      close: () => setOpen(false),
+      toggle: () => setOpen(!isOpen),
+      send: (text) => sendMessage(text),
+      get sessionId() {
+        return sessionId;
+      },
+    };
+  }
+
+  if (document.body) init();
+  else document.addEventListener('DOMContentLoaded', init, { once: true });
+})();
