@@ -1,4 +1,4 @@
-"""frontdesk entry point: `python server.py [run|gateway|train] ...`. Composition only."""
+"""frontdesk entry point: `python server.py [run|gateway|train|telegram] ...`. Composition only."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
+import aiohttp
 from aiohttp import web
 
+from frontdesk.agents_cli import manage_agents, read_password
 from frontdesk.app import make_app
 from frontdesk.botmodel import ensure_model
+from frontdesk.channels.http import RetryPolicy
+from frontdesk.channels.telegram_api import TelegramApi
 from frontdesk.config import Settings, load_settings
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.supervisor import RasaProcess
 
 log = logging.getLogger("frontdesk")
@@ -64,6 +69,29 @@ async def serve(settings: Settings, start_rasa: bool) -> None:
             await rasa.stop()
 
 
+async def telegram_webhook(settings: Settings, action: str, url: str | None = None) -> str:
+    """`telegram set-webhook [URL]` / `telegram delete-webhook`: register with the Bot API."""
+    if not settings.telegram_enabled:
+        raise ConfigError("TELEGRAM_TOKEN is not set (environment or CREDENTIALS_FILE)")
+    policy = RetryPolicy(settings.channel_api_attempts, settings.channel_api_timeout)
+    async with aiohttp.ClientSession() as session:
+        api = TelegramApi(session, settings.telegram_api_url, settings.telegram_token, policy)
+        if action == "delete-webhook":
+            await api.delete_webhook()
+            return "Telegram webhook removed; `server.py telegram poll` can fetch updates now."
+        target = url or settings.telegram_webhook_url
+        if not target and settings.public_url:
+            target = f"{settings.public_url}/channels/telegram"
+        if not target:
+            raise ConfigError("give the webhook URL: server.py telegram set-webhook URL")
+        if not target.startswith("https://"):
+            raise ConfigError(f"Telegram only calls https:// webhooks, got {target!r}")
+        if not settings.telegram_secret_token:
+            raise ConfigError("TELEGRAM_SECRET_TOKEN is needed so the webhook can be verified")
+        await api.set_webhook(target, settings.telegram_secret_token)
+        return f"Telegram now sends updates to {target} (with the secret token)."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,19 +101,59 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("gateway", help="start only the gateway (Rasa at RASA_URL)")
     train = commands.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--config", default="config.yml", help="Rasa config file inside bot/")
+    telegram = commands.add_parser("telegram", help="Telegram: register the webhook, or poll")
+    telegram_commands = telegram.add_subparsers(dest="action", required=True)
+    set_webhook = telegram_commands.add_parser(
+        "set-webhook", help="setWebhook with TELEGRAM_SECRET_TOKEN"
+    )
+    set_webhook.add_argument(
+        "url", nargs="?", help="https URL of /channels/telegram (default: from the settings)"
+    )
+    telegram_commands.add_parser("delete-webhook", help="deleteWebhook (before polling)")
+    telegram_commands.add_parser(
+        "poll", help="like `run`, but fetch Telegram updates by long polling (development)"
+    )
+    agents = commands.add_parser("agents", help="manage agent accounts for the console")
+    agent_commands = agents.add_subparsers(dest="action", required=True)
+    add = agent_commands.add_parser("add", help="create or update an agent (asks for a password)")
+    add.add_argument("name")
+    add.add_argument("--display-name", default="", help="the name customers see (default: NAME)")
+    add.add_argument("--capacity", type=int, default=0, help="conversations at once")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    agent_commands.add_parser("list", help="list agents")
+    agent_commands.add_parser("remove", help="remove an agent").add_argument("name")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "train":
             print(ensure_model(args.config))
             return 0
-        settings = load_settings()
+        polling = args.command == "telegram" and args.action == "poll"
+        settings = load_settings({**os.environ, "TELEGRAM_MODE": "polling"} if polling else None)
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        import os
-
-        start_rasa = args.command == "run" and not os.environ.get("RASA_URL")
+        if args.command == "agents":
+            password = read_password(args.password_stdin) if args.action == "add" else ""
+            print(
+                asyncio.run(
+                    manage_agents(
+                        settings,
+                        args.action,
+                        getattr(args, "name", ""),
+                        getattr(args, "display_name", ""),
+                        getattr(args, "capacity", 0),
+                        password,
+                    )
+                )
+            )
+            return 0
+        if args.command == "telegram" and not polling:
+            print(asyncio.run(telegram_webhook(settings, args.action, getattr(args, "url", None))))
+            return 0
+        if polling and not settings.telegram_enabled:
+            raise ConfigError("TELEGRAM_TOKEN is not set (environment or CREDENTIALS_FILE)")
+        start_rasa = args.command in ("run", "telegram") and not os.environ.get("RASA_URL")
         asyncio.run(serve(settings, start_rasa))
     except FrontdeskError as exc:
         print(f"frontdesk: {exc}", file=sys.stderr)

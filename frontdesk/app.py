@@ -12,13 +12,31 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from frontdesk.botclient import BotClient
+from frontdesk.channels.http import RetryPolicy
+from frontdesk.channels.messenger import CHANNEL as MESSENGER
+from frontdesk.channels.messenger import MessengerChannel
+from frontdesk.channels.messenger_api import MessengerApi
+from frontdesk.channels.telegram import CHANNEL as TELEGRAM
+from frontdesk.channels.telegram import TelegramChannel
+from frontdesk.channels.telegram_api import TelegramApi
+from frontdesk.channels.telegram_keyboard import CallbackData
 from frontdesk.channels.widget import CHANNEL as WIDGET
 from frontdesk.channels.widget import WidgetChannel
 from frontdesk.config import Settings
+from frontdesk.console import make_console
+from frontdesk.console.auth import load_secret
+from frontdesk.console.keys import DESK, SECRET
+from frontdesk.console.namespace import AgentNamespace
+from frontdesk.core.agentdesk import AgentDesk
+from frontdesk.core.flows import Flows, load_flows
+from frontdesk.core.handoff import Handoff
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
+from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.store import RedisStore
+from frontdesk.store.agents import AgentStore
+from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -30,13 +48,17 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", RedisStore)
 BOT = web.AppKey("bot", BotClient)
 ROUTER = web.AppKey("router", Router)
+FLOWS = web.AppKey("flows", Flows)
 WIDGET_CHANNEL = web.AppKey("widget_channel", WidgetChannel)
+OUTBOX = web.AppKey("outbox", Outbox)
+TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
+MESSENGER_CHANNEL = web.AppKey("messenger_channel", MessengerChannel)
 
 SOCKETIO_CLIENT = Path("node_modules/socket.io-client/dist/socket.io.min.js")
 WIDGET_FILES = {
-    ".js": "text/javascript",
-    ".css": "text/css",
-    ".html": "text/html",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
     ".svg": "image/svg+xml",
 }
 
@@ -68,7 +90,16 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = app[STORE]
     outbox = Outbox(store)
-    router = Router(store, app[BOT], outbox, app[TEMPLATES])
+    templates, flows = app[TEMPLATES], app[FLOWS]
+    cases = CaseStore(app[REDIS])
+    handoff = Handoff(store, cases, outbox, templates, flows)
+    survey = Survey(store, cases, outbox, templates)
+    desk = AgentDesk(handoff, AgentStore(app[REDIS]), survey)
+    agents = AgentNamespace(desk, app[SECRET])
+    handoff.console = agents
+    app[SIO].register_namespace(agents)
+    app[DESK] = desk
+    router = Router(store, app[BOT], outbox, templates, handoff, survey)
     widget = WidgetChannel(
         router, store, app[TEMPLATES], settings.max_message_length, settings.history_limit
     )
@@ -76,8 +107,80 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SIO].register_namespace(widget)
     app[ROUTER] = router
     app[WIDGET_CHANNEL] = widget
+    app[OUTBOX] = outbox
     yield
     await router.idle()
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(attempts=settings.channel_api_attempts, timeout=settings.channel_api_timeout)
+
+
+async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        api = TelegramApi(
+            session, settings.telegram_api_url, settings.telegram_token, _retry_policy(settings)
+        )
+        channel = TelegramChannel(
+            api,
+            app[ROUTER],
+            app[OUTBOX],
+            app[STORE],
+            CallbackData(app[REDIS]),
+            app[TEMPLATES],
+            settings.telegram_secret_token,
+            settings.max_message_length,
+        )
+        app[OUTBOX].register(TELEGRAM, channel)
+        app[TELEGRAM_CHANNEL] = channel
+        if settings.telegram_mode == "polling":
+            channel.start_polling()
+        yield
+        await channel.close()
+        await app[ROUTER].idle()  # replies of turns still running need this session
+
+
+async def messenger_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        api = MessengerApi(
+            session,
+            settings.messenger_api_url,
+            settings.messenger_page_token,
+            _retry_policy(settings),
+        )
+        channel = MessengerChannel(
+            api,
+            app[ROUTER],
+            app[OUTBOX],
+            app[STORE],
+            app[TEMPLATES],
+            settings.messenger_app_secret,
+            settings.messenger_verify_token,
+            settings.max_message_length,
+        )
+        app[OUTBOX].register(MESSENGER, channel)
+        app[MESSENGER_CHANNEL] = channel
+        yield
+        await channel.close()
+        await app[ROUTER].idle()
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    return await request.app[TELEGRAM_CHANNEL].webhook(request)
+
+
+async def messenger_verify(request: web.Request) -> web.Response:
+    return await request.app[MESSENGER_CHANNEL].verify(request)
+
+
+async def messenger_webhook(request: web.Request) -> web.Response:
+    return await request.app[MESSENGER_CHANNEL].webhook(request)
+
+
+async def console_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
 
 
 async def demo_page(request: web.Request) -> web.StreamResponse:
@@ -112,6 +215,8 @@ def make_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[TEMPLATES] = Templates(settings.flows_dir, settings.default_language)
+    app[FLOWS] = load_flows(settings.flows_dir)
+    app[SECRET] = load_secret(settings.secret_key, settings.data_dir)
     origins: str | list[str] = (
         "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
     )
@@ -124,7 +229,17 @@ def make_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     app.cleanup_ctx.extend([redis_ctx, bot_ctx, router_ctx])
     app.router.add_get("/", demo_page)
+    app.router.add_get("/console", console_redirect)
+    app.add_subapp("/console/", make_console(app[SECRET], settings.base_url.startswith("https")))
     app.router.add_get("/healthz", health)
     app.router.add_get("/widget/vendor/socket.io.min.js", socketio_client)
     app.router.add_get("/widget/{name}", widget_file)
+    if settings.telegram_enabled:
+        app.cleanup_ctx.append(telegram_ctx)
+        if settings.telegram_mode == "webhook":
+            app.router.add_post("/channels/telegram", telegram_webhook)
+    if settings.messenger_enabled:
+        app.cleanup_ctx.append(messenger_ctx)
+        app.router.add_get("/channels/messenger", messenger_verify)
+        app.router.add_post("/channels/messenger", messenger_webhook)
     return app

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+import yaml
 
 from frontdesk.errors import ConfigError
 
@@ -29,6 +33,28 @@ class Settings:
     history_limit: int = 500
     cors_origins: tuple[str, ...] = ("*",)
     log_level: str = "INFO"
+    secret_key: str = field(default="", repr=False)
+    # Telegram and Messenger channels; each is on when its credentials are set.
+    telegram_token: str = field(default="", repr=False)
+    telegram_secret_token: str = field(default="", repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: str = "webhook"  # webhook | polling
+    telegram_webhook_url: str = ""
+    telegram_bot_name: str = ""
+    messenger_page_token: str = field(default="", repr=False)
+    messenger_app_secret: str = field(default="", repr=False)
+    messenger_verify_token: str = field(default="", repr=False)
+    messenger_api_url: str = "https://graph.facebook.com/v19.0"
+    channel_api_timeout: float = 10.0
+    channel_api_attempts: int = 4
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def messenger_enabled(self) -> bool:
+        return bool(self.messenger_page_token)
 
     @property
     def embedded_redis(self) -> bool:
@@ -79,9 +105,111 @@ def _dir(name: str, raw: str | None, default: Path, must_exist: bool) -> Path:
     return path
 
 
+# Rasa credentials.yml keys -> the environment variables they stand for.
+_CREDENTIALS = {
+    "telegram": {
+        "access_token": "TELEGRAM_TOKEN",
+        "verify": "TELEGRAM_BOT_NAME",  # Rasa's `verify` is the bot's username
+        "webhook_url": "TELEGRAM_WEBHOOK_URL",
+        "secret_token": "TELEGRAM_SECRET_TOKEN",  # frontdesk's addition
+    },
+    "facebook": {
+        "verify": "MESSENGER_VERIFY_TOKEN",
+        "secret": "MESSENGER_APP_SECRET",
+        "page-access-token": "MESSENGER_PAGE_TOKEN",
+    },
+}
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def _credentials(raw: str) -> dict[str, str]:
+    """Channel credentials from a Rasa-style credentials.yml, as environment variable names."""
+    path = Path(raw).expanduser()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"CREDENTIALS_FILE {path} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"CREDENTIALS_FILE {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"CREDENTIALS_FILE {path} must map channel names to their credentials")
+    found: dict[str, str] = {}
+    for section, names in _CREDENTIALS.items():
+        values = data.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"CREDENTIALS_FILE {path}: `{section}` must be a mapping")
+        for key, name in names.items():
+            value = values.get(key)
+            if value is not None and str(value).strip():
+                found[name] = str(value).strip()
+    return found
+
+
+def _channel_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Telegram and Messenger settings, validated (secrets are never echoed back)."""
+    get = {
+        name: env.get(name, "").strip()
+        for name in (
+            "TELEGRAM_TOKEN",
+            "TELEGRAM_SECRET_TOKEN",
+            "TELEGRAM_MODE",
+            "TELEGRAM_WEBHOOK_URL",
+            "TELEGRAM_BOT_NAME",
+            "MESSENGER_PAGE_TOKEN",
+            "MESSENGER_APP_SECRET",
+            "MESSENGER_VERIFY_TOKEN",
+        )
+    }
+    mode = get["TELEGRAM_MODE"].lower() or "webhook"
+    if mode not in {"webhook", "polling"}:
+        raise ConfigError(f"TELEGRAM_MODE must be webhook or polling, got {mode!r}")
+    secret = get["TELEGRAM_SECRET_TOKEN"]
+    if secret and not _TELEGRAM_SECRET.match(secret):
+        raise ConfigError("TELEGRAM_SECRET_TOKEN must be 1-256 letters, digits, _ or -")
+    if get["TELEGRAM_TOKEN"] and mode == "webhook" and not secret:
+        raise ConfigError(
+            "TELEGRAM_SECRET_TOKEN is required with TELEGRAM_TOKEN in webhook mode "
+            "(or set TELEGRAM_MODE=polling)"
+        )
+    if (secret or get["TELEGRAM_WEBHOOK_URL"]) and not get["TELEGRAM_TOKEN"]:
+        raise ConfigError("TELEGRAM_TOKEN is required when other TELEGRAM_* settings are set")
+    webhook_url = get["TELEGRAM_WEBHOOK_URL"]
+    if webhook_url:
+        webhook_url = _url("TELEGRAM_WEBHOOK_URL", webhook_url, ("https",))
+    messenger = ("MESSENGER_PAGE_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")
+    missing = [name for name in messenger if not get[name]]
+    if len(missing) not in (0, len(messenger)):
+        raise ConfigError(f"Messenger needs all of {', '.join(messenger)}; missing {missing[0]}")
+    api_url = env.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org"
+    graph_url = env.get("MESSENGER_API_URL", "").strip() or "https://graph.facebook.com/v19.0"
+    return {
+        "telegram_token": get["TELEGRAM_TOKEN"],
+        "telegram_secret_token": secret,
+        "telegram_api_url": _url("TELEGRAM_API_URL", api_url, ("http", "https")),
+        "telegram_mode": mode,
+        "telegram_webhook_url": webhook_url,
+        "telegram_bot_name": get["TELEGRAM_BOT_NAME"],
+        "messenger_page_token": get["MESSENGER_PAGE_TOKEN"],
+        "messenger_app_secret": get["MESSENGER_APP_SECRET"],
+        "messenger_verify_token": get["MESSENGER_VERIFY_TOKEN"],
+        "messenger_api_url": _url("MESSENGER_API_URL", graph_url, ("http", "https")),
+        "channel_api_timeout": _float(env, "CHANNEL_API_TIMEOUT", 10.0, 0.1, 600.0),
+        "channel_api_attempts": _int(env, "CHANNEL_API_ATTEMPTS", 4, 1, 20),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate settings; raise ConfigError naming the variable at fault."""
+    """Read and validate settings; raise ConfigError naming the variable at fault.
+
+    Channel credentials may also come from a Rasa-style credentials.yml named by
+    CREDENTIALS_FILE; a variable set in the environment wins over the file."""
     env = os.environ if env is None else env
+    credentials_file = env.get("CREDENTIALS_FILE", "").strip()
+    if credentials_file:
+        set_in_env = {k: v for k, v in env.items() if v.strip()}
+        env = {**_credentials(credentials_file), **set_in_env}
     redis_url = env.get("REDIS_URL", "").strip()
     if redis_url:
         redis_url = _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
@@ -121,4 +249,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         history_limit=_int(env, "HISTORY_LIMIT", 500, 1, 100_000),
         cors_origins=origins or ("*",),
         log_level=log_level,
+        secret_key=env.get("SECRET_KEY", "").strip(),
+        **_channel_settings(env),
     )

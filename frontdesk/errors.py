@@ -24,3 +24,12 @@ class BadInput(FrontdeskError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class DeskError(FrontdeskError):
+    """An agent action that cannot be done (at capacity, already taken, …), with a code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

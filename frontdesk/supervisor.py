@@ -43,24 +43,17 @@ class RasaProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def start(self, timeout: float = 240.0) -> None:
-        command = [
-            str(rasa_executable()),
-            "run",
-            "--enable-api",
-            "-m",
-            str(self.model),
-            "-i",
-            self.host,
-            "-p",
-            str(self.port),
-            "--cors",
-            "*",
-        ]
+    def command(self) -> list[str]:
+        command = [str(rasa_executable()), "run", "--enable-api", "-m", str(self.model)]
+        command += ["-i", self.host, "-p", str(self.port), "--cors", "*"]
         if self.endpoints:
             command += ["--endpoints", str(self.endpoints)]
         if self.credentials:
             command += ["--credentials", str(self.credentials)]
+        return command
+
+    async def start(self, timeout: float = 240.0) -> None:
+        command = self.command()
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115, ASYNC230
         self._proc = await asyncio.create_subprocess_exec(
             *command, cwd=BOT_DIR, env=rasa_env(), stdout=out, stderr=out, start_new_session=True

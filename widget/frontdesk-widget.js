@@ -11,6 +11,9 @@
  * user_uttered / bot_uttered) plus frontdesk's extras (acks, history, typing, queue status...).
  * See widget/README.md.
  *
+ * Non-ASCII characters appear only in comments (UI strings use \u escapes), so the code works
+ * on host pages in any character encoding, whatever charset the server declares.
+ *
  * Security rule for this file: every piece of text that comes from a customer, the bot,
  * an agent or the server is put into the page with textContent (or as a text node), never
  * through innerHTML. Links are built as <a> elements with http(s) hrefs only.
@@ -73,15 +76,15 @@
       open: 'Open chat',
       close: 'Close chat',
       messages: 'Conversation',
-      placeholder: 'Type your message…',
+      placeholder: 'Type your message\u2026', // Type your message…
       inputLabel: 'Message',
       send: 'Send',
-      reconnecting: 'Reconnecting…',
-      sending: 'Sending…',
+      reconnecting: 'Reconnecting\u2026', // Reconnecting…
+      sending: 'Sending\u2026', // Sending…
       failed: 'Not sent',
       retry: 'Retry',
-      typing: 'typing…',
-      nameTyping: '{name} is typing…',
+      typing: 'typing\u2026', // typing…
+      nameTyping: '{name} is typing\u2026', // {name} is typing…
       joined: '{name} joined the chat',
       left: '{name} left the chat',
       dismiss: 'Dismiss',
@@ -91,47 +94,47 @@
       unread: '{count} new',
     },
     ru: {
-      title: 'Напишите нам',
-      open: 'Открыть чат',
-      close: 'Закрыть чат',
-      messages: 'Переписка',
-      placeholder: 'Введите сообщение…',
-      inputLabel: 'Сообщение',
-      send: 'Отправить',
-      reconnecting: 'Переподключение…',
-      sending: 'Отправка…',
-      failed: 'Не отправлено',
-      retry: 'Повторить',
-      typing: 'печатает…',
-      nameTyping: '{name} печатает…',
-      joined: '{name} теперь в чате',
-      left: '{name} больше не в чате',
-      dismiss: 'Закрыть',
-      quickReplies: 'Варианты ответа',
-      image: 'Изображение',
-      unavailable: 'Чат сейчас недоступен. Попробуйте позже.',
-      unread: 'новых: {count}',
+      title: '\u041d\u0430\u043f\u0438\u0448\u0438\u0442\u0435 \u043d\u0430\u043c', // Напишите нам
+      open: '\u041e\u0442\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442', // Открыть чат
+      close: '\u0417\u0430\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442', // Закрыть чат
+      messages: '\u041f\u0435\u0440\u0435\u043f\u0438\u0441\u043a\u0430', // Переписка
+      placeholder: '\u0412\u0432\u0435\u0434\u0438\u0442\u0435 \u0441\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0435\u2026', // Введите сообщение…
+      inputLabel: '\u0421\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0435', // Сообщение
+      send: '\u041e\u0442\u043f\u0440\u0430\u0432\u0438\u0442\u044c', // Отправить
+      reconnecting: '\u041f\u0435\u0440\u0435\u043f\u043e\u0434\u043a\u043b\u044e\u0447\u0435\u043d\u0438\u0435\u2026', // Переподключение…
+      sending: '\u041e\u0442\u043f\u0440\u0430\u0432\u043a\u0430\u2026', // Отправка…
+      failed: '\u041d\u0435 \u043e\u0442\u043f\u0440\u0430\u0432\u043b\u0435\u043d\u043e', // Не отправлено
+      retry: '\u041f\u043e\u0432\u0442\u043e\u0440\u0438\u0442\u044c', // Повторить
+      typing: '\u043f\u0435\u0447\u0430\u0442\u0430\u0435\u0442\u2026', // печатает…
+      nameTyping: '{name} \u043f\u0435\u0447\u0430\u0442\u0430\u0435\u0442\u2026', // {name} печатает…
+      joined: '{name} \u0442\u0435\u043f\u0435\u0440\u044c \u0432 \u0447\u0430\u0442\u0435', // {name} теперь в чате
+      left: '{name} \u0431\u043e\u043b\u044c\u0448\u0435 \u043d\u0435 \u0432 \u0447\u0430\u0442\u0435', // {name} больше не в чате
+      dismiss: '\u0417\u0430\u043a\u0440\u044b\u0442\u044c', // Закрыть
+      quickReplies: '\u0412\u0430\u0440\u0438\u0430\u043d\u0442\u044b \u043e\u0442\u0432\u0435\u0442\u0430', // Варианты ответа
+      image: '\u0418\u0437\u043e\u0431\u0440\u0430\u0436\u0435\u043d\u0438\u0435', // Изображение
+      unavailable: '\u0427\u0430\u0442 \u0441\u0435\u0439\u0447\u0430\u0441 \u043d\u0435\u0434\u043e\u0441\u0442\u0443\u043f\u0435\u043d. \u041f\u043e\u043f\u0440\u043e\u0431\u0443\u0439\u0442\u0435 \u043f\u043e\u0437\u0436\u0435.', // Чат сейчас недоступен. Попробуйте позже.
+      unread: '\u043d\u043e\u0432\u044b\u0445: {count}', // новых: {count}
     },
     es: {
       title: 'Chatea con nosotros',
       open: 'Abrir chat',
       close: 'Cerrar chat',
-      messages: 'Conversación',
-      placeholder: 'Escribe tu mensaje…',
+      messages: 'Conversaci\u00f3n', // Conversación
+      placeholder: 'Escribe tu mensaje\u2026', // Escribe tu mensaje…
       inputLabel: 'Mensaje',
       send: 'Enviar',
-      reconnecting: 'Reconectando…',
-      sending: 'Enviando…',
+      reconnecting: 'Reconectando\u2026', // Reconectando…
+      sending: 'Enviando\u2026', // Enviando…
       failed: 'No enviado',
       retry: 'Reintentar',
-      typing: 'escribiendo…',
-      nameTyping: '{name} está escribiendo…',
-      joined: '{name} se unió al chat',
-      left: '{name} salió del chat',
+      typing: 'escribiendo\u2026', // escribiendo…
+      nameTyping: '{name} est\u00e1 escribiendo\u2026', // {name} está escribiendo…
+      joined: '{name} se uni\u00f3 al chat', // {name} se unió al chat
+      left: '{name} sali\u00f3 del chat', // {name} salió del chat
       dismiss: 'Cerrar',
       quickReplies: 'Respuestas sugeridas',
       image: 'Imagen',
-      unavailable: 'El chat no está disponible ahora. Inténtalo más tarde.',
+      unavailable: 'El chat no est\u00e1 disponible ahora. Int\u00e9ntalo m\u00e1s tarde.', // El chat no está disponible ahora. Inténtalo más tarde.
       unread: '{count} nuevos',
     },
   };
@@ -141,7 +144,8 @@
     return Object.prototype.hasOwnProperty.call(STRINGS, key) ? key : 'en';
   }
 
-  let language = attr('data-language') || pageConfig.language || navigator.language || 'en';
+  const explicitLanguage = attr('data-language') || (typeof pageConfig.language === 'string' ? pageConfig.language : '');
+  let language = explicitLanguage || navigator.language || 'en';
   let uiLang = uiLangFor(language);
   const explicitTitle = attr('data-title') || (typeof pageConfig.title === 'string' ? pageConfig.title : '');
   let serverTitle = '';
@@ -289,6 +293,7 @@
     return {
       iso: d.toISOString(),
       short: d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+      long: d.toLocaleString(),
     };
   }
 
@@ -362,7 +367,7 @@
     errorEl = h('div', 'fd-error', { role: 'alert' });
     errorEl.hidden = true;
     errorText = h('span', 'fd-error-text');
-    errorClose = h('button', 'fd-error-close', { type: 'button' }, '×');
+    errorClose = h('button', 'fd-error-close', { type: 'button' }, '\u00d7');
     errorClose.addEventListener('click', hideError);
     errorEl.append(errorText, errorClose);
 
@@ -401,6 +406,14 @@
     input.addEventListener('blur', stopLocalTyping);
 
     panel.append(header, connEl, errorEl, list, typingEl, queueEl, form);
+    list.addEventListener('scroll', () => {
+      stuckToBottom = nearBottom();
+    });
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => {
+        if (stuckToBottom) list.scrollTop = list.scrollHeight;
+      }).observe(list);
+    }
     panel.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') setOpen(false, { focusLauncher: true });
     });
@@ -471,8 +484,14 @@
   function nearBottom() {
     return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   }
+  // Whether the reader is following the end of the conversation; kept while the list is resized
+  // (queue notice, typing line, error banner, on-screen keyboard) so the newest message stays visible.
+  let stuckToBottom = true;
   function scrollToBottom(force) {
-    if (force || nearBottom()) list.scrollTop = list.scrollHeight;
+    if (force || stuckToBottom || nearBottom()) {
+      list.scrollTop = list.scrollHeight;
+      stuckToBottom = true;
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -519,7 +538,8 @@
 
     const meta = h('div', 'fd-msg-meta');
     const time = formatTime(msg.ts);
-    if (time) meta.appendChild(h('time', 'fd-time', { datetime: time.iso }, time.short));
+    // The time is drawn by CSS from data-time, so a message's textContent is just its text.
+    if (time) meta.appendChild(h('time', 'fd-time', { datetime: time.iso, 'data-time': time.short, title: time.long }));
     li.appendChild(meta);
 
     msgData.set(li, { quickReplies: role === 'customer' ? [] : normalizeQuickReplies(msg.quick_replies) });
@@ -652,7 +672,7 @@
   }
 
   function addPending(entry) {
-    const li = buildMessage({ role: 'customer', text: entry.title || entry.message });
+    const li = buildMessage({ role: 'customer', text: entry.title || entry.message, ts: entry.created });
     li.setAttribute('data-client-msg-id', entry.client_msg_id);
     const p = { entry, el: li, state: 'sending', error: '', attempt: 0, inFlight: false };
     pending.set(entry.client_msg_id, p);
@@ -997,7 +1017,8 @@
         statusEl.textContent = data.status_text ? String(data.status_text) : '';
       }
       if (typeof data.title === 'string' && data.title) serverTitle = data.title;
-      if (typeof data.language === 'string' && data.language) {
+      // The page's explicit data-language wins; otherwise follow the server's conversation language.
+      if (!explicitLanguage && typeof data.language === 'string' && data.language) {
         language = data.language;
         uiLang = uiLangFor(data.language);
       }

@@ -81,6 +81,9 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         status = {"typing": active, "in_reply_to": in_reply_to}
         await self.emit("bot_typing", status, room=conversation_id)
 
+    async def event(self, conversation_id: str, name: str, data: Mapping[str, Any]) -> None:
+        await self.emit(name, dict(data), room=conversation_id)
+
     # -- inbound ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

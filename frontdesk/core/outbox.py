@@ -19,6 +19,9 @@ class ChannelSender(Protocol):
     async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
         """Show or hide "typing…"; `active=False` also marks the end of a bot turn."""
 
+    async def event(self, conversation_id: str, name: str, data: Mapping[str, Any]) -> None:
+        """A channel-specific notice (agent_joined, agent_typing, …); may be ignored."""
+
 
 class Outbox:
     """Stores each outbound message in the transcript, then hands it to the customer's channel."""
@@ -47,3 +50,10 @@ class Outbox:
         sender = self._channels.get(channel)
         if sender is not None:
             await sender.typing(conversation_id, active, in_reply_to)
+
+    async def event(
+        self, conversation_id: str, channel: str, name: str, data: Mapping[str, Any]
+    ) -> None:
+        sender = self._channels.get(channel)
+        if sender is not None:
+            await sender.event(conversation_id, name, data)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from frontdesk.core.handoff import CANCEL, Handoff
 from frontdesk.core.messages import Inbound, Outbound, customer_entry
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
+from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
+from frontdesk.core.understanding import understanding
 from frontdesk.errors import BotUnavailable, FrontdeskError
 from frontdesk.store.base import Store
 
@@ -23,6 +27,12 @@ class Bot(Protocol):
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]: ...
+
+    async def tracker(self, conversation_id: str) -> dict[str, Any]: ...
+
+
+# Intents that say nothing about what the customer needs (not kept as "the last question").
+SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
 
 @dataclass(frozen=True)
@@ -40,9 +50,14 @@ class Router:
         bot: Bot,
         outbox: Outbox,
         templates: Templates,
+        handoff: Handoff,
+        survey: Survey,
         typing_delay: float = 0.7,
     ) -> None:
         self.typing_delay = typing_delay
+        self.handoff = handoff
+        self.survey = survey
+        self.flows = handoff.flows
         self.store = store
         self.bot = bot
         self.outbox = outbox
@@ -90,7 +105,7 @@ class Router:
         # Show the work: "typing…" only when the answer takes longer than typing_delay.
         typing = asyncio.create_task(self._typing_later(conversation_id, channel, seq))
         try:
-            await self.turn(inbound)
+            await self.turn(inbound, seq)
         except FrontdeskError as exc:
             log.error("turn for %s failed: %s", conversation_id, exc)
         except Exception:
@@ -108,9 +123,25 @@ class Router:
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
 
-    async def turn(self, inbound: Inbound) -> None:
+    async def turn(self, inbound: Inbound, seq: int) -> None:
         conversation_id = inbound.conversation_id
         meta = await self.store.get_conversation(conversation_id)
+        meta.setdefault("id", conversation_id)
+        state = meta.get("state", "bot")
+        command = inbound.bot_text.strip()
+        if state == "survey" and await self.survey.answer(inbound, meta):
+            return
+        if command == CANCEL:
+            await self.handoff.cancel(meta)
+            return
+        if state == "agent":
+            entry = {**customer_entry(inbound), "seq": seq}
+            await self.handoff.to_agent(meta, entry)
+            return
+        await self._bot_turn(inbound, meta)
+
+    async def _bot_turn(self, inbound: Inbound, meta: dict[str, str]) -> None:
+        conversation_id = inbound.conversation_id
         channel = meta.get("channel", inbound.channel)
         language = meta.get("language", self.templates.default_language)
         try:
@@ -124,13 +155,44 @@ class Router:
         outbound, controls = split_replies(replies)
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
-        await self._apply_controls(conversation_id, controls)
+        meta.update(await self._understood(inbound, meta))
+        await self._apply_controls(meta, controls)
 
-    async def _apply_controls(self, conversation_id: str, controls: list[dict[str, Any]]) -> None:
-        events = {str(c.get("event")) for c in controls}
+    async def _understood(self, inbound: Inbound, meta: Mapping[str, str]) -> dict[str, str]:
+        """Keep what the bot understood (area, intent, confidence, captured values)."""
+        try:
+            tracker = await self.bot.tracker(inbound.conversation_id)
+        except BotUnavailable as exc:
+            log.warning("no tracker for %s: %s", inbound.conversation_id, exc)
+            return {}
+        fields = understanding(tracker)
+        captured = {
+            **json.loads(meta.get("captured") or "{}"),
+            **json.loads(fields.get("captured", "{}")),
+        }
+        if captured:
+            fields["captured"] = json.dumps(captured, ensure_ascii=False)
+        if fields.get("last_intent") not in SMALL_TALK and not inbound.bot_text.startswith("/"):
+            fields["last_question"] = inbound.text[:200]
+        await self.store.update_conversation(inbound.conversation_id, fields)
+        return fields
+
+    async def _apply_controls(self, meta: dict[str, str], controls: list[dict[str, Any]]) -> None:
+        conversation_id = meta["id"]
+        events = {str(c.get("event")): c for c in controls}
         if "fallback" in events:
-            await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
-        else:
-            await self.store.update_conversation(
-                conversation_id, {"fallbacks_in_a_row": "0", "bot_pending": "0"}
-            )
+            count = await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
+            if count >= self.flows.fallbacks_before_offer and meta.get("state", "bot") == "bot":
+                await self.store.update_conversation(conversation_id, {"fallbacks_in_a_row": "0"})
+                await self.handoff.offer_person(meta)
+            return
+        await self.store.update_conversation(
+            conversation_id, {"fallbacks_in_a_row": "0", "bot_pending": "0"}
+        )
+        if "handoff" in events:
+            reason = str(events["handoff"].get("reason") or "customer_asked")
+            await self.handoff.request(meta, reason)
+        elif meta.get("intent") in self.flows.topics and meta.get("last_intent") == meta.get(
+            "area"
+        ):
+            await self.handoff.request(meta, "topic", self.flows.topics[meta["intent"]])

@@ -1,0 +1,209 @@
+"""The agents' Socket.IO namespace (/agent); also how the core notifies the console."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import socketio
+
+from frontdesk.console.auth import agent_from_token
+from frontdesk.core.agentdesk import AgentDesk
+from frontdesk.errors import DeskError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/agent"
+ALL_AGENTS = "agents"
+MAX_REPLY = 5000
+
+
+def agent_room(agent: str) -> str:
+    return f"agent:{agent}"
+
+
+class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, desk: AgentDesk, secret: bytes) -> None:
+        super().__init__(NAMESPACE)
+        self.desk = desk
+        self.secret = secret
+
+    # -- ConsoleNotifier ------------------------------------------------------------------------
+
+    async def queue_changed(self) -> None:
+        await self.emit("queue", {"items": await self.desk.queue_items()}, room=ALL_AGENTS)
+
+    async def agents_changed(self) -> None:
+        await self.emit("agents", {"items": await self.desk.agents_overview()}, room=ALL_AGENTS)
+
+    async def case_assigned(self, agent: str, case_id: str) -> None:
+        view = await self.desk.case_view(agent, case_id)
+        await self.emit("case_assigned", {"case": view}, room=agent_room(agent))
+        await self._my_cases(agent)
+
+    async def case_message(self, agent: str, case_id: str, entry: Mapping[str, Any]) -> None:
+        await self.emit(
+            "case_message", {"case_id": case_id, "entry": dict(entry)}, room=agent_room(agent)
+        )
+
+    async def customer_typing(self, agent: str, case_id: str, typing: bool) -> None:
+        await self.emit(
+            "customer_typing", {"case_id": case_id, "typing": typing}, room=agent_room(agent)
+        )
+
+    async def case_closed(self, agent: str, case_id: str) -> None:
+        await self.emit("case_closed", {"case_id": case_id}, room=agent_room(agent))
+        await self._my_cases(agent)
+
+    async def _my_cases(self, agent: str) -> None:
+        await self.emit(
+            "my_cases", {"items": await self.desk.my_cases(agent)}, room=agent_room(agent)
+        )
+
+    # -- connection -----------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        agent = agent_from_token(self.secret, token)
+        if agent is None or not await self.desk.agents.get(agent):
+            raise socketio.exceptions.ConnectionRefusedError("please log in to the console")
+        await self.save_session(sid, {"agent": agent})
+        await self.enter_room(sid, ALL_AGENTS)
+        await self.enter_room(sid, agent_room(agent))
+        await self.desk.agents.connected(agent, +1)
+        info = await self.desk.agent(agent)
+        presence = await self.desk.agents.presence()
+        language = self.desk.templates.default_language
+        canned = self.desk.flows.canned_for(language, language)
+        hello = {
+            "agent": {**info, "status": presence.get(agent, ("available", 1))[0]},
+            "canned": [{"key": c.key, "title": c.title} for c in canned.values()],
+            "tags": list(self.desk.flows.tags),
+            "agents": await self.desk.agents_overview(),
+        }
+        await self.emit("hello", hello, to=sid)
+        await self.emit("queue", {"items": await self.desk.queue_items()}, to=sid)
+        await self.emit("my_cases", {"items": await self.desk.my_cases(agent)}, to=sid)
+        await self.agents_changed()
+        await self.desk.auto_assign()
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        agent = session.get("agent")
+        if agent:
+            await self.desk.agents.connected(agent, -1)
+            await self.agents_changed()
+
+    # -- actions (each answers {ok: true, ...} or {ok: false, error: {code, message}}) -----------
+
+    async def _act(
+        self,
+        sid: str,
+        data: Any,
+        action: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        session = await self.get_session(sid)
+        agent = session.get("agent")
+        if not agent:
+            return _error("not_logged_in", "please log in again")
+        if not isinstance(data, dict):
+            return _error("bad_request", "expected an object")
+        try:
+            return {"ok": True, **await action(agent, data)}
+        except DeskError as exc:
+            return _error(exc.code, exc.message)
+        except StoreUnavailable as exc:
+            log.error("agent action failed: %s", exc)
+            return _error("store_unavailable", "the conversation store is unavailable; try again")
+        except (KeyError, TypeError, ValueError) as exc:
+            return _error("bad_request", f"missing or bad field: {exc}")
+
+    async def on_presence(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            await self.desk.set_presence(agent, str(d["status"]))
+            return {}
+
+        return await self._act(sid, data, act)
+
+    async def on_claim(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return {"case": await self.desk.claim(agent, _id(d))}
+
+        return await self._act(sid, data, act)
+
+    async def on_open_case(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return {"case": await self.desk.case_view(agent, _id(d))}
+
+        return await self._act(sid, data, act)
+
+    async def on_reply(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            text = _text(d, MAX_REPLY)
+            entry = await self.desk.reply(agent, _id(d), text)
+            return {"seq": entry["seq"]}
+
+        return await self._act(sid, data, act)
+
+    async def on_note(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return {"note": await self.desk.note(agent, _id(d), _text(d, MAX_REPLY))}
+
+        return await self._act(sid, data, act)
+
+    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            await self.desk.typing(agent, _id(d), bool(d.get("typing")))
+            return {}
+
+        return await self._act(sid, data, act)
+
+    async def on_canned(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return {"text": await self.desk.canned(agent, _id(d), str(d["key"]))}
+
+        return await self._act(sid, data, act)
+
+    async def on_tags(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            tags = d.get("tags")
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise DeskError("bad_request", "tags must be a list of text")
+            return {"tags": await self.desk.set_tags(agent, _id(d), tags)}
+
+        return await self._act(sid, data, act)
+
+    async def on_transfer(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            await self.desk.transfer(agent, _id(d), str(d["to"]))
+            return {}
+
+        return await self._act(sid, data, act)
+
+    async def on_close(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            await self.desk.close(agent, _id(d))
+            return {}
+
+        return await self._act(sid, data, act)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _id(data: Mapping[str, Any]) -> str:
+    case_id = data.get("case_id")
+    if not isinstance(case_id, str) or not case_id or len(case_id) > 64:
+        raise DeskError("bad_request", "case_id is missing")
+    return case_id
+
+
+def _text(data: Mapping[str, Any], limit: int) -> str:
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DeskError("empty_message", "the text is empty")
+    if len(text) > limit:
+        raise DeskError("message_too_long", f"the text is longer than {limit} characters")
+    return text

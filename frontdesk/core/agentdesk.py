@@ -1,0 +1,259 @@
+"""The agent's side: claim, reply, notes, canned replies, tags, transfer, close."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
+from frontdesk.core.handoff import Handoff
+from frontdesk.core.messages import Outbound
+from frontdesk.core.survey import Survey
+from frontdesk.errors import DeskError
+from frontdesk.store.agents import AgentStore
+
+MAX_NOTE = 5000
+
+
+class AgentDesk:
+    def __init__(self, handoff: Handoff, agents: AgentStore, survey: Survey) -> None:
+        self.handoff = handoff
+        self.store = handoff.store
+        self.cases = handoff.cases
+        self.outbox = handoff.outbox
+        self.templates = handoff.templates
+        self.flows = handoff.flows
+        self.agents = agents
+        self.survey = survey
+        handoff.after_queue = self.auto_assign
+
+    @property
+    def console(self) -> Any:
+        return self.handoff.console
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def agent(self, name: str) -> dict[str, Any]:
+        row = await self.agents.get(name)
+        if not row:
+            raise DeskError("unknown_agent", f"there is no agent {name!r}")
+        return {
+            "name": name,
+            "display_name": row.get("display_name") or name,
+            "capacity": int(row.get("capacity") or self.flows.agent_capacity),
+        }
+
+    async def queue_items(self) -> list[dict[str, Any]]:
+        waiting = await self.cases.queue()
+        now = time.time()
+        rows = await self.cases.get_many([case_id for case_id, _ in waiting])
+        return [queue_item(row, now) for row in rows]
+
+    async def my_cases(self, agent: str) -> list[dict[str, Any]]:
+        rows = await self.cases.get_many(await self.cases.agent_cases(agent))
+        return [
+            {
+                "case_id": r["id"],
+                "customer": customer_label(r),
+                "channel": r.get("channel"),
+                "area": r.get("area"),
+                "state": r.get("state"),
+            }
+            for r in rows
+        ]
+
+    async def agents_overview(self) -> list[dict[str, Any]]:
+        names = await self.agents.names()
+        presence = await self.agents.presence()
+        loads = await self.cases.loads(names)
+        overview = []
+        for name in names:
+            info = await self.agent(name)
+            status, connections = presence.get(name, ("away", 0))
+            overview.append(
+                {
+                    **info,
+                    "status": status if connections else "offline",
+                    "load": loads.get(name, 0),
+                }
+            )
+        return overview
+
+    async def case_view(self, agent: str, case_id: str) -> dict[str, Any]:
+        case = await self._held(agent, case_id, allow_queued=True)
+        conversation_id = case["conversation_id"]
+        transcript = await self.store.history(conversation_id, 0, 1000)
+        earlier_ids = [c for c in await self.cases.customer_cases(conversation_id) if c != case_id]
+        earlier = [earlier_item(row) for row in await self.cases.get_many(earlier_ids)]
+        return {
+            "card": card(case, transcript),
+            "transcript": [
+                e for e in transcript if int(e["seq"]) >= int(case.get("start_seq") or 1)
+            ],
+            "earlier": earlier,
+            "notes": await self.cases.notes(case_id),
+            "tags": json.loads(case.get("tags") or "[]"),
+        }
+
+    async def _held(self, agent: str, case_id: str, allow_queued: bool = False) -> dict[str, str]:
+        case = await self.cases.get(case_id)
+        if not case:
+            raise DeskError("unknown_case", "that conversation does not exist")
+        if case.get("agent") == agent and case.get("state") == "agent":
+            return case
+        if allow_queued and case.get("state") in ("queued", "closed", "cancelled"):
+            return case
+        raise DeskError("not_yours", "this conversation is not assigned to you")
+
+    # -- acting -----------------------------------------------------------------------------------
+
+    async def claim(self, agent: str, case_id: str) -> dict[str, Any]:
+        info = await self.agent(agent)
+        result = await self.cases.claim(case_id, agent, info["capacity"])
+        if result == -1:
+            raise DeskError(
+                "at_capacity", f"you already have {info['capacity']} conversations open"
+            )
+        if result == 0:
+            raise DeskError("already_taken", "someone else took this conversation, or it ended")
+        case = await self.cases.get(case_id)
+        meta = await self.store.get_conversation(case["conversation_id"])
+        await self.store.update_conversation(meta["id"], {"state": "agent"})
+        name = info["display_name"]
+        channel = meta.get("channel", "widget")
+        await self.outbox.event(
+            meta["id"], channel, "queue_status", {"text": None, "cleared": True}
+        )
+        await self.outbox.event(meta["id"], channel, "agent_joined", {"name": name})
+        text = self.handoff.say(meta, "agent_joined", name=name)
+        entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
+        await self.console.case_assigned(agent, case_id)
+        await self.console.case_message(agent, case_id, entry)
+        await self.console.queue_changed()
+        await self.console.agents_changed()
+        return await self.case_view(agent, case_id)
+
+    async def reply(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
+        text = text.strip()
+        if not text:
+            raise DeskError("empty_message", "the reply is empty")
+        case = await self._held(agent, case_id)
+        info = await self.agent(agent)
+        message = Outbound(text=text, role="agent", sender_name=info["display_name"])
+        entry = await self.outbox.send(
+            case["conversation_id"], case.get("channel", "widget"), message
+        )
+        await self.cases.set_once(case_id, "first_reply_at", f"{time.time():.3f}")
+        await self.console.case_message(agent, case_id, entry)
+        return entry
+
+    async def note(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
+        text = text.strip()
+        if not text or len(text) > MAX_NOTE:
+            raise DeskError("bad_note", f"a note needs 1 to {MAX_NOTE} characters")
+        await self._held(agent, case_id)
+        note = {"ts": time.time(), "agent": agent, "text": text}
+        await self.cases.add_note(case_id, note)
+        return note
+
+    async def typing(self, agent: str, case_id: str, typing: bool) -> None:
+        case = await self._held(agent, case_id)
+        info = await self.agent(agent)
+        await self.outbox.event(
+            case["conversation_id"],
+            case.get("channel", "widget"),
+            "agent_typing",
+            {"typing": typing, "name": info["display_name"]},
+        )
+
+    async def canned(self, agent: str, case_id: str, key: str) -> str:
+        case = await self._held(agent, case_id)
+        language = case.get("language") or self.templates.default_language
+        replies = self.flows.canned_for(language, self.templates.default_language)
+        if key not in replies:
+            raise DeskError("unknown_canned", f"there is no canned reply {key!r}")
+        captured = json.loads(case.get("captured") or "{}")
+        info = await self.agent(agent)
+        order = captured.get("order_number", "")
+        context = {
+            "customer_name": case.get("customer_name", ""),
+            "order_number": order,
+            "order_ref": f"order {order}" if order else "your order",
+            "email": captured.get("email") or case.get("customer_email", ""),
+            "product": captured.get("product", ""),
+            "agent_name": info["display_name"],
+        }
+        return " ".join(replies[key].template.render(**context).split())
+
+    async def set_tags(self, agent: str, case_id: str, tags: list[str]) -> list[str]:
+        await self._held(agent, case_id)
+        unknown = [t for t in tags if t not in self.flows.tags]
+        if unknown:
+            raise DeskError("unknown_tag", f"not in flows/tags.yml: {', '.join(unknown)}")
+        chosen = sorted(set(tags))
+        await self.cases.update(case_id, {"tags": json.dumps(chosen)})
+        return chosen
+
+    async def transfer(self, agent: str, case_id: str, target: str) -> None:
+        case = await self._held(agent, case_id)
+        to = await self.agent(target)
+        result = await self.cases.transfer(case_id, agent, target, to["capacity"])
+        if result == -1:
+            raise DeskError("at_capacity", f"{to['display_name']} has no free slot")
+        if result == 0:
+            raise DeskError("not_yours", "this conversation is not assigned to you")
+        old = (await self.agent(agent))["display_name"]
+        meta = await self.store.get_conversation(case["conversation_id"])
+        text = self.handoff.say(meta, "agent_transferred", old=old, new=to["display_name"])
+        channel = meta.get("channel", "widget")
+        await self.outbox.event(meta["id"], channel, "agent_joined", {"name": to["display_name"]})
+        entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
+        await self.console.case_closed(agent, case_id)
+        await self.console.case_assigned(target, case_id)
+        await self.console.case_message(target, case_id, entry)
+        await self.console.agents_changed()
+
+    async def close(self, agent: str, case_id: str) -> None:
+        case = await self._held(agent, case_id)
+        info = await self.agent(agent)
+        meta = await self.store.get_conversation(case["conversation_id"])
+        channel = meta.get("channel", "widget")
+        text = self.handoff.say(meta, "closing_line", name=info["display_name"])
+        await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
+        await self.outbox.event(meta["id"], channel, "agent_left", {"name": info["display_name"]})
+        end_seq = await self.store.last_seq(meta["id"])
+        await self.cases.release(
+            case_id,
+            agent,
+            {"state": "closed", "closed_at": f"{time.time():.3f}", "end_seq": str(end_seq)},
+        )
+        await self.survey.start(meta)
+        await self.console.case_closed(agent, case_id)
+        await self.console.agents_changed()
+        await self.auto_assign()
+
+    async def set_presence(self, agent: str, status: str) -> None:
+        if status not in ("available", "away"):
+            raise DeskError("bad_status", "presence is available or away")
+        await self.agents.set_status(agent, status)
+        await self.console.agents_changed()
+        await self.auto_assign()
+
+    async def auto_assign(self) -> None:
+        """With auto_assign on, give waiting cases (oldest first) to the least-loaded agents."""
+        if not self.flows.auto_assign:
+            return
+        for case_id, _ in await self.cases.queue():
+            candidates = [
+                a
+                for a in await self.agents_overview()
+                if a["status"] == "available" and a["load"] < a["capacity"]
+            ]
+            if not candidates:
+                return
+            chosen = min(candidates, key=lambda a: (a["load"] / a["capacity"], a["load"]))
+            try:
+                await self.claim(chosen["name"], case_id)
+            except DeskError:
+                continue

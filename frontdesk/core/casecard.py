@@ -1,0 +1,94 @@
+"""The case card: everything an agent needs to know before saying a word."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The card for a case, from its stored fields and the conversation's transcript."""
+    requested = _float(case.get("requested_at")) or time.time()
+    joined = _float(case.get("joined_at"))
+    start, handoff = int(case.get("start_seq") or 1), int(case.get("handoff_seq") or 0)
+    bot_answers = [
+        str(e.get("text"))
+        for e in transcript
+        if e.get("role") == "bot" and e.get("text") and start <= int(e["seq"]) <= handoff
+    ]
+    return {
+        "case_id": case.get("id"),
+        "conversation_id": case.get("conversation_id"),
+        "state": case.get("state"),
+        "reason": case.get("reason"),
+        "reason_detail": case.get("reason_detail"),
+        "summary": case.get("summary"),
+        "area": case.get("area"),
+        "intent": case.get("intent"),
+        "confidence": _float(case.get("confidence")),
+        "captured": json.loads(case.get("captured") or "{}"),
+        "bot_answers": bot_answers,
+        "language": case.get("language"),
+        "channel": case.get("channel"),
+        "channel_user": case.get("channel_user"),
+        "page_url": case.get("page_url"),
+        "customer": {
+            key: case[f"customer_{key}"]
+            for key in ("name", "email", "id")
+            if case.get(f"customer_{key}")
+        },
+        "requested_at": requested,
+        "joined_at": joined,
+        "waited_seconds": round((joined or time.time()) - requested, 1),
+        "agent": case.get("agent"),
+        "tags": json.loads(case.get("tags") or "[]"),
+    }
+
+
+def queue_item(case: Mapping[str, str], now: float) -> dict[str, Any]:
+    requested = _float(case.get("requested_at")) or now
+    return {
+        "case_id": case.get("id"),
+        "conversation_id": case.get("conversation_id"),
+        "requested_at": requested,
+        "waited_seconds": round(now - requested, 1),
+        "area": case.get("area"),
+        "intent": case.get("intent"),
+        "language": case.get("language"),
+        "channel": case.get("channel"),
+        "reason": case.get("reason_detail") or case.get("reason"),
+        "summary": case.get("summary"),
+        "customer": customer_label(case),
+    }
+
+
+def customer_label(case: Mapping[str, str]) -> str:
+    for key in ("customer_name", "customer_email", "channel_user"):
+        if case.get(key):
+            return case[key]
+    conversation = case.get("conversation_id", "")
+    return f"Visitor {conversation[-6:]}" if conversation else "Visitor"
+
+
+def earlier_item(case: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "case_id": case.get("id"),
+        "requested_at": _float(case.get("requested_at")),
+        "closed_at": _float(case.get("closed_at")),
+        "area": case.get("area"),
+        "reason": case.get("reason_detail") or case.get("reason"),
+        "summary": case.get("summary"),
+        "tags": json.loads(case.get("tags") or "[]"),
+        "csat": case.get("csat"),
+        "state": case.get("state"),
+        "agent": case.get("agent"),
+    }

@@ -1,0 +1,92 @@
+"""Business-editable behaviour from flows/: handoff rules, why-tags and canned replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from frontdesk.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Canned:
+    key: str
+    title: str
+    template: Template
+
+
+@dataclass(frozen=True)
+class Flows:
+    fallbacks_before_offer: int = 2
+    agent_capacity: int = 3
+    auto_assign: bool = False
+    topics: dict[str, str] = field(default_factory=dict)
+    area_labels: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    canned: dict[str, dict[str, Canned]] = field(default_factory=dict)  # language -> key -> reply
+
+    def canned_for(self, language: str, default_language: str) -> dict[str, Canned]:
+        return {**self.canned.get(default_language, {}), **self.canned.get(language, {})}
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping")
+    return data
+
+
+def _strings(path: Path, data: Any, name: str) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {name} must map names to text")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def load_flows(flows_dir: Path) -> Flows:
+    """Read and validate flows/; raise ConfigError naming the file at fault."""
+    handoff_path = flows_dir / "handoff.yml"
+    handoff = _yaml(handoff_path)
+    try:
+        fallbacks = int(handoff.get("fallbacks_before_offer", 2))
+        capacity = int(handoff.get("agent_capacity", 3))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{handoff_path}: {exc}") from exc
+    if fallbacks < 1 or capacity < 1:
+        raise ConfigError(f"{handoff_path}: fallbacks_before_offer and agent_capacity must be >= 1")
+    tags = _yaml(flows_dir / "tags.yml").get("tags") or []
+    if not isinstance(tags, list):
+        raise ConfigError(f"{flows_dir / 'tags.yml'}: tags must be a list")
+    env = SandboxedEnvironment(autoescape=False)
+    canned: dict[str, dict[str, Canned]] = {}
+    for path in sorted((flows_dir / "canned").glob("*.yml")):
+        replies: dict[str, Canned] = {}
+        for key, item in _yaml(path).items():
+            if not isinstance(item, dict) or "text" not in item:
+                raise ConfigError(f"{path}: {key} needs a title and a text")
+            try:
+                template = env.from_string(str(item["text"]))
+            except Exception as exc:
+                raise ConfigError(f"{path}: {key}: bad template: {exc}") from exc
+            replies[str(key)] = Canned(str(key), str(item.get("title", key)), template)
+        canned[path.stem] = replies
+    return Flows(
+        fallbacks_before_offer=fallbacks,
+        agent_capacity=capacity,
+        auto_assign=bool(handoff.get("auto_assign", False)),
+        topics=_strings(handoff_path, handoff.get("topics") or {}, "topics"),
+        area_labels=_strings(handoff_path, handoff.get("area_labels") or {}, "area_labels"),
+        reasons=_strings(handoff_path, handoff.get("reasons") or {}, "reasons"),
+        tags=tuple(str(t) for t in tags),
+        canned=canned,
+    )

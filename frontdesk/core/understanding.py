@@ -1,0 +1,51 @@
+"""What the bot understood from a turn, read from Rasa's tracker, kept for the agent's case card."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+AREAS = ("billing", "orders", "shipping", "returns", "account")
+CAPTURED_SLOTS = ("order_number", "email", "product")
+
+
+def understanding(tracker: dict[str, Any]) -> dict[str, str]:
+    """Conversation fields from a tracker: the last intent and, for FAQ questions, the area,
+    the full retrieval intent (area/question) with its confidence, and the captured slots."""
+    latest = tracker.get("latest_message") or {}
+    intent = latest.get("intent") or {}
+    name = str(intent.get("name") or "")
+    confidence = float(intent.get("confidence") or 0.0)
+    fields = {"last_intent": name, "last_confidence": f"{confidence:.3f}"}
+    if name in AREAS:
+        full = name
+        selector = latest.get("response_selector") or {}
+        chosen = selector.get(name) or selector.get("default") or {}
+        response = chosen.get("response") or {}
+        key = str(response.get("intent_response_key") or "")
+        if key.startswith(name + "/"):
+            full = key
+        fields.update(
+            area=name,
+            intent=full,
+            confidence=f"{min(confidence, float(response.get('confidence') or 1.0)):.3f}",
+        )
+    captured = captured_values(tracker)
+    if captured:
+        fields["captured"] = json.dumps(captured, ensure_ascii=False)
+    return fields
+
+
+def captured_values(tracker: dict[str, Any]) -> dict[str, str]:
+    """Slots and entities worth passing on (order number, e-mail, product)."""
+    values: dict[str, str] = {}
+    slots = tracker.get("slots") or {}
+    for name in CAPTURED_SLOTS:
+        value = slots.get(name)
+        if isinstance(value, str | int) and str(value):
+            values[name] = str(value)
+    for entity in (tracker.get("latest_message") or {}).get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if name in CAPTURED_SLOTS and value and name not in values:
+            values[str(name)] = str(value)
+    return values

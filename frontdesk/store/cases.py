@@ -1,0 +1,156 @@
+"""Handoff cases, the waiting queue and agents' loads, in Redis.
+
+A case is one handoff: from the customer's request to the agent closing it. Its fields are a
+Redis hash; the queue is a sorted set by request time; each agent's open cases are a set whose
+size is the agent's load. Claims and transfers are Lua scripts, so capacity holds under races.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from frontdesk.errors import StoreUnavailable
+from frontdesk.store.util import call, text, text_dict
+
+QUEUE = "fd:queue"
+CLOSED = "fd:cases:closed"
+
+# KEYS: queue, agent's cases, case; ARGV: case id, capacity, now, agent
+_CLAIM = """
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], 'state', 'agent', 'agent', ARGV[4])
+redis.call('HSETNX', KEYS[3], 'joined_at', ARGV[3])
+return 1
+"""
+
+# KEYS: from agent's cases, to agent's cases, case; ARGV: case id, capacity, to agent
+_TRANSFER = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+redis.call('SMOVE', KEYS[1], KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], 'agent', ARGV[3])
+return 1
+"""
+
+
+def case_key(case_id: str) -> str:
+    return f"fd:case:{case_id}"
+
+
+def agent_cases_key(agent: str) -> str:
+    return f"fd:agent:{agent}:cases"
+
+
+class CaseStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._claim = redis.register_script(_CLAIM)
+        self._transfer = redis.register_script(_TRANSFER)
+
+    async def create(self, case_id: str, fields: Mapping[str, str], customer_key: str) -> None:
+        """A new case waiting in the queue, remembered in the customer's case list."""
+        requested_at = float(fields["requested_at"])
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                mapping: dict[Any, Any] = dict(fields)
+                pipe.hset(case_key(case_id), mapping=mapping)
+                pipe.zadd(QUEUE, {case_id: requested_at})
+                pipe.lpush(f"fd:customer:{customer_key}:cases", case_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def get(self, case_id: str) -> dict[str, str]:
+        raw = await call(self.redis.hgetall(case_key(case_id)))
+        return text_dict(raw)
+
+    async def get_many(self, case_ids: list[str]) -> list[dict[str, str]]:
+        if not case_ids:
+            return []
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for case_id in case_ids:
+                    pipe.hgetall(case_key(case_id))
+                rows = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [{text(k): text(v) for k, v in row.items()} for row in rows if row]
+
+    async def update(self, case_id: str, fields: Mapping[str, str]) -> None:
+        mapping: dict[Any, Any] = dict(fields)
+        await call(self.redis.hset(case_key(case_id), mapping=mapping))
+
+    async def set_once(self, case_id: str, name: str, value: str) -> bool:
+        """Set a field only if it has no value yet (first agent reply, …)."""
+        return bool(await call(self.redis.hsetnx(case_key(case_id), name, value)))
+
+    async def queue(self) -> list[tuple[str, float]]:
+        rows = await call(self.redis.zrange(QUEUE, 0, -1, withscores=True))
+        return [(text(member), float(score)) for member, score in rows]
+
+    async def position(self, case_id: str) -> int | None:
+        """1-based place in the queue, or None when not waiting."""
+        rank = await call(self.redis.zrank(QUEUE, case_id))
+        return None if rank is None else int(rank) + 1
+
+    async def dequeue(self, case_id: str) -> bool:
+        return bool(await call(self.redis.zrem(QUEUE, case_id)))
+
+    async def claim(self, case_id: str, agent: str, capacity: int) -> int:
+        """1 claimed, 0 no longer waiting, -1 agent at capacity."""
+        keys = [QUEUE, agent_cases_key(agent), case_key(case_id)]
+        args: list[str | int] = [case_id, capacity, f"{time.time():.3f}", agent]
+        return int(await call(self._claim(keys=keys, args=args)))
+
+    async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
+        """1 moved, 0 the source agent does not hold it, -1 target at capacity."""
+        keys = [agent_cases_key(source), agent_cases_key(target), case_key(case_id)]
+        return int(await call(self._transfer(keys=keys, args=[case_id, capacity, target])))
+
+    async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None:
+        """The agent is done with the case: free the slot, store the closing fields."""
+        mapping: dict[Any, Any] = dict(fields)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.srem(agent_cases_key(agent), case_id)
+                pipe.hset(case_key(case_id), mapping=mapping)
+                pipe.zadd(CLOSED, {case_id: float(fields.get("closed_at", time.time()))})
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def agent_cases(self, agent: str) -> list[str]:
+        return sorted(text(m) for m in await call(self.redis.smembers(agent_cases_key(agent))))
+
+    async def loads(self, agents: list[str]) -> dict[str, int]:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for agent in agents:
+                    pipe.scard(agent_cases_key(agent))
+                counts = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {agent: int(n) for agent, n in zip(agents, counts, strict=True)}
+
+    async def customer_cases(self, customer_key: str, limit: int = 20) -> list[str]:
+        rows = await call(self.redis.lrange(f"fd:customer:{customer_key}:cases", 0, limit))
+        return [text(r) for r in rows]
+
+    async def add_note(self, case_id: str, note: Mapping[str, Any]) -> None:
+        await call(self.redis.rpush(f"{case_key(case_id)}:notes", json.dumps(dict(note))))
+
+    async def notes(self, case_id: str) -> list[dict[str, Any]]:
+        rows = await call(self.redis.lrange(f"{case_key(case_id)}:notes", 0, -1))
+        return [json.loads(r) for r in rows]
+
+    async def closed_since(self, since: float) -> list[str]:
+        rows = await call(self.redis.zrangebyscore(CLOSED, since, "+inf"))
+        return [text(r) for r in rows]

@@ -1,0 +1,165 @@
+"""Small real aiohttp servers standing in for api.telegram.org and graph.facebook.com.
+
+They record every call, answer the way the real APIs document, and fail on demand
+(429 with retry_after, 5xx). Tests wait on the recorded calls, never on the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str  # Bot API method name, or "messages" for the Send API
+    body: dict[str, Any]
+    query: dict[str, str]
+    at: float  # event-loop time when it arrived
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.changed = asyncio.Condition()
+        self.failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self.app = web.Application()
+        self.url = ""  # set once the server listens
+
+    async def record(self, method: str, request: web.Request) -> tuple[Call, Failure | None]:
+        raw = await request.read()
+        body = json.loads(raw) if raw else {}
+        call = Call(method, body, dict(request.query), asyncio.get_running_loop().time())
+        async with self.changed:
+            self.calls.append(call)
+            self.changed.notify_all()
+        queue = self.failures.get(method)
+        return call, (queue.popleft() if queue else None)
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        where: Callable[[Call], bool] = lambda c: True,
+        timeout: float = 30,
+    ) -> list[Call]:
+        """The first `count` calls of `method` matching `where`, once they have arrived."""
+
+        def matching() -> list[Call]:
+            return [c for c in self.of(method) if where(c)]
+
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(matching()) >= count), timeout)
+        return matching()[:count]
+
+
+class FakeTelegram(FakeApi):
+    """The Bot API: POST {url}/bot<token>/<method> with a JSON body."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+        self.updates: list[dict[str, Any]] = []  # served by getUpdates
+        self._message_ids = itertools.count(1000)
+        self.app.router.add_post("/bot{token}/{method}", self.handle)
+
+    def fail_next(self, method: str, status: int, retry_after: int | None = None) -> None:
+        body: dict[str, Any] = {"ok": False, "error_code": status}
+        if status == 429:
+            body["description"] = f"Too Many Requests: retry after {retry_after}"
+            body["parameters"] = {"retry_after": retry_after}
+        else:
+            body["description"] = "Internal Server Error" if status >= 500 else "Bad Request"
+        self.failures[method].append(Failure(status, body))
+
+    async def queue_update(self, update: dict[str, Any]) -> None:
+        async with self.changed:
+            self.updates.append(update)
+            self.changed.notify_all()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            body = {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            return web.json_response(body, status=401)
+        method = request.match_info["method"]
+        call, failure = await self.record(method, request)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status)
+        if method == "getUpdates":
+            return web.json_response({"ok": True, "result": await self._updates(call.body)})
+        if method == "sendMessage":
+            chat_id = call.body["chat_id"]
+            result = {
+                "message_id": next(self._message_ids),
+                "from": {"id": 42, "is_bot": True, "first_name": "Shop", "username": "shop_bot"},
+                "chat": {"id": int(chat_id), "type": "private"},
+                "date": 1746268800,
+                "text": call.body["text"],
+            }
+            if "reply_markup" in call.body:
+                result["reply_markup"] = call.body["reply_markup"]
+            return web.json_response({"ok": True, "result": result})
+        return web.json_response({"ok": True, "result": True})
+
+    async def _updates(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(body.get("offset") or 0)
+
+        def pending() -> list[dict[str, Any]]:
+            return [u for u in self.updates if u["update_id"] >= offset]
+
+        # A short long-poll: the real API holds the request up to `timeout` seconds.
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(lambda: bool(pending())), 0.5)
+            except TimeoutError:
+                pass
+        return pending()
+
+
+class FakeGraph(FakeApi):
+    """The Send API: POST {url}/me/messages?access_token=<page token>."""
+
+    def __init__(self, page_token: str, version: str = "v19.0") -> None:
+        super().__init__()
+        self.page_token = page_token
+        self.version = version
+        self._ids = itertools.count(1)
+        self.app.router.add_post(f"/{version}/me/messages", self.handle)
+
+    def fail_next(self, status: int, code: int = 2, transient: bool = True) -> None:
+        error = {
+            "message": "An unexpected error has occurred. Please retry your request later.",
+            "type": "OAuthException",
+            "code": code,
+            "is_transient": transient,
+            "fbtrace_id": "AbCdEf123",
+        }
+        self.failures["messages"].append(Failure(status, {"error": error}))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") != self.page_token:
+            error = {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}
+            return web.json_response({"error": error}, status=400)
+        call, failure = await self.record("messages", request)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status)
+        recipient = call.body.get("recipient", {}).get("id")
+        if "sender_action" in call.body:
+            return web.json_response({"recipient_id": recipient})
+        return web.json_response({"recipient_id": recipient, "message_id": f"m_{next(self._ids)}"})
