@@ -21,7 +21,7 @@ from frontdesk.botmodel import BOT_DIR, ensure_model
 from frontdesk.config import Settings, load_settings
 from frontdesk.supervisor import RasaProcess, rasa_env
 
-pytest_plugins = ["tests.support"]
+pytest_plugins = ["tests.support", "tests.browser"]
 
 
 def free_port() -> int:

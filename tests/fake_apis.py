@@ -6,6 +6,7 @@ They record every call, answer the way the real APIs document, and fail on deman
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import defaultdict, deque
@@ -125,10 +126,8 @@ class FakeTelegram(FakeApi):
 
         # A short long-poll: the real API holds the request up to `timeout` seconds.
         async with self.changed:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait_for(lambda: bool(pending())), 0.5)
-            except TimeoutError:
-                pass
         return pending()
 
 
@@ -154,7 +153,11 @@ class FakeGraph(FakeApi):
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.query.get("access_token") != self.page_token:
-            error = {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}
+            error = {
+                "message": "Invalid OAuth access token.",
+                "type": "OAuthException",
+                "code": 190,
+            }
             return web.json_response({"error": error}, status=400)
         call, failure = await self.record("messages", request)
         if failure is not None:

@@ -31,6 +31,7 @@ class WidgetClient:
     def __init__(self, base_url: str, session_id: str | None = None) -> None:
         self.base_url = base_url
         self.session_id = session_id or uuid.uuid4().hex
+        self.last_seq = 0  # seq of the last message this client sent
         self.sio = socketio.AsyncClient(reconnection=False)
         self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
         self.received: dict[str, list[Any]] = defaultdict(list)
@@ -67,22 +68,37 @@ class WidgetClient:
             **extra,
         }
         ack: dict[str, Any] = await self.sio.call("user_uttered", payload, timeout=10)
+        if ack.get("ok"):
+            self.last_seq = int(ack["seq"])
         return ack
 
     async def next(self, event: str, timeout: float = 60) -> Any:
         return await asyncio.wait_for(self.queues[event].get(), timeout)
 
     async def answer(self, timeout: float = 60) -> list[dict[str, Any]]:
-        """The bot's reply to one message: the bot_uttered events before the end-of-turn
-        `bot_typing {typing: false}` (events on one socket arrive in order)."""
+        """The reply to the last message sent: the bot_uttered events before the end of its turn,
+        `bot_typing {typing: false, in_reply_to: seq}` (events on one socket arrive in order)."""
         while True:
             status = await self.next("bot_typing", timeout)
-            if not status["typing"]:
+            if not status["typing"] and status["in_reply_to"] == self.last_seq:
                 break
         messages = []
         while not self.queues["bot_uttered"].empty():
-            messages.append(self.queues["bot_uttered"].get_nowait())
+            message = self.queues["bot_uttered"].get_nowait()
+            if message["seq"] > self.last_seq:
+                messages.append(message)
         return messages
+
+    async def until_message(self, check: Any, timeout: float = 60) -> dict[str, Any]:
+        """The first bot_uttered satisfying check (earlier ones are skipped)."""
+
+        async def wait() -> dict[str, Any]:
+            while True:
+                message: dict[str, Any] = await self.queues["bot_uttered"].get()
+                if check(message):
+                    return message
+
+        return await asyncio.wait_for(wait(), timeout)
 
     async def close(self) -> None:
         if self.sio.connected:
@@ -101,3 +117,65 @@ async def widget_client_factory(gateway: Any) -> Any:
     yield make
     for client in clients:
         await client.close()
+
+
+AGENT_EVENTS = (
+    "hello",
+    "queue",
+    "my_cases",
+    "agents",
+    "case_message",
+    "customer_typing",
+    "case_closed",
+    "case_assigned",
+)
+
+
+class AgentClient:
+    """An agent's console connection (namespace /agent), as a real Socket.IO client."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+        for name in AGENT_EVENTS:
+            self.sio.on(name, self._recorder(name), namespace="/agent")
+
+    def _recorder(self, name: str) -> Any:
+        async def record(data: Any = None) -> None:
+            await self.queues[name].put(data)
+
+        return record
+
+    async def connect(self) -> dict[str, Any]:
+        await self.sio.connect(
+            self.base_url,
+            namespaces=["/agent"],
+            auth={"token": self.token},
+            transports=["websocket"],
+        )
+        hello: dict[str, Any] = await self.next("hello")
+        return hello
+
+    async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.sio.call(event, data, namespace="/agent", timeout=30)
+        return result
+
+    async def next(self, event: str, timeout: float = 30) -> Any:
+        return await asyncio.wait_for(self.queues[event].get(), timeout)
+
+    async def until(self, event: str, check: Any, timeout: float = 30) -> Any:
+        """The first `event` whose payload satisfies check (earlier ones are skipped)."""
+
+        async def wait() -> Any:
+            while True:
+                data = await self.queues[event].get()
+                if check(data):
+                    return data
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()

@@ -32,6 +32,7 @@ class Bot(Protocol):
 
 
 # Intents that say nothing about what the customer needs (not kept as "the last question").
+NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
 
@@ -180,7 +181,7 @@ class Router:
     async def _apply_controls(self, meta: dict[str, str], controls: list[dict[str, Any]]) -> None:
         conversation_id = meta["id"]
         events = {str(c.get("event")): c for c in controls}
-        if "fallback" in events:
+        if "fallback" in events or meta.get("last_intent") in NOT_UNDERSTOOD:
             count = await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
             if count >= self.flows.fallbacks_before_offer and meta.get("state", "bot") == "bot":
                 await self.store.update_conversation(conversation_id, {"fallbacks_in_a_row": "0"})

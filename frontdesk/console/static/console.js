@@ -213,7 +213,13 @@
   // ---------------------------------------------------------------- errors and notices
 
   var errorTimer = null;
+  var connError = false;
+  function showConnError(message) {
+    showError(message);
+    connError = true;
+  }
   function showError(err, prefix) {
+    connError = false;
     var code = err && err.code ? String(err.code) : '';
     var message = err && err.message ? String(err.message) : '';
     if (!message) message = ERROR_TEXT[code] || (typeof err === 'string' ? err : 'Something went wrong.');
@@ -275,8 +281,8 @@
     setConn('online', 'Connected');
     var reconnected = state.connectedOnce;
     state.connectedOnce = true;
+    if (connError) hideError();
     if (reconnected) {
-      hideError();
       if (state.openId && !caseModel(state.openId).closed) refreshCase(state.openId);
     }
   });
@@ -284,7 +290,7 @@
     stopTyping();
     if (reason === 'io server disconnect') {
       setConn('offline', 'Disconnected');
-      showError('The server ended this session. Reload the page to sign in again.');
+      showConnError('The server ended this session. Reload the page to sign in again.');
     } else {
       setConn('connecting', 'Reconnecting…');
     }
@@ -292,7 +298,7 @@
   socket.on('connect_error', function (err) {
     if (!socket.active) {
       setConn('offline', 'Signed out');
-      showError('Your console session is no longer valid' + (err && err.message ? ' (' + err.message + ')' : '') + '. Reload the page to sign in again.');
+      showConnError('Your console session is no longer valid' + (err && err.message ? ' (' + err.message + ')' : '') + '. Reload the page to sign in again.');
     } else {
       setConn('connecting', 'Reconnecting…');
     }
@@ -898,6 +904,19 @@
     return li;
   }
 
+  // Keep the transcript pinned to the newest message while the agent is at the bottom, also when
+  // the card above it grows or the window resizes; leave it alone when they scrolled up to read.
+  var stickToBottom = true;
+  E.transcript.addEventListener('scroll', function () {
+    var t = E.transcript;
+    stickToBottom = t.scrollHeight - t.scrollTop - t.clientHeight < 60;
+  });
+  if (typeof window.ResizeObserver === 'function') {
+    new window.ResizeObserver(function () {
+      if (stickToBottom) E.transcript.scrollTop = E.transcript.scrollHeight;
+    }).observe(E.transcript);
+  }
+
   /** Bring the transcript DOM in line with the model: insert missing entries in seq order. */
   function syncTranscript(c) {
     var list = E.transcript;
@@ -906,7 +925,8 @@
       clear(list);
       list.setAttribute('data-case-id', c.id);
     }
-    var nearBottom = fresh || list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    if (fresh) stickToBottom = true;
+    var nearBottom = stickToBottom;
     var nodes = new Map();
     Array.prototype.forEach.call(list.children, function (n) { nodes.set(n.getAttribute('data-key'), n); });
     var prev = null;
@@ -932,7 +952,10 @@
       var empty = list.querySelector('.fc-entry-empty');
       if (empty) list.removeChild(empty);
     }
-    if (nearBottom) list.scrollTop = list.scrollHeight;
+    if (nearBottom) {
+      list.scrollTop = list.scrollHeight;
+      stickToBottom = true;
+    }
   }
 
   // ---------------------------------------------------------------- typing
