@@ -414,3 +414,60 @@ async def test_a_question_on_telegram_gets_the_bots_answer(
     with_buttons = await ask("I want to return my shoes", lambda m: "reply_markup" in m)
     buttons = [b for row in with_buttons["reply_markup"]["inline_keyboard"] for b in row]
     assert buttons and all(b["text"] and b["callback_data"] for b in buttons)
+
+
+@pytest.mark.rasa
+async def test_a_handoff_from_telegram_reaches_an_agent_and_the_reply_goes_back(
+    start_gateway: Callable[..., Any], fake_telegram: FakeTelegram, rasa_url: str
+) -> None:
+    from frontdesk.console.auth import hash_password, socket_token
+    from frontdesk.console.keys import DESK
+    from frontdesk.console.keys import SECRET as CONSOLE_SECRET
+    from tests.support import AgentClient
+
+    server = await start_gateway(rasa_url)
+    chat_id = new_id()
+    agent_name = f"tg{chat_id}"
+    await server.app[DESK].agents.save(
+        agent_name, {"display_name": "Maria", "password_hash": hash_password("secret-pass")}
+    )
+    agent = AgentClient(
+        str(server.make_url("/")).rstrip("/"), socket_token(server.app[CONSOLE_SECRET], agent_name)
+    )
+    await agent.connect()
+    try:
+        assert (await post_update(server, text_update(chat_id, "can I talk to a human?")))[0] == 200
+        # The queue status arrives as text, with the cancel option as an inline button.
+        [waiting] = await fake_telegram.wait_for(
+            "sendMessage",
+            where=lambda c: to_chat(chat_id)(c) and "in line" in c.body["text"],
+            timeout=90,
+        )
+        assert "reply_markup" in waiting.body
+        queue = await agent.until(
+            "queue",
+            lambda q: any(i["conversation_id"] == f"telegram:{chat_id}" for i in q["items"]),
+        )
+        item = next(i for i in queue["items"] if i["conversation_id"] == f"telegram:{chat_id}")
+        assert item["channel"] == "telegram"
+        claimed = await agent.call("claim", {"case_id": item["case_id"]})
+        card = claimed["case"]["card"]
+        assert card["channel"] == "telegram" and card["channel_user"] == "@janesmith"
+
+        reply = await agent.call(
+            "reply", {"case_id": item["case_id"], "text": "Hi Jane, Maria here."}
+        )
+        assert reply["ok"]
+        [sent] = await fake_telegram.wait_for(
+            "sendMessage", where=lambda c: to_chat(chat_id)(c) and "Maria here" in c.body["text"]
+        )
+        assert sent.body["text"].startswith("Maria:")
+
+        assert (await agent.call("close", {"case_id": item["case_id"]}))["ok"]
+        [survey] = await fake_telegram.wait_for(
+            "sendMessage", where=lambda c: to_chat(chat_id)(c) and "satisfied" in c.body["text"]
+        )
+        scores = [b["text"] for row in survey.body["reply_markup"]["inline_keyboard"] for b in row]
+        assert scores == ["1", "2", "3", "4", "5"]
+    finally:
+        await agent.close()

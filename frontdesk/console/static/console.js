@@ -5,7 +5,7 @@
  * client -> server call waits for an acknowledgement ({ok: true, ...} or {ok: false, error}).
  *
  * SECURITY: everything that comes from customers, agents or the server is put into the page with
- * textContent / text nodes (see el() and text()); this file never assigns innerHTML. Tokens come
+ * textContent / text nodes (see el() and append()); this file never assigns innerHTML. Tokens come
  * from data- attributes on <body>, so the page needs no inline script (CSP friendly).
  */
 (function () {
