@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,6 +48,7 @@ SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", Templates)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 REDIS = web.AppKey("redis", Redis)
+REDIS_URL = web.AppKey("redis_url", str)
 STORE = web.AppKey("store", RedisStore)
 BOT = web.AppKey("bot", BotClient)
 ROUTER = web.AppKey("router", Router)
@@ -70,12 +74,39 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     if embedded:
         log.info("embedded Redis persisted to %s", embedded.path)
     client: Redis = Redis.from_url(url, health_check_interval=30, socket_timeout=5)
+    app[REDIS_URL] = url
     app[REDIS] = client
     app[STORE] = RedisStore(client)
     yield
     await client.aclose()
     if embedded:
         await embedded.stop()
+
+
+async def socketio_redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """SOCKETIO_REDIS=on: Socket.IO emits travel over Redis pub/sub, so a customer connected to
+    one gateway process and an agent connected to another reach each other. The manager is made
+    here, not in make_app, because the embedded Redis's URL is only known once it has started."""
+    sio = app[SIO]
+    manager = socketio.AsyncRedisManager(app[REDIS_URL], channel="frontdesk:socketio")
+    manager.set_server(sio)
+    sio.manager = manager
+    # Listen now rather than at the first connection (python-socketio's default), and wait
+    # (bounded) for the subscription, so no emit from another process is missed at start-up.
+    sio.manager_initialized = True
+    manager.initialize()
+    deadline = time.monotonic() + 5
+    while not (manager.pubsub is not None and manager.pubsub.subscribed):
+        if time.monotonic() > deadline:
+            log.warning("Socket.IO Redis manager not subscribed yet; continuing")
+            break
+        await asyncio.sleep(0.01)
+    yield
+    manager.thread.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await manager.thread
+    if manager.redis is not None:
+        await manager.redis.aclose()
 
 
 async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -227,7 +258,10 @@ def make_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
-    app.cleanup_ctx.extend([redis_ctx, bot_ctx, router_ctx])
+    app.cleanup_ctx.append(redis_ctx)
+    if settings.socketio_redis:
+        app.cleanup_ctx.append(socketio_redis_ctx)
+    app.cleanup_ctx.extend([bot_ctx, router_ctx])
     app.router.add_get("/", demo_page)
     app.router.add_get("/console", console_redirect)
     app.add_subapp("/console/", make_console(app[SECRET], settings.base_url.startswith("https")))

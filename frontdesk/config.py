@@ -33,6 +33,7 @@ class Settings:
     history_limit: int = 500
     cors_origins: tuple[str, ...] = ("*",)
     log_level: str = "INFO"
+    socketio_redis: bool = False  # share Socket.IO emits between gateway processes via Redis
     secret_key: str = field(default="", repr=False)
     # Telegram and Messenger channels; each is on when its credentials are set.
     telegram_token: str = field(default="", repr=False)
@@ -89,6 +90,17 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "on", "true", "yes"}:
+        return True
+    if raw in {"0", "off", "false", "no"}:
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -249,6 +261,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         history_limit=_int(env, "HISTORY_LIMIT", 500, 1, 100_000),
         cors_origins=origins or ("*",),
         log_level=log_level,
+        socketio_redis=_bool(env, "SOCKETIO_REDIS", False),
         secret_key=env.get("SECRET_KEY", "").strip(),
         **_channel_settings(env),
     )

@@ -61,6 +61,7 @@ async def login(request: web.Request) -> web.Response:
         context = {
             "title": TITLE,
             "error": "Wrong name or password.",
+            "username": name,
             "csrf_token": _csrf(session),
             "next": _safe_next(form.get("next")),
         }

@@ -1,0 +1,161 @@
+"""Item 1 — the bot turn: frontdesk → Rasa against Rasa's own socketio channel, same model.
+
+N concurrent Socket.IO clients ask mixed FAQ questions (each client one conversation, one
+question after the other), in the same run, against:
+
+  rasa-socketio      `rasa run` with bot/credentials.yml (our config.yml model), its own
+                     socketio channel — the baseline;
+  frontdesk          the gateway (widget channel) in front of that same Rasa process (REST);
+  rasa-default       Rasa's default configuration (bot/config.default.yml, same data) on its
+                     own socketio channel — what a Rasa user has today.
+
+Rounds alternate the targets so that drift on a shared machine hits all of them alike.
+Latency is question sent → first bot_uttered (the answer the customer reads); "turn" is until
+the end of the turn. Throughput is measured turns per second.
+
+    .venv/bin/python bench/bot_turn.py [--clients 8] [--turns 20] [--rounds 2]
+
+Set BENCH_RASA_OURS / BENCH_RASA_DEFAULT to reuse running Rasa servers (run_all.py does) —
+they must have the socketio channel on (bot/credentials.yml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    FAQ_QUESTIONS,
+    CpuMeter,
+    Latencies,
+    Services,
+    env_rasa,
+    figure,
+    print_header,
+    rasa_expected,
+    ratio_text,
+    run_generators,
+    timed,
+    turns_result,
+    widget_turns,
+)
+
+BENCH = "bot_turn"
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    mode: str
+    pids: dict[str, int]
+    expected: dict[str, list[str]] | None = None
+    first: Latencies = field(default_factory=Latencies)
+    whole: Latencies = field(default_factory=Latencies)
+    windows: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    mismatches: int = 0
+    gen_share: float = 0.0
+    cpu: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return sum(self.counts) / max(sum(self.windows), 1e-9)
+
+
+def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int) -> None:
+    meter = CpuMeter(target.pids)
+    run = run_generators(
+        widget_turns,
+        [(target.url, target.mode, clients, turns, warmup, target.expected,
+          FAQ_QUESTIONS, f"{target.mode}{round_no}")],
+    )
+    first, whole, mismatches, share = turns_result(run)
+    target.cpu.append(meter.text())
+    target.first.merge(first)
+    target.whole.merge(whole)
+    target.windows.append(whole.window)
+    target.counts.append(len(whole.values))
+    target.mismatches += mismatches
+    target.gen_share = max(target.gen_share, share)
+    print(f"   round {round_no + 1} {target.name:<14} first answer {first.text()}  "
+          f"turns/s {whole.rate():.1f}  generator {share:.0%} of a core", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8, help="concurrent conversations")
+    parser.add_argument("--turns", type=int, default=20, help="measured questions per client")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured questions per client")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
+    args = parser.parse_args(argv)
+    print_header("bench/bot_turn.py — frontdesk → Rasa vs Rasa's own socketio channel")
+    print(f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per target "
+          f"(+{args.warmup} warm-up questions per client); loopback; websocket transport")
+
+    with Services(BENCH) as services:
+        redis_url, redis = services.redis()
+        ours_url, default_url = env_rasa("BENCH_RASA_OURS"), env_rasa("BENCH_RASA_DEFAULT")
+        ours_pid = default_pid = 0
+        with timed("Rasa start"):
+            started = []
+            if ours_url is None:
+                ours_url, proc = services.rasa("config.yml", name="rasa-ours")
+                started.append((ours_url, proc, "rasa-ours"))
+                ours_pid = proc.pid
+            if default_url is None:
+                default_url, proc = services.rasa("config.default.yml", name="rasa-default")
+                started.append((default_url, proc, "rasa-default"))
+                default_pid = proc.pid
+            for url, proc, name in started:
+                services.wait_rasa(url, proc, name)
+        gateway_url, gateway = services.gateway(redis_url, ours_url)
+        expected_ours = asyncio.run(rasa_expected(ours_url))
+        expected_default = asyncio.run(rasa_expected(default_url))
+        rasa_pids = {"rasa": ours_pid} if ours_pid else {}
+        targets = [
+            Target("rasa-socketio", ours_url, "rasa", rasa_pids, expected_ours),
+            Target("frontdesk", gateway_url, "frontdesk",
+                   {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids}),
+            Target("rasa-default", default_url, "rasa",
+                   {"rasa": default_pid} if default_pid else {}, expected_default),
+        ]
+        with timed("measuring"):
+            for round_no in range(args.rounds):
+                for target in targets:
+                    measure(target, args.clients, args.turns, args.warmup, round_no)
+
+    base, ours, default = targets
+    print("   results (all rounds pooled):")
+    for t in targets:
+        note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
+        print(f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
+              f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu) or 'n/a (shared Rasa)'} | "
+              f"generator ≤{t.gen_share:.0%}{note}")
+    figure(BENCH, "frontdesk answer p50 vs Rasa socketio (same model)",
+           f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
+           ratio_text(ours.first.p50, base.first.p50, 1.03))
+    figure(BENCH, "frontdesk answer p99 vs Rasa socketio (same model)",
+           f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
+           ratio_text(ours.first.p99, base.first.p99, 1.03))
+    figure(BENCH, "frontdesk throughput vs Rasa socketio",
+           f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
+           ratio_text(ours.throughput, base.throughput))
+    figure(BENCH, "frontdesk answer p50 vs Rasa default config (socketio)",
+           f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
+           ratio_text(ours.first.p50, default.first.p50, 0.4))
+    figure(BENCH, "frontdesk answer p99 vs Rasa default config (socketio)",
+           f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
+           ratio_text(ours.first.p99, default.first.p99))
+    if max(t.gen_share for t in targets) > 0.8:
+        print("   note: a generator used >80% of a core: it may be limiting the figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
