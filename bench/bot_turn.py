@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     FAQ_QUESTIONS,
-    CpuMeter,
     Latencies,
     Services,
     env_rasa,
@@ -40,6 +39,7 @@ from common import (
     rasa_expected,
     ratio_text,
     run_generators,
+    shares_text,
     timed,
     turns_result,
     widget_turns,
@@ -69,14 +69,13 @@ class Target:
 
 
 def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int) -> None:
-    meter = CpuMeter(target.pids)
     run = run_generators(
         widget_turns,
         [(target.url, target.mode, clients, turns, warmup, target.expected,
-          FAQ_QUESTIONS, f"{target.mode}{round_no}")],
+          FAQ_QUESTIONS, f"{target.mode}{round_no}", target.pids)],
     )
     first, whole, mismatches, share = turns_result(run)
-    target.cpu.append(meter.text())
+    target.cpu.append(shares_text(run.results[0]["cpu"]))
     target.first.merge(first)
     target.whole.merge(whole)
     target.windows.append(whole.window)
@@ -84,7 +83,7 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
     target.mismatches += mismatches
     target.gen_share = max(target.gen_share, share)
     print(f"   round {round_no + 1} {target.name:<14} first answer {first.text()}  "
-          f"turns/s {whole.rate():.1f}  generator {share:.0%} of a core", flush=True)
+          f"turns/s {whole.rate():.1f}  CPU {target.cpu[-1]}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -230,6 +230,28 @@ class CpuMeter:
         return ", ".join(f"{name} {share:.0%}" for name, share in self.shares().items())
 
 
+class WindowCpu:
+    """Taken inside a generator at the start and end of its measured window: the CPU share of
+    the generator itself and of the servers (pids) over exactly that window."""
+
+    def __init__(self, pids: dict[str, int] | None = None) -> None:
+        self.pids = dict(pids or {})
+        self.cpu0, self.wall0 = time.process_time(), time.monotonic()
+        self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def shares(self) -> dict[str, float]:
+        wall = max(time.monotonic() - self.wall0, 1e-9)
+        out = {name: (cpu_seconds(pid) - self.start[name]) / wall
+               for name, pid in self.pids.items()}
+        out["generator"] = (time.process_time() - self.cpu0) / wall
+        return out
+
+
+def shares_text(shares: dict[str, float]) -> str:
+    """`gateway 85%, redis 12%, generator 40%` (100% = one core, over the measured window)."""
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+
+
 def _http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -475,7 +497,7 @@ FAQ_QUESTIONS = (
 async def widget_turns(url: str, mode: str, clients: int, turns: int, warmup: int,
                        expected: dict[str, list[str]] | None = None,
                        questions: Sequence[str] = FAQ_QUESTIONS,
-                       tag: str = "c") -> dict[str, Any]:
+                       tag: str = "c", pids: dict[str, int] | None = None) -> dict[str, Any]:
     """`clients` Socket.IO clients, each asking `turns` questions one after the other.
 
     mode "frontdesk": a turn ends with `bot_typing {typing: false}` (the gateway's end of turn).
@@ -550,13 +572,15 @@ async def widget_turns(url: str, mode: str, clients: int, turns: int, warmup: in
 
     tasks = [asyncio.create_task(one(i)) for i in range(clients)]
     await start.wait()
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    window = WindowCpu(pids)
     await asyncio.gather(*tasks)
+    shares = window.shares()
     return {
         "first": first.to_dict(),
         "whole": whole.to_dict(),
         "mismatches": mismatches,
-        "gen_cpu_share": (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9),
+        "gen_cpu_share": shares["generator"],
+        "cpu": shares,
     }
 
 
@@ -592,7 +616,8 @@ async def rasa_expected(url: str, questions: Sequence[str] = FAQ_QUESTIONS,
 
 
 def turns_result(run: GeneratorRun) -> tuple[Latencies, Latencies, int, float]:
-    """Merge generator processes' widget_turns results: first, whole, mismatches, gen CPU."""
+    """Merge generator processes' widget_turns results: first, whole, mismatches, gen CPU.
+    (The server CPU shares are in run.results[0]["cpu"].)"""
     first, whole, mismatches = Latencies(), Latencies(), 0
     for result in run.results:
         first.merge(Latencies.from_dict(result["first"]))

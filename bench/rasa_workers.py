@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     BOT_DIR,
     FAQ_QUESTIONS,
-    CpuMeter,
     Latencies,
     Services,
     figure,
     print_header,
     ratio_text,
     run_generators,
+    shares_text,
     timed,
     turns_result,
     widget_turns,
@@ -102,19 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         with timed("measuring"):
             for round_no in range(args.rounds):
                 for name, (url, pids) in setups.items():
-                    meter = CpuMeter(pids)
                     run = run_generators(widget_turns, [
                         (url, "frontdesk", args.clients, args.turns, args.warmup, None,
-                         FAQ_QUESTIONS, f"w{round_no}{name[0]}")
+                         FAQ_QUESTIONS, f"w{round_no}{name[0]}", pids)
                     ])
-                    first, whole, _, share = turns_result(run)
+                    first, whole, _, _share = turns_result(run)
                     pooled, windows, counts = results[name]
                     pooled.merge(first)
                     windows.append(whole.window)
                     counts.append(len(whole.values))
                     print(f"   round {round_no + 1} {name:<9} {whole.rate():.1f} turns/s, "
-                          f"answer {first.text()}; CPU {meter.text()}; "
-                          f"generator {share:.0%} of a core", flush=True)
+                          f"answer {first.text()}; CPU {shares_text(run.results[0]['cpu'])}",
+                          flush=True)
 
     def rate(name: str) -> float:
         _, windows, counts = results[name]

@@ -33,10 +33,14 @@ from frontdesk.console.namespace import AgentNamespace
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.flows import Flows, load_flows
 from frontdesk.core.handoff import Handoff
+from frontdesk.core.hours import Hours, load_hours
+from frontdesk.core.leave_message import LeaveMessage
+from frontdesk.core.notify import Fanout
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
+from frontdesk.core.waits import Waits, WaitWatcher, load_wait_config
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import AgentStore
 from frontdesk.store.cases import CaseStore
@@ -53,6 +57,7 @@ STORE = web.AppKey("store", RedisStore)
 BOT = web.AppKey("bot", BotClient)
 ROUTER = web.AppKey("router", Router)
 FLOWS = web.AppKey("flows", Flows)
+HOURS = web.AppKey("hours", Hours)
 WIDGET_CHANNEL = web.AppKey("widget_channel", WidgetChannel)
 OUTBOX = web.AppKey("outbox", Outbox)
 TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
@@ -123,11 +128,23 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = Outbox(store)
     templates, flows = app[TEMPLATES], app[FLOWS]
     cases = CaseStore(app[REDIS])
-    handoff = Handoff(store, cases, outbox, templates, flows)
+    agent_store = AgentStore(app[REDIS])
+    waits = Waits(
+        store,
+        cases,
+        agent_store,
+        outbox,
+        templates,
+        app[HOURS],
+        load_wait_config(settings.flows_dir),
+        default_capacity=flows.agent_capacity,
+    )
+    leave = LeaveMessage(store, outbox, templates, waits)
+    handoff = Handoff(store, cases, outbox, templates, flows, waits, leave)
     survey = Survey(store, cases, outbox, templates)
-    desk = AgentDesk(handoff, AgentStore(app[REDIS]), survey)
+    desk = AgentDesk(handoff, agent_store, survey)
     agents = AgentNamespace(desk, app[SECRET])
-    handoff.console = agents
+    handoff.console = Fanout(agents, WaitWatcher(waits))
     app[SIO].register_namespace(agents)
     app[DESK] = desk
     router = Router(store, app[BOT], outbox, templates, handoff, survey)
@@ -141,6 +158,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = outbox
     yield
     await router.idle()
+    await waits.close()
 
 
 def _retry_policy(settings: Settings) -> RetryPolicy:
@@ -247,6 +265,7 @@ def make_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[TEMPLATES] = Templates(settings.flows_dir, settings.default_language)
     app[FLOWS] = load_flows(settings.flows_dir)
+    app[HOURS] = load_hours(settings.flows_dir)
     app[SECRET] = load_secret(settings.secret_key, settings.data_dir)
     origins: str | list[str] = (
         "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)

@@ -63,7 +63,8 @@ def ensure_model(config: str = "config.yml", quiet: bool = False) -> Path:
         "--out",
         str(MODELS_DIR),
         "--fixed-model-name",
-        path.name.removesuffix(".tar.gz"),
+        # with the suffix: Rasa would otherwise cut a name like config.default-<hash> at the dot
+        path.name,
     ]
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     result = subprocess.run(command, cwd=BOT_DIR, env=env, stdout=sys.stdout, stderr=sys.stderr)

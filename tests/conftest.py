@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from frontdesk.app import make_app
 from frontdesk.botmodel import BOT_DIR, ensure_model
-from frontdesk.config import Settings, load_settings
+from frontdesk.config import ROOT, Settings, load_settings
 from frontdesk.supervisor import RasaProcess, rasa_env
 
 pytest_plugins = ["tests.support", "tests.browser"]
@@ -103,8 +103,22 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ALWAYS_OPEN = "timezone: UTC\nweekly:\n" + "".join(f"  {d}: ['00:00-24:00']\n" for d in DAYS)
+
+
+def flows_copy(tmp_path: Path, hours: str = ALWAYS_OPEN) -> Path:
+    """A copy of flows/ whose business hours the test decides (default: always open)."""
+    flows = tmp_path / "flows"
+    if not flows.exists():
+        shutil.copytree(ROOT / "flows", flows)
+    (flows / "hours.yml").write_text(hours)
+    return flows
+
+
 def make_settings(redis_url: str, rasa_url: str, tmp_path: Path, **overrides: str) -> Settings:
     env = {
+        "FLOWS_DIR": str(flows_copy(tmp_path)),
         "REDIS_URL": redis_url,
         "RASA_URL": rasa_url,
         "DATA_DIR": str(tmp_path),

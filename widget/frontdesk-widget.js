@@ -832,11 +832,15 @@
     }
   }
 
+  let botActivity = '';
+
   function renderTyping() {
     const show = botTyping || !!agentTyping;
     typingEl.hidden = !show;
     typingText.textContent =
-      agentTyping && agentTyping.name ? t('nameTyping', { name: agentTyping.name }) : show ? t('typing') : '';
+      agentTyping && agentTyping.name
+        ? t('nameTyping', { name: agentTyping.name })
+        : botActivity || (show ? t('typing') : '');
     clearTimeout(remoteTypingTimer);
     if (show) {
       remoteTypingTimer = setTimeout(() => {
@@ -986,6 +990,8 @@
 
     socket.on('bot_typing', (data) => {
       botTyping = !!(data && data.typing);
+      // "Show the work": what the assistant is doing, e.g. "Looking up order 1042…".
+      botActivity = botTyping && data.activity ? String(data.activity) : '';
       renderTyping();
     });
 

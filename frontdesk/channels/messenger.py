@@ -171,7 +171,9 @@ class MessengerChannel:
             messages.append({"attachment": image})
         return messages
 
-    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
+    async def typing(
+        self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""
+    ) -> None:
         if not active and conversation_id not in self._typing_on:
             return
         psid = conversation_id.removeprefix(f"{CHANNEL}:")

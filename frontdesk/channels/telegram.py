@@ -213,7 +213,9 @@ class TelegramChannel:
         if entry.get("image"):
             await self.api.send_photo(chat_id, str(entry["image"]))
 
-    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
+    async def typing(
+        self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""
+    ) -> None:
         if not active:
             return  # Telegram clears "typing…" by itself when the message arrives
         try:

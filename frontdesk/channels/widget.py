@@ -77,8 +77,12 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
         await self.emit("bot_uttered", rasa_shape(entry), room=conversation_id)
 
-    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
-        status = {"typing": active, "in_reply_to": in_reply_to}
+    async def typing(
+        self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""
+    ) -> None:
+        status: dict[str, Any] = {"typing": active, "in_reply_to": in_reply_to}
+        if activity:
+            status["activity"] = activity
         await self.emit("bot_typing", status, room=conversation_id)
 
     async def event(self, conversation_id: str, name: str, data: Mapping[str, Any]) -> None:
@@ -123,6 +127,16 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.enter_room(sid, session_id)
         await self.emit("session_confirm", session_id, to=sid)
         await self._send_history(sid, session_id, last_seq)
+        await self._send_config(sid, session["language"])
+
+    async def _send_config(self, sid: str, language: str) -> None:
+        """The header's "Typically replies in …", from the same data as every wait quote."""
+        try:
+            status = await self.router.handoff.waits.typical_reply(language)
+        except StoreUnavailable as exc:
+            log.error("widget_config: %s", exc)
+            return
+        await self.emit("widget_config", {"status_text": status, "language": language}, to=sid)
 
     async def _send_history(self, sid: str, session_id: str, last_seq: int) -> None:
         try:

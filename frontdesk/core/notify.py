@@ -40,3 +40,34 @@ class NoConsole:
 
     async def case_closed(self, agent: str, case_id: str) -> None:
         return None
+
+
+class Fanout:
+    """Several listeners behind one notifier (the console, the wait watcher, …)."""
+
+    def __init__(self, *listeners: ConsoleNotifier) -> None:
+        self.listeners = list(listeners)
+
+    async def queue_changed(self) -> None:
+        for listener in self.listeners:
+            await listener.queue_changed()
+
+    async def agents_changed(self) -> None:
+        for listener in self.listeners:
+            await listener.agents_changed()
+
+    async def case_assigned(self, agent: str, case_id: str) -> None:
+        for listener in self.listeners:
+            await listener.case_assigned(agent, case_id)
+
+    async def case_message(self, agent: str, case_id: str, entry: Mapping[str, Any]) -> None:
+        for listener in self.listeners:
+            await listener.case_message(agent, case_id, entry)
+
+    async def customer_typing(self, agent: str, case_id: str, typing: bool) -> None:
+        for listener in self.listeners:
+            await listener.customer_typing(agent, case_id, typing)
+
+    async def case_closed(self, agent: str, case_id: str) -> None:
+        for listener in self.listeners:
+            await listener.case_closed(agent, case_id)

@@ -16,8 +16,11 @@ class ChannelSender(Protocol):
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
         """Send one stored transcript entry (with its seq) to the customer."""
 
-    async def typing(self, conversation_id: str, active: bool, in_reply_to: int) -> None:
-        """Show or hide "typing…"; `active=False` also marks the end of a bot turn."""
+    async def typing(
+        self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""
+    ) -> None:
+        """Show or hide "typing…" (with what is being done, if said); `active=False` also
+        marks the end of a bot turn."""
 
     async def event(self, conversation_id: str, name: str, data: Mapping[str, Any]) -> None:
         """A channel-specific notice (agent_joined, agent_typing, …); may be ignored."""
@@ -45,11 +48,11 @@ class Outbox:
         return entry
 
     async def typing(
-        self, conversation_id: str, channel: str, active: bool, in_reply_to: int
+        self, conversation_id: str, channel: str, active: bool, in_reply_to: int, activity: str = ""
     ) -> None:
         sender = self._channels.get(channel)
         if sender is not None:
-            await sender.typing(conversation_id, active, in_reply_to)
+            await sender.typing(conversation_id, active, in_reply_to, activity)
 
     async def event(
         self, conversation_id: str, channel: str, name: str, data: Mapping[str, Any]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from frontdesk.core.rasa_replies import split_replies
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.understanding import understanding
+from frontdesk.core.waits import LEAVE_MESSAGE
 from frontdesk.errors import BotUnavailable, FrontdeskError
 from frontdesk.store.base import Store
 
@@ -32,6 +34,7 @@ class Bot(Protocol):
 
 
 # Intents that say nothing about what the customer needs (not kept as "the last question").
+ORDER_NUMBER = re.compile(r"#?\b(\d{4,8})\b")
 NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
@@ -104,7 +107,7 @@ class Router:
             await asyncio.wait([previous])
         conversation_id, channel = inbound.conversation_id, inbound.channel
         # Show the work: "typing…" only when the answer takes longer than typing_delay.
-        typing = asyncio.create_task(self._typing_later(conversation_id, channel, seq))
+        typing = asyncio.create_task(self._typing_later(inbound, seq))
         try:
             await self.turn(inbound, seq)
         except FrontdeskError as exc:
@@ -115,9 +118,17 @@ class Router:
             typing.cancel()
             await self.outbox.typing(conversation_id, channel, False, seq)
 
-    async def _typing_later(self, conversation_id: str, channel: str, seq: int) -> None:
+    async def _typing_later(self, inbound: Inbound, seq: int) -> None:
         await asyncio.sleep(self.typing_delay)
-        await self.outbox.typing(conversation_id, channel, True, seq)
+        meta = await self.store.get_conversation(inbound.conversation_id)
+        language = meta.get("language", self.templates.default_language)
+        order = ORDER_NUMBER.search(inbound.bot_text)
+        activity = (
+            self.templates.render(language, "activity_order", order=order.group(1))
+            if order and meta.get("state", "bot") != "agent"
+            else ""
+        )
+        await self.outbox.typing(inbound.conversation_id, inbound.channel, True, seq, activity)
 
     async def idle(self) -> None:
         """Wait until every scheduled turn has finished (used at shutdown)."""
@@ -132,8 +143,16 @@ class Router:
         command = inbound.bot_text.strip()
         if state == "survey" and await self.survey.answer(inbound, meta):
             return
+        if state == "leave_message":
+            fields = await self.handoff.leave.answer(inbound, meta)
+            if fields is not None:
+                await self.handoff.left_message(meta, fields)
+            return
         if command == CANCEL:
             await self.handoff.cancel(meta)
+            return
+        if command == LEAVE_MESSAGE:
+            await self.handoff.leave_message(meta)
             return
         if state == "agent":
             entry = {**customer_entry(inbound), "seq": seq}
@@ -193,6 +212,8 @@ class Router:
         if "handoff" in events:
             reason = str(events["handoff"].get("reason") or "customer_asked")
             await self.handoff.request(meta, reason)
+        elif "wait_time" in events:
+            await self.handoff.tell_wait(meta)
         elif meta.get("intent") in self.flows.topics and meta.get("last_intent") == meta.get(
             "area"
         ):

@@ -20,6 +20,7 @@ from frontdesk.store.util import call, text, text_dict
 
 QUEUE = "fd:queue"
 CLOSED = "fd:cases:closed"
+FIRST_OFFSET = 1e10  # queue score offset that sorts left messages before live requests
 
 # KEYS: queue, agent's cases, case; ARGV: case id, capacity, now, agent
 _CLAIM = """
@@ -55,9 +56,12 @@ class CaseStore:
         self._claim = redis.register_script(_CLAIM)
         self._transfer = redis.register_script(_TRANSFER)
 
-    async def create(self, case_id: str, fields: Mapping[str, str], customer_key: str) -> None:
-        """A new case waiting in the queue, remembered in the customer's case list."""
-        requested_at = float(fields["requested_at"])
+    async def create(
+        self, case_id: str, fields: Mapping[str, str], customer_key: str, first: bool = False
+    ) -> None:
+        """A new case waiting in the queue, remembered in the customer's case list.
+        `first` puts it ahead of every live request (messages left while we were closed)."""
+        requested_at = float(fields["requested_at"]) - (FIRST_OFFSET if first else 0)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 mapping: dict[Any, Any] = dict(fields)

@@ -1,0 +1,160 @@
+"""Item 5 — connections: 10,000 idle widget connections to one gateway process.
+
+Generator processes (default 4) open websocket Socket.IO connections to one gateway and do the
+widget's session_request (→ session_confirm + history), then hold them idle. The gateway's RSS
+is read from /proc before and after; per connection = the difference / connections. Target:
+under 1 GB in all. The open-file limit is raised for the gateway and the generators.
+
+    .venv/bin/python bench/connections.py [--connections 10000] [--generators 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    Services,
+    WindowCpu,
+    cpu_seconds,
+    figure,
+    print_header,
+    raise_fd_limit,
+    rss_bytes,
+    run_generators,
+    shares_text,
+)
+
+BENCH = "connections"
+MB = 1024 * 1024
+
+
+async def hold_connections(url: str, count: int, index: int, concurrency: int, signals: str,
+                           pids: dict[str, int]) -> dict[str, Any]:
+    """Open `count` idle widget sessions, report, hold them until released, then close."""
+    import socketio
+
+    folder = Path(signals)
+    clients: list[Any] = []
+    failures = 0
+    kinds: dict[str, int] = {}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> None:
+        nonlocal failures
+        async with gate:
+            sio = socketio.AsyncClient(reconnection=False)
+            confirmed: asyncio.Queue[Any] = asyncio.Queue()
+            sio.on("session_confirm", confirmed.put_nowait)
+            try:
+                await sio.connect(url, transports=["websocket"], wait_timeout=60)
+                await sio.emit("session_request", {"session_id": f"idle-{index}-{n}"})
+                await asyncio.wait_for(confirmed.get(), 60)
+                clients.append(sio)
+            except Exception:
+                failures += 1
+                if sio.connected:
+                    await sio.disconnect()
+
+    window = WindowCpu(pids)
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(n) for n in range(count)))
+    took = time.monotonic() - t0
+    shares = window.shares()
+    (folder / f"ready-{index}").write_text(f"{len(clients)} {failures}")
+    # The parent process measures the gateway meanwhile, then creates the file.
+    while not (folder / "release").exists():  # noqa: ASYNC110 — another process's signal
+        await asyncio.sleep(0.2)
+    connected = sum(1 for c in clients if c.connected)
+    for sio in clients:
+        await sio.disconnect()
+    return {"connected": len(clients), "still": connected, "failures": failures, "took": took,
+            "cpu": shares, "kinds": kinds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--generators", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=25,
+                        help="connections being opened at once per generator (all generators "
+                        "together stay under the gateway's listen backlog of 128)")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds to wait before reading RSS")
+    args = parser.parse_args(argv)
+    limit = raise_fd_limit(max(65536, args.connections * 2 + 1000))
+    print_header("bench/connections.py — idle widget connections to one gateway process")
+    print(f"   {args.connections} connections from {args.generators} generator processes "
+          f"(websocket, session_request done); open-file limit {limit}")
+
+    import threading
+
+    with Services(BENCH) as services:
+        redis_url, _ = services.redis()
+        # No Rasa: idle connections never reach the bot.
+        url, gateway = services.gateway(redis_url, "http://127.0.0.1:9", name="gateway")
+        signals = services.tmp / "signals"
+        signals.mkdir()
+        time.sleep(1)
+        before = rss_bytes(gateway.pid)
+        cpu_before = cpu_seconds(gateway.pid)
+        per = [args.connections // args.generators] * args.generators
+        per[0] += args.connections - sum(per)
+        measured: dict[str, float] = {}
+
+        def measure_when_ready() -> None:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                if len(list(signals.glob("ready-*"))) == args.generators:
+                    break
+                time.sleep(0.2)
+            time.sleep(args.settle)
+            measured["after"] = rss_bytes(gateway.pid)
+            measured["cpu"] = cpu_seconds(gateway.pid) - cpu_before
+            measured["alive"] = float(gateway.poll() is None)
+            (signals / "release").write_text("")
+
+        watcher = threading.Thread(target=measure_when_ready, daemon=True)
+        watcher.start()
+        run = run_generators(hold_connections, [
+            (url, n, i, args.concurrency, str(signals), {"gateway": gateway.pid})
+            for i, n in enumerate(per)
+        ])
+        watcher.join()
+
+    connected = sum(r["connected"] for r in run.results)
+    failures = sum(r["failures"] for r in run.results)
+    took = max(r["took"] for r in run.results)
+    after = measured.get("after", 0)
+    delta = after - before
+    per_conn = delta / max(connected, 1)
+    print(f"   connected {connected} (failed {failures}) in {took:.1f} s "
+          f"({connected / max(took, 1e-9):.0f}/s); gateway CPU while connecting "
+          f"{measured.get('cpu', 0):.1f} s; during connect: "
+          + "; ".join(shares_text(r["cpu"]) for r in run.results))
+    kinds: dict[str, int] = {}
+    for r in run.results:
+        for kind, n in r["kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"   failed: {n} x {kind}")
+    still = sum(r["still"] for r in run.results)
+    print(f"   still connected when measured: {still}")
+    print(f"   gateway RSS {before / MB:.0f} MB before, {after / MB:.0f} MB with {connected} "
+          f"idle connections: +{delta / MB:.0f} MB, {per_conn / 1024:.1f} KB per connection")
+    met = after < 1024 * MB and connected == args.connections
+    figure(BENCH, f"gateway RSS with {connected} idle connections",
+           f"{after / MB:.0f} MB ({per_conn / 1024:.1f} KB/connection, {before / MB:.0f} MB idle)",
+           f"target < 1024 MB: {'met' if met else 'MISSED'}"
+           + (f"; {failures} connections failed" if failures else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""Honest waits: queue status for each waiting customer, and "Typically replies in …".
+
+Everything here is computed from live data (agents online, their free slots, the ages of the
+conversations they hold, recent handle and first-response times) and errs on the long side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from frontdesk.core.estimate import Estimate, Slots, estimate_waits
+from frontdesk.core.hours import Hours
+from frontdesk.core.messages import Outbound, QuickReply
+from frontdesk.core.notify import NoConsole
+from frontdesk.core.outbox import Outbox
+from frontdesk.core.templates import Templates
+from frontdesk.errors import ConfigError
+from frontdesk.store.agents import AgentStore
+from frontdesk.store.base import Store
+from frontdesk.store.cases import CaseStore
+
+log = logging.getLogger(__name__)
+
+LEAVE_MESSAGE = "/fd_leave_message"
+LIVE_STATUS_CHANNELS = {"widget"}  # channels that show a live status line; others get text
+SAMPLE_WINDOW = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class WaitConfig:
+    low_quantile: float = 0.25
+    high_quantile: float = 0.9
+    default_handle_minutes: tuple[float, ...] = (3, 4, 6, 8, 10, 14, 20)
+    min_samples: int = 10
+    pickup_seconds: float = 20.0
+    material_change: float = 0.25
+    min_interval_seconds: float = 15.0
+    recent_handoffs: int = 50
+    min_handoffs: int = 5
+    typical_quantile: float = 0.8
+
+
+def load_wait_config(flows_dir: Path) -> WaitConfig:
+    path = flows_dir / "waits.yml"
+    if not path.is_file():
+        return WaitConfig()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        minutes = data.pop("default_handle_minutes", WaitConfig.default_handle_minutes)
+        values = {k: type(getattr(WaitConfig, k))(v) for k, v in data.items()}
+        return WaitConfig(default_handle_minutes=tuple(float(m) for m in minutes), **values)
+    except (yaml.YAMLError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    case_id: str
+    conversation_id: str
+    channel: str
+    language: str
+    position: int
+    estimate: Estimate | None  # None: nobody online to take the conversation
+    agents_online: int
+    customers_served: int
+    waiting: int
+
+    @property
+    def reason(self) -> str:
+        if self.estimate is None:
+            return "none_online"
+        return "free" if self.estimate.high <= 120 and self.position <= 1 else "busy"
+
+
+@dataclass
+class Waits:
+    store: Store
+    cases: CaseStore
+    agents: AgentStore
+    outbox: Outbox
+    templates: Templates
+    hours: Hours
+    config: WaitConfig
+    clock: Callable[[], float] = time.time
+    default_capacity: int = 3
+    _samples: tuple[float, list[float], list[float]] = (0.0, [], [])
+    _deferred: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    # -- data -------------------------------------------------------------------------------------
+
+    async def _recent(self) -> tuple[list[float], list[float]]:
+        """Handle times and first-response times of recent closed cases (cached 30 s)."""
+        now = self.clock()
+        if now - self._samples[0] < 30:
+            return self._samples[1], self._samples[2]
+        ids = await self.cases.closed_since(now - SAMPLE_WINDOW)
+        rows = await self.cases.get_many(ids[-500:])
+        handle = [float(r["closed_at"]) - float(r["joined_at"]) for r in rows if r.get("joined_at")]
+        first = [
+            float(r["first_reply_at"]) - float(r["requested_at"])
+            for r in rows[-self.config.recent_handoffs :]
+            if r.get("first_reply_at")
+        ]
+        self._samples = (now, handle, first)
+        return handle, first
+
+    async def _slots(self) -> list[Slots]:
+        presence = await self.agents.presence()
+        available = [
+            n for n, (status, online) in presence.items() if status == "available" and online
+        ]
+        slots = []
+        now = self.clock()
+        for name in available:
+            info = await self.agents.get(name)
+            if not info:
+                continue
+            capacity = int(info.get("capacity") or self.default_capacity)
+            held = await self.cases.get_many(await self.cases.agent_cases(name))
+            elapsed = tuple(now - float(c.get("joined_at") or now) for c in held)
+            slots.append(Slots(capacity, elapsed))
+        return slots
+
+    async def statuses(self) -> list[QueueStatus]:
+        queue = await self.cases.queue()
+        if not queue:
+            return []
+        handle, _ = await self._recent()
+        if len(handle) < self.config.min_samples:
+            handle = [m * 60 for m in self.config.default_handle_minutes]
+        slots = await self._slots()
+        estimates = estimate_waits(
+            len(queue),
+            slots,
+            handle,
+            pickup=self.config.pickup_seconds,
+            low_q=self.config.low_quantile,
+            high_q=self.config.high_quantile,
+            seed=int(self.clock()) // 60,
+        )
+        rows = await self.cases.get_many([case_id for case_id, _ in queue])
+        served = sum(len(s.busy_elapsed) for s in slots)
+        return [
+            QueueStatus(
+                case_id=row["id"],
+                conversation_id=row["conversation_id"],
+                channel=row.get("channel", "widget"),
+                language=row.get("language", self.templates.default_language),
+                position=index + 1,
+                estimate=estimates[index] if estimates else None,
+                agents_online=len(slots),
+                customers_served=served,
+                waiting=len(queue),
+            )
+            for index, row in enumerate(rows)
+        ]
+
+    async def status_of(self, case_id: str) -> QueueStatus | None:
+        return next((s for s in await self.statuses() if s.case_id == case_id), None)
+
+    # -- words ------------------------------------------------------------------------------------
+
+    def text(self, status: QueueStatus) -> str:
+        estimate = status.estimate
+        return self.templates.render(
+            status.language,
+            "queue_status",
+            position=status.position,
+            reason=status.reason,
+            agents=status.agents_online,
+            customers=status.customers_served,
+            low=estimate.low_minutes if estimate else None,
+            high=estimate.high_minutes if estimate else None,
+        )
+
+    def payload(self, status: QueueStatus) -> dict[str, Any]:
+        estimate = status.estimate
+        return {
+            "text": self.text(status),
+            "position": status.position,
+            "reason": status.reason,
+            "estimate": (
+                {"low_minutes": estimate.low_minutes, "high_minutes": estimate.high_minutes}
+                if estimate
+                else None
+            ),
+            "leave_message": status.estimate is None,
+        }
+
+    def status_message(self, status: QueueStatus, cancel: QuickReply) -> Outbound:
+        buttons = [cancel]
+        if status.estimate is None:
+            leave = self.templates.render(status.language, "button_leave_message")
+            buttons.insert(0, QuickReply(leave, LEAVE_MESSAGE))
+        return Outbound(text=self.text(status), quick_replies=tuple(buttons))
+
+    def when(self, moment: dt.datetime, language: str) -> str:
+        """ "today at 9:00", "tomorrow at 9:00", "Monday at 9:00", "Monday 4 January at 9:00"."""
+        now = dt.datetime.fromtimestamp(self.clock(), self.hours.zone)
+        local = moment.astimezone(self.hours.zone)
+        days = (local.date() - now.date()).days
+        names = self.templates.render(language, "weekdays").split(",")
+        months = self.templates.render(language, "months").split(",")
+        kind = (
+            "today" if days == 0 else "tomorrow" if days == 1 else "weekday" if days < 7 else "date"
+        )
+        return self.templates.render(
+            language,
+            f"when_{kind}",
+            time=f"{local.hour}:{local.minute:02d}",
+            weekday=names[local.weekday()].strip(),
+            day=local.day,
+            month=months[local.month - 1].strip(),
+        )
+
+    def reopening(self, language: str) -> dict[str, str]:
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        opening = self.hours.next_opening(now)
+        reply_by = self.hours.reply_by(now)
+        same_day = opening.astimezone(self.hours.zone).date() == reply_by.date()
+        return {
+            "reopen": self.when(opening, language),
+            "reply_by": (
+                f"{reply_by.hour}:{reply_by.minute:02d}"
+                if same_day
+                else self.when(reply_by, language)
+            ),
+        }
+
+    def is_open(self) -> bool:
+        return self.hours.is_open(dt.datetime.fromtimestamp(self.clock(), dt.UTC))
+
+    async def typical_reply(self, language: str) -> str:
+        """The widget header's promise, from real first-response times; never rosier."""
+        if not self.is_open():
+            return self.templates.render(language, "header_closed", **self.reopening(language))
+        if not await self._slots():
+            return self.templates.render(language, "header_offline")
+        _, first = await self._recent()
+        if len(first) < self.config.min_handoffs:
+            return self.templates.render(language, "header_fallback")
+        seconds = sorted(first)[
+            min(len(first) - 1, math.ceil(self.config.typical_quantile * len(first)) - 1)
+        ]
+        if seconds <= 10:
+            return self.templates.render(language, "header_instant")
+        minutes = math.ceil(seconds / 60)
+        if minutes < 90:
+            return self.templates.render(language, "header_minutes", minutes=minutes)
+        return self.templates.render(language, "header_hours", hours=math.ceil(minutes / 60))
+
+    # -- pushing ----------------------------------------------------------------------------------
+
+    async def publish(self) -> None:
+        """Push each waiting customer's status when it changed materially, rate limited."""
+        now = self.clock()
+        pending = False
+        for status in await self.statuses():
+            meta = await self.store.get_conversation(status.conversation_id)
+            last_position = int(meta.get("status_position") or 0)
+            last_high = float(meta.get("status_high") or 0)
+            last_reason = meta.get("status_reason", "")
+            high = status.estimate.high_minutes if status.estimate else 0
+            moved = abs(high - last_high) > self.config.material_change * max(last_high, 1)
+            changed = status.position != last_position or status.reason != last_reason
+            if not (changed or moved):
+                continue
+            if now - float(meta.get("status_at") or 0) < self.config.min_interval_seconds:
+                pending = True
+                continue
+            await self.push(status, meta, text_too=changed)
+        if pending:
+            self._defer()
+
+    async def push(self, status: QueueStatus, meta: Mapping[str, str], text_too: bool) -> None:
+        if status.channel in LIVE_STATUS_CHANNELS:
+            await self.outbox.event(
+                status.conversation_id, status.channel, "queue_status", self.payload(status)
+            )
+        elif text_too:
+            cancel = QuickReply(
+                self.templates.render(status.language, "button_cancel_request"),
+                "/fd_cancel_handoff",
+            )
+            await self.outbox.send(
+                status.conversation_id, status.channel, self.status_message(status, cancel)
+            )
+        await self.store.update_conversation(
+            status.conversation_id,
+            {
+                "status_position": str(status.position),
+                "status_high": str(status.estimate.high_minutes if status.estimate else 0),
+                "status_reason": status.reason,
+                "status_at": f"{self.clock():.3f}",
+            },
+        )
+
+    def _defer(self) -> None:
+        if self._deferred is not None and not self._deferred.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.config.min_interval_seconds)
+            try:
+                await self.publish()
+            except Exception:
+                log.exception("deferred queue status failed")
+
+        self._deferred = asyncio.create_task(later())
+
+    async def close(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+
+
+class WaitWatcher(NoConsole):
+    """Listens to queue and agent changes (like the console does) to refresh waits."""
+
+    def __init__(self, waits: Waits) -> None:
+        self.waits = waits
+
+    async def queue_changed(self) -> None:
+        await self.waits.publish()
+
+    async def agents_changed(self) -> None:
+        await self.waits.publish()
