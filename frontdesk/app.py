@@ -41,8 +41,9 @@ from frontdesk.core.router import Router
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import Waits, WaitWatcher, load_wait_config
+from frontdesk.errors import StoreUnavailable
 from frontdesk.store import RedisStore
-from frontdesk.store.agents import AgentStore
+from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
 
@@ -156,9 +157,22 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ROUTER] = router
     app[WIDGET_CHANNEL] = widget
     app[OUTBOX] = outbox
+    heartbeat = asyncio.create_task(_heartbeat(agent_store))
     yield
+    heartbeat.cancel()
     await router.idle()
     await waits.close()
+    await agent_store.forget_process()
+
+
+async def _heartbeat(agents: AgentStore) -> None:
+    """Keep this gateway's agent connections counted (they expire if the process dies)."""
+    while True:
+        try:
+            await agents.heartbeat()
+        except StoreUnavailable as exc:
+            log.warning("presence heartbeat: %s", exc)
+        await asyncio.sleep(PROCESS_TTL / 3)
 
 
 def _retry_policy(settings: Settings) -> RetryPolicy:

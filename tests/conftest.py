@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -73,6 +74,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(10)
 
 
+@pytest.fixture(autouse=True)
+def clean_redis(request: pytest.FixtureRequest) -> None:
+    """Each test that uses Redis starts from an empty database (the server is shared)."""
+    if "redis_url" in request.fixturenames:
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        client.flushdb()
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real Rasa server with the real trained model, started once per test session."""
@@ -116,9 +126,11 @@ def flows_copy(tmp_path: Path, hours: str = ALWAYS_OPEN) -> Path:
     return flows
 
 
-def make_settings(redis_url: str, rasa_url: str, tmp_path: Path, **overrides: str) -> Settings:
+def make_settings(
+    redis_url: str, rasa_url: str, tmp_path: Path, hours: str = ALWAYS_OPEN, **overrides: str
+) -> Settings:
     env = {
-        "FLOWS_DIR": str(flows_copy(tmp_path)),
+        "FLOWS_DIR": str(flows_copy(tmp_path, hours)),
         "REDIS_URL": redis_url,
         "RASA_URL": rasa_url,
         "DATA_DIR": str(tmp_path),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,12 +15,21 @@ from frontdesk.store.util import call, text, text_dict
 
 AGENTS = "fd:agents"
 PRESENCE = "fd:presence"  # name -> available | away (set by the agent)
-ONLINE = "fd:online"  # name -> number of open console connections
+GATEWAYS = "fd:gateways"  # gateway process id -> last heartbeat (sorted set)
+PROCESS_TTL = 60  # seconds without a heartbeat before a gateway's connections stop counting
+
+
+def _online(process_id: str) -> str:
+    return f"fd:online:{process_id}"  # name -> open console connections on that gateway
 
 
 class AgentStore:
-    def __init__(self, redis: Redis) -> None:
+    """Accounts, and presence counted per gateway process: a gateway that dies stops
+    counting after PROCESS_TTL, so nobody looks online because of a crash."""
+
+    def __init__(self, redis: Redis, process_id: str = "") -> None:
         self.redis = redis
+        self.process_id = process_id or uuid.uuid4().hex
 
     async def save(self, name: str, fields: Mapping[str, str]) -> None:
         mapping: dict[Any, Any] = {"name": name, **fields}
@@ -45,21 +56,42 @@ class AgentStore:
         await call(self.redis.hset(PRESENCE, name, status))
 
     async def connected(self, name: str, delta: int) -> int:
-        count = int(await call(self.redis.hincrby(ONLINE, name, delta)))
+        key = _online(self.process_id)
+        count = int(await call(self.redis.hincrby(key, name, delta)))
         if count <= 0:
-            await call(self.redis.hdel(ONLINE, name))
+            await call(self.redis.hdel(key, name))
+        await self.heartbeat()
         return max(count, 0)
 
+    async def heartbeat(self) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(GATEWAYS, {self.process_id: time.time()})
+                pipe.expire(_online(self.process_id), PROCESS_TTL)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def forget_process(self) -> None:
+        """At shutdown: this gateway's console connections are gone."""
+        await call(self.redis.delete(_online(self.process_id)))
+        await call(self.redis.zrem(GATEWAYS, self.process_id))
+
     async def presence(self) -> dict[str, tuple[str, int]]:
-        """name -> (status, open connections) for every agent."""
+        """name -> (status, open connections on live gateways) for every known agent."""
+        live = await call(self.redis.zrangebyscore(GATEWAYS, time.time() - PROCESS_TTL, "+inf"))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.hgetall(PRESENCE)
-                pipe.hgetall(ONLINE)
-                status, online = await pipe.execute()
+                for process_id in live:
+                    pipe.hgetall(_online(text(process_id)))
+                status, *online = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        names = {text(k) for k in status} | {text(k) for k in online}
+        counts: dict[str, int] = {}
+        for per_process in online:
+            for name, count in per_process.items():
+                counts[text(name)] = counts.get(text(name), 0) + int(count)
         statuses = {text(k): text(v) for k, v in status.items()}
-        counts = {text(k): int(v) for k, v in online.items()}
+        names = set(statuses) | set(counts)
         return {n: (statuses.get(n, "available"), counts.get(n, 0)) for n in names}

@@ -1,0 +1,218 @@
+"""Transparent waits and honest availability, against the real gateway and real Redis.
+
+Rasa is not needed: the customer's request for a person goes straight to the handoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from frontdesk.app import STORE, make_app
+from frontdesk.console.auth import hash_password, socket_token
+from frontdesk.console.keys import DESK, SECRET
+from tests.conftest import ALWAYS_OPEN, flows_copy, free_port, make_settings
+from tests.support import AgentClient, WidgetClient
+
+
+@pytest.fixture
+def start(redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]) -> Callable[..., Any]:
+    async def run(hours: str = ALWAYS_OPEN) -> TestServer:
+        flows = flows_copy(tmp_path, hours)
+        waits = (
+            (flows / "waits.yml")
+            .read_text()
+            .replace("min_interval_seconds: 15", "min_interval_seconds: 0")
+        )
+        (flows / "waits.yml").write_text(waits)
+        dead_rasa = f"http://127.0.0.1:{free_port()}"
+        settings = make_settings(redis_url, dead_rasa, tmp_path, hours)
+        server: TestServer = await aiohttp_server(make_app(settings))
+        return server
+
+    return run
+
+
+@pytest.fixture
+async def people() -> AsyncIterator[list[Any]]:
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        await client.close()
+
+
+async def customer(server: TestServer, people: list[Any]) -> WidgetClient:
+    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    people.append(client)
+    await client.connect()
+    return client
+
+
+async def agent(server: TestServer, people: list[Any], capacity: int) -> AgentClient:
+    name = f"agent{uuid.uuid4().hex[:8]}"
+    await server.app[DESK].agents.save(
+        name,
+        {
+            "display_name": name,
+            "password_hash": hash_password("pass-word"),
+            "capacity": str(capacity),
+        },
+    )
+    client = AgentClient(
+        str(server.make_url("/")).rstrip("/"), socket_token(server.app[SECRET], name)
+    )
+    people.append(client)
+    await client.connect()
+    return client
+
+
+async def ask_for_person(server: TestServer, client: WidgetClient) -> None:
+    meta = await server.app[STORE].get_conversation(client.session_id)
+    await server.app[DESK].handoff.request({**meta, "id": client.session_id}, "customer_asked")
+
+
+async def status(client: WidgetClient) -> dict[str, Any]:
+    event: dict[str, Any] = await client.next("queue_status", timeout=10)
+    return event
+
+
+async def test_position_estimate_and_reason_follow_claims_and_closes(
+    start: Callable[..., Any], people: list[Any]
+) -> None:
+    server = await start()
+    kim = await agent(server, people, capacity=1)
+    a, b, c = [await customer(server, people) for _ in range(3)]
+    for client in (a, b, c):
+        await ask_for_person(server, client)
+
+    first_a, first_b, first_c = await status(a), await status(b), await status(c)
+    assert [first_a["position"], first_b["position"], first_c["position"]] == [1, 2, 3]
+    assert first_a["reason"] == "free" and "next in line" in first_a["text"]
+    assert first_b["reason"] == "busy" and "2nd in line" in first_b["text"]
+    assert "3rd in line" in first_c["text"]
+    assert first_b["estimate"]["high_minutes"] <= first_c["estimate"]["high_minutes"]
+    assert "1 agent is helping 0 customers" in first_b["text"]
+    # The quote the customer saw is kept with the case, for measuring honesty later.
+    case_a = (await server.app[DESK].queue_items())[0]["case_id"]
+    assert float((await server.app[DESK].cases.get(case_a))["quote_high"]) > 0
+
+    claimed = await kim.call("claim", {"case_id": case_a})
+    assert claimed["ok"]
+    assert (await a.next("queue_status"))["cleared"] is True
+    moved_b, moved_c = await status(b), await status(c)
+    assert (moved_b["position"], moved_c["position"]) == (1, 2)
+    assert moved_b["reason"] == "busy" and "1 agent is helping 1 customer" in moved_b["text"]
+
+    assert (await kim.call("close", {"case_id": case_a}))["ok"]
+    freed = await status(b)
+    assert freed["position"] == 1 and freed["reason"] == "free"
+
+
+async def test_with_nobody_online_the_customer_is_told_and_offered_a_message(
+    start: Callable[..., Any], people: list[Any]
+) -> None:
+    server = await start()
+    client = await customer(server, people)
+    config = await client.next("widget_config")
+    assert "offline" in config["status_text"] and "instantly" not in config["status_text"]
+    await ask_for_person(server, client)
+    event = await status(client)
+    assert event["estimate"] is None and event["reason"] == "none_online"
+    assert "No one from our team is online" in event["text"]
+    queued = await client.until_message(lambda m: "in line" in m.get("text", ""))
+    assert [q["payload"] for q in queued["quick_replies"]] == [
+        "/fd_leave_message",
+        "/fd_cancel_handoff",
+    ]
+    # Choosing to leave a message takes the customer out of the queue into the message flow.
+    await client.say("/fd_leave_message", title="Leave a message")
+    ask = await client.until_message(lambda m: "e-mail address" in m.get("text", ""))
+    assert "online" in ask["text"]
+    assert await server.app[DESK].queue_items() == [] or all(
+        i["conversation_id"] != client.session_id for i in await server.app[DESK].queue_items()
+    )
+
+
+def closed_until_tomorrow() -> tuple[str, dt.datetime]:
+    """Hours (UTC) that are closed right now and reopen tomorrow at 9:00."""
+    now = dt.datetime.now(dt.UTC)
+    tomorrow = (now + dt.timedelta(days=1)).date()
+    hours = (
+        "timezone: UTC\nweekly:\n"
+        + "".join(
+            f"  {d}: ['09:00-17:00']\n"
+            for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+        + f"closures:\n  - {{start: {now.date()}T00:00, end: {tomorrow}T00:00}}\n"
+        + "reply_within_hours: 2\n"
+    )
+    return hours, dt.datetime.combine(tomorrow, dt.time(9, 0), dt.UTC)
+
+
+async def test_after_hours_a_request_becomes_a_message_with_a_stated_reply_time(
+    start: Callable[..., Any], people: list[Any]
+) -> None:
+    hours, reopen = closed_until_tomorrow()
+    server = await start(hours)
+    client = await customer(server, people)
+    assert (await client.next("widget_config"))["status_text"].startswith(
+        "We're closed — we reopen tomorrow at 9:00"
+    )
+    await ask_for_person(server, client)
+    intro = await client.until_message(lambda m: "closed" in m.get("text", ""))
+    assert "we reopen tomorrow at 9:00 and will reply by 11:00" in intro["text"]
+    assert "What e-mail address" in intro["text"]
+    assert server.app[DESK].handoff.waits.hours.next_opening(dt.datetime.now(dt.UTC)) == reopen
+
+    await client.say("ana at example dot com")
+    refused = await client.until_message(lambda m: "doesn't look like an e-mail" in m["text"])
+    assert "name@example.com" in refused["text"]
+    await client.say("ana@example.com")
+    await client.until_message(lambda m: "What would you like us to know" in m["text"])
+    await client.say("Order 1042 came without the laces. Can you send them?")
+    done = await client.until_message(lambda m: "your message is saved" in m["text"])
+    assert "reply to ana@example.com by 11:00" in done["text"]
+
+    queue = await server.app[DESK].queue_items()
+    mine = [i for i in queue if i["conversation_id"] == client.session_id]
+    assert len(mine) == 1
+    case = await server.app[DESK].cases.get(mine[0]["case_id"])
+    assert case["kind"] == "message" and case["email"] == "ana@example.com"
+    assert case["message"] == "Order 1042 came without the laces. Can you send them?"
+    assert case["promised_reply_by"] == "11:00"
+    # Left messages come before live requests in the queue agents see.
+    waiting = await server.app[DESK].cases.queue()
+    scores = dict(waiting)
+    assert scores[mine[0]["case_id"]] < time.time() - 1e9
+
+
+async def test_typical_reply_comes_from_real_first_response_times(
+    start: Callable[..., Any], people: list[Any]
+) -> None:
+    server = await start()
+    await agent(server, people, capacity=2)  # someone is online
+    waits = server.app[DESK].handoff.waits
+    cases = server.app[DESK].cases
+    assert await waits.typical_reply("en") == (
+        "A person typically replies within an hour during opening hours"
+    )  # too little data yet: the configured text
+    now = time.time()
+    for first_response in (40, 70, 95, 130, 170, 200, 260):  # seconds
+        case_id = uuid.uuid4().hex
+        await cases.create(case_id, {"id": case_id, "requested_at": f"{now - 900}"}, "history")
+        await cases.dequeue(case_id)
+        await cases.update(
+            case_id,
+            {"first_reply_at": f"{now - 900 + first_response}", "joined_at": f"{now - 890}"},
+        )
+        await cases.release(case_id, "nobody", {"closed_at": f"{now - 100}"})
+    waits._samples = (0.0, [], [])  # drop the 30 s cache
+    text = await waits.typical_reply("en")
+    # The 80th percentile of the recent first responses (200 s), rounded up: never rosier.
+    assert text == "A person typically replies in about 4 minutes"
