@@ -33,6 +33,7 @@ from common import (
     FAQ_QUESTIONS,
     Latencies,
     Services,
+    env_pid,
     env_rasa,
     figure,
     print_header,
@@ -71,8 +72,19 @@ class Target:
 def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int) -> None:
     run = run_generators(
         widget_turns,
-        [(target.url, target.mode, clients, turns, warmup, target.expected,
-          FAQ_QUESTIONS, f"{target.mode}{round_no}", target.pids)],
+        [
+            (
+                target.url,
+                target.mode,
+                clients,
+                turns,
+                warmup,
+                target.expected,
+                FAQ_QUESTIONS,
+                f"{target.mode}{round_no}",
+                target.pids,
+            )
+        ],
     )
     first, whole, mismatches, share = turns_result(run)
     target.cpu.append(shares_text(run.results[0]["cpu"]))
@@ -82,8 +94,11 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
     target.counts.append(len(whole.values))
     target.mismatches += mismatches
     target.gen_share = max(target.gen_share, share)
-    print(f"   round {round_no + 1} {target.name:<14} first answer {first.text()}  "
-          f"turns/s {whole.rate():.1f}  CPU {target.cpu[-1]}", flush=True)
+    print(
+        f"   round {round_no + 1} {target.name:<14} first answer {first.text()}  "
+        f"turns/s {whole.rate():.1f}  CPU {target.cpu[-1]}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,13 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
     args = parser.parse_args(argv)
     print_header("bench/bot_turn.py — frontdesk → Rasa vs Rasa's own socketio channel")
-    print(f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per target "
-          f"(+{args.warmup} warm-up questions per client); loopback; websocket transport")
+    print(
+        f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per target "
+        f"(+{args.warmup} warm-up questions per client); loopback; websocket transport"
+    )
 
     with Services(BENCH) as services:
         redis_url, redis = services.redis()
         ours_url, default_url = env_rasa("BENCH_RASA_OURS"), env_rasa("BENCH_RASA_DEFAULT")
-        ours_pid = default_pid = 0
+        ours_pid, default_pid = env_pid("BENCH_RASA_OURS"), env_pid("BENCH_RASA_DEFAULT")
         with timed("Rasa start"):
             started = []
             if ours_url is None:
@@ -119,10 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         rasa_pids = {"rasa": ours_pid} if ours_pid else {}
         targets = [
             Target("rasa-socketio", ours_url, "rasa", rasa_pids, expected_ours),
-            Target("frontdesk", gateway_url, "frontdesk",
-                   {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids}),
-            Target("rasa-default", default_url, "rasa",
-                   {"rasa": default_pid} if default_pid else {}, expected_default),
+            Target(
+                "frontdesk",
+                gateway_url,
+                "frontdesk",
+                {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids},
+            ),
+            Target(
+                "rasa-default",
+                default_url,
+                "rasa",
+                {"rasa": default_pid} if default_pid else {},
+                expected_default,
+            ),
         ]
         with timed("measuring"):
             for round_no in range(args.rounds):
@@ -133,24 +159,41 @@ def main(argv: list[str] | None = None) -> int:
     print("   results (all rounds pooled):")
     for t in targets:
         note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
-        print(f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
-              f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu) or 'n/a (shared Rasa)'} | "
-              f"generator ≤{t.gen_share:.0%}{note}")
-    figure(BENCH, "frontdesk answer p50 vs Rasa socketio (same model)",
-           f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
-           ratio_text(ours.first.p50, base.first.p50, 1.03))
-    figure(BENCH, "frontdesk answer p99 vs Rasa socketio (same model)",
-           f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
-           ratio_text(ours.first.p99, base.first.p99, 1.03))
-    figure(BENCH, "frontdesk throughput vs Rasa socketio",
-           f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
-           ratio_text(ours.throughput, base.throughput))
-    figure(BENCH, "frontdesk answer p50 vs Rasa default config (socketio)",
-           f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
-           ratio_text(ours.first.p50, default.first.p50, 0.4))
-    figure(BENCH, "frontdesk answer p99 vs Rasa default config (socketio)",
-           f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
-           ratio_text(ours.first.p99, default.first.p99))
+        print(
+            f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
+            f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu) or 'n/a (shared Rasa)'} | "
+            f"generator ≤{t.gen_share:.0%}{note}"
+        )
+    figure(
+        BENCH,
+        "frontdesk answer p50 vs Rasa socketio (same model)",
+        f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
+        ratio_text(ours.first.p50, base.first.p50, 1.03),
+    )
+    figure(
+        BENCH,
+        "frontdesk answer p99 vs Rasa socketio (same model)",
+        f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
+        ratio_text(ours.first.p99, base.first.p99, 1.03),
+    )
+    figure(
+        BENCH,
+        "frontdesk throughput vs Rasa socketio",
+        f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
+        ratio_text(ours.throughput, base.throughput),
+    )
+    figure(
+        BENCH,
+        "frontdesk answer p50 vs Rasa default config (socketio)",
+        f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
+        ratio_text(ours.first.p50, default.first.p50, 0.4),
+    )
+    figure(
+        BENCH,
+        "frontdesk answer p99 vs Rasa default config (socketio)",
+        f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
+        ratio_text(ours.first.p99, default.first.p99),
+    )
     if max(t.gen_share for t in targets) > 0.8:
         print("   note: a generator used >80% of a core: it may be limiting the figures")
     return 0

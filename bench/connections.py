@@ -35,32 +35,40 @@ BENCH = "connections"
 MB = 1024 * 1024
 
 
-async def hold_connections(url: str, count: int, index: int, concurrency: int, signals: str,
-                           pids: dict[str, int]) -> dict[str, Any]:
+async def hold_connections(
+    url: str, count: int, index: int, concurrency: int, signals: str, pids: dict[str, int]
+) -> dict[str, Any]:
     """Open `count` idle widget sessions, report, hold them until released, then close."""
     import socketio
 
     folder = Path(signals)
     clients: list[Any] = []
-    failures = 0
+    failures = retries = 0
     kinds: dict[str, int] = {}
     gate = asyncio.Semaphore(concurrency)
 
     async def one(n: int) -> None:
-        nonlocal failures
+        nonlocal failures, retries
         async with gate:
-            sio = socketio.AsyncClient(reconnection=False)
-            confirmed: asyncio.Queue[Any] = asyncio.Queue()
-            sio.on("session_confirm", confirmed.put_nowait)
-            try:
-                await sio.connect(url, transports=["websocket"], wait_timeout=60)
-                await sio.emit("session_request", {"session_id": f"idle-{index}-{n}"})
-                await asyncio.wait_for(confirmed.get(), 60)
-                clients.append(sio)
-            except Exception:
-                failures += 1
-                if sio.connected:
-                    await sio.disconnect()
+            for attempt in range(3):  # a widget whose connection fails tries again
+                sio = socketio.AsyncClient(reconnection=False)
+                confirmed: asyncio.Queue[Any] = asyncio.Queue()
+                sio.on("session_confirm", confirmed.put_nowait)
+                try:
+                    await sio.connect(url, transports=["websocket"], wait_timeout=60)
+                    await sio.emit("session_request", {"session_id": f"idle-{index}-{n}"})
+                    await asyncio.wait_for(confirmed.get(), 60)
+                    clients.append(sio)
+                    return
+                except Exception as exc:  # counted and reported
+                    kind = f"{type(exc).__name__}: {exc}"[:80]
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    if sio.connected:
+                        await sio.disconnect()
+                    if attempt == 2:
+                        failures += 1
+                    else:
+                        retries += 1
 
     window = WindowCpu(pids)
     t0 = time.monotonic()
@@ -74,24 +82,37 @@ async def hold_connections(url: str, count: int, index: int, concurrency: int, s
     connected = sum(1 for c in clients if c.connected)
     for sio in clients:
         await sio.disconnect()
-    return {"connected": len(clients), "still": connected, "failures": failures, "took": took,
-            "cpu": shares, "kinds": kinds}
+    return {
+        "connected": len(clients),
+        "still": connected,
+        "failures": failures,
+        "took": took,
+        "cpu": shares,
+        "kinds": kinds, "retries": retries,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--generators", type=int, default=4)
-    parser.add_argument("--concurrency", type=int, default=25,
-                        help="connections being opened at once per generator (all generators "
-                        "together stay under the gateway's listen backlog of 128)")
-    parser.add_argument("--settle", type=float, default=3.0,
-                        help="seconds to wait before reading RSS")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=25,
+        help="connections being opened at once per generator (all generators "
+        "together stay under the gateway's listen backlog of 128)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="seconds to wait before reading RSS"
+    )
     args = parser.parse_args(argv)
     limit = raise_fd_limit(max(65536, args.connections * 2 + 1000))
     print_header("bench/connections.py — idle widget connections to one gateway process")
-    print(f"   {args.connections} connections from {args.generators} generator processes "
-          f"(websocket, session_request done); open-file limit {limit}")
+    print(
+        f"   {args.connections} connections from {args.generators} generator processes "
+        f"(websocket, session_request done); open-file limit {limit}"
+    )
 
     import threading
 
@@ -122,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
 
         watcher = threading.Thread(target=measure_when_ready, daemon=True)
         watcher.start()
-        run = run_generators(hold_connections, [
-            (url, n, i, args.concurrency, str(signals), {"gateway": gateway.pid})
-            for i, n in enumerate(per)
-        ])
+        run = run_generators(
+            hold_connections,
+            [
+                (url, n, i, args.concurrency, str(signals), {"gateway": gateway.pid})
+                for i, n in enumerate(per)
+            ],
+        )
         watcher.join()
 
     connected = sum(r["connected"] for r in run.results)
@@ -134,25 +158,35 @@ def main(argv: list[str] | None = None) -> int:
     after = measured.get("after", 0)
     delta = after - before
     per_conn = delta / max(connected, 1)
-    print(f"   connected {connected} (failed {failures}) in {took:.1f} s "
-          f"({connected / max(took, 1e-9):.0f}/s); gateway CPU while connecting "
-          f"{measured.get('cpu', 0):.1f} s; during connect: "
-          + "; ".join(shares_text(r["cpu"]) for r in run.results))
+    print(
+        f"   connected {connected} (failed {failures}) in {took:.1f} s "
+        f"({connected / max(took, 1e-9):.0f}/s); gateway CPU while connecting "
+        f"{measured.get('cpu', 0):.1f} s; during connect: "
+        + "; ".join(shares_text(r["cpu"]) for r in run.results)
+    )
     kinds: dict[str, int] = {}
     for r in run.results:
         for kind, n in r["kinds"].items():
             kinds[kind] = kinds.get(kind, 0) + n
+    retries = sum(r["retries"] for r in run.results)
     for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"   failed: {n} x {kind}")
+        print(f"   connection attempt failed: {n} x {kind}")
+    if retries:
+        print(f"   {retries} connection attempts were retried (as a widget would)")
     still = sum(r["still"] for r in run.results)
     print(f"   still connected when measured: {still}")
-    print(f"   gateway RSS {before / MB:.0f} MB before, {after / MB:.0f} MB with {connected} "
-          f"idle connections: +{delta / MB:.0f} MB, {per_conn / 1024:.1f} KB per connection")
+    print(
+        f"   gateway RSS {before / MB:.0f} MB before, {after / MB:.0f} MB with {connected} "
+        f"idle connections: +{delta / MB:.0f} MB, {per_conn / 1024:.1f} KB per connection"
+    )
     met = after < 1024 * MB and connected == args.connections
-    figure(BENCH, f"gateway RSS with {connected} idle connections",
-           f"{after / MB:.0f} MB ({per_conn / 1024:.1f} KB/connection, {before / MB:.0f} MB idle)",
-           f"target < 1024 MB: {'met' if met else 'MISSED'}"
-           + (f"; {failures} connections failed" if failures else ""))
+    figure(
+        BENCH,
+        f"gateway RSS with {connected} idle connections",
+        f"{after / MB:.0f} MB ({per_conn / 1024:.1f} KB/connection, {before / MB:.0f} MB idle)",
+        f"target < 1024 MB: {'met' if met else 'MISSED'}"
+        + (f"; {failures} connections failed" if failures else ""),
+    )
     return 0
 
 

@@ -47,18 +47,14 @@ class Result:
 def run_rasa(rasa: Path, args: list[str], cwd: Path) -> None:
     """Run one rasa command; on failure show its output and stop."""
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [str(rasa), *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([str(rasa), *args], cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"rasa {args[0]} {args[1]} failed (exit {proc.returncode})")
 
 
 def rasa_version(rasa: Path) -> str:
-    proc = subprocess.run(
-        [str(rasa), "--version"], capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run([str(rasa), "--version"], capture_output=True, text=True, check=True)
     fields = dict(
         (key.strip(), value.strip())
         for key, _, value in (line.partition(":") for line in proc.stdout.splitlines())
@@ -71,8 +67,19 @@ def split_data(rasa: Path, data: Path, work: Path) -> tuple[Path, Path]:
     out = work / "split"
     run_rasa(
         rasa,
-        ["data", "split", "nlu", "-u", str(data), "--training-fraction", "0.8",
-         "--random-seed", "42", "--out", str(out)],
+        [
+            "data",
+            "split",
+            "nlu",
+            "-u",
+            str(data),
+            "--training-fraction",
+            "0.8",
+            "--random-seed",
+            "42",
+            "--out",
+            str(out),
+        ],
         cwd=work,
     )
     train, test = work / "train", work / "test"
@@ -92,29 +99,48 @@ def count_examples(folder: Path) -> int:
         for item in doc.get("nlu", []):
             if "intent" in item:
                 total += sum(
-                    1 for line in str(item["examples"]).splitlines()
+                    1
+                    for line in str(item["examples"]).splitlines()
                     if line.strip().startswith("- ")
                 )
     return total
 
 
-def evaluate(
-    rasa: Path, config: Path, domain: Path, train: Path, test: Path, work: Path
-) -> Result:
-    name = config.stem
+def evaluate(rasa: Path, config: Path, domain: Path, train: Path, test: Path, work: Path) -> Result:
+    name = config.stem.replace(".", "_")  # rasa mangles dotted model names
     models, results = work / "models" / name, work / "results" / name
     started = time.monotonic()
     run_rasa(
         rasa,
-        ["train", "nlu", "-c", str(config), "-d", str(domain), "-u", str(train),
-         "--out", str(models), "--fixed-model-name", name],
+        [
+            "train",
+            "nlu",
+            "-c",
+            str(config),
+            "-d",
+            str(domain),
+            "-u",
+            str(train),
+            "--out",
+            str(models),
+            "--fixed-model-name",
+            name,
+        ],
         cwd=work,
     )
     train_seconds = time.monotonic() - started
     run_rasa(
         rasa,
-        ["test", "nlu", "-u", str(test), "-m", str(models / f"{name}.tar.gz"),
-         "--out", str(results)],
+        [
+            "test",
+            "nlu",
+            "-u",
+            str(test),
+            "-m",
+            str(models / f"{name}.tar.gz"),
+            "--out",
+            str(results),
+        ],
         cwd=work,
     )
     intents = json.loads((results / "intent_report.json").read_text())
@@ -134,9 +160,10 @@ def evaluate(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--config", action="append", type=Path,
-        help="pipeline config to evaluate (repeatable; default: config.yml and "
-        "config.default.yml)",
+        "--config",
+        action="append",
+        type=Path,
+        help="pipeline config to evaluate (repeatable; default: config.yml and config.default.yml)",
     )
     parser.add_argument("--data", type=Path, default=BOT / "data")
     parser.add_argument("--domain", type=Path, default=BOT / "domain.yml")
@@ -158,9 +185,7 @@ def main() -> None:
         )
         for config in configs:
             r = evaluate(args.rasa, config, args.domain.resolve(), train, test, work)
-            response = (
-                "n/a" if r.response_accuracy is None else f"{r.response_accuracy:.3f}"
-            )
+            response = "n/a" if r.response_accuracy is None else f"{r.response_accuracy:.3f}"
             print(
                 f"{r.config:<20} intent acc {r.intent_accuracy:.3f}  "
                 f"macro F1 {r.macro_f1:.3f}  response acc {response}  "

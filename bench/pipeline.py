@@ -53,9 +53,10 @@ async def rest_turns(urls: dict[str, str], passes: int, warmup: int) -> dict[str
             sender = f"pipeline-{n // TURNS_PER_CONVERSATION}-{time.time_ns()}"
             for name, url in urls.items():
                 t0 = time.monotonic()
-                async with session.post(f"{url}/webhooks/rest/webhook",
-                                        json={"sender": f"{name}-{sender}",
-                                              "message": question}) as resp:
+                async with session.post(
+                    f"{url}/webhooks/rest/webhook",
+                    json={"sender": f"{name}-{sender}", "message": question},
+                ) as resp:
                     body = await resp.json()
                 t1 = time.monotonic()
                 if not isinstance(body, list) or not body:
@@ -74,8 +75,12 @@ NLU_LINE = re.compile(
 def nlu_accuracy() -> dict[str, dict[str, str]]:
     """Run bench/nlu_accuracy.py, echo its output, return its figures per config."""
     found: dict[str, dict[str, str]] = {}
-    proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "nlu_accuracy.py")], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PYTHON, str(ROOT / "bench" / "nlu_accuracy.py")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         print("   " + line.rstrip(), flush=True)
@@ -88,8 +93,9 @@ def nlu_accuracy() -> dict[str, dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--passes", type=int, default=3,
-                        help=f"passes over the {len(FAQ_QUESTIONS)} questions")
+    parser.add_argument(
+        "--passes", type=int, default=3, help=f"passes over the {len(FAQ_QUESTIONS)} questions"
+    )
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--skip-nlu", action="store_true")
     args = parser.parse_args(argv)
@@ -106,29 +112,43 @@ def main(argv: list[str] | None = None) -> int:
                     started.append((url, proc, f"rasa-{name}"))
             for url, proc, name in started:
                 services.wait_rasa(url, proc, name)
-        run = run_generators(rest_turns, [({k: str(v) for k, v in urls.items()},
-                                           args.passes, args.warmup)])
+        run = run_generators(
+            rest_turns, [({k: str(v) for k, v in urls.items()}, args.passes, args.warmup)]
+        )
     lat = {name: Latencies.from_dict(d) for name, d in run.results[0].items()}
     for name, values in lat.items():
         print(f"   REST turn, {name:<7} {values.text()}")
     ours, default = lat["ours"], lat["default"]
-    figure(BENCH, "REST bot turn p50, ours vs Rasa default config",
-           f"{ours.p50 * 1000:.1f} ms vs {default.p50 * 1000:.1f} ms",
-           ratio_text(ours.p50, default.p50))
-    figure(BENCH, "REST bot turn p99, ours vs Rasa default config",
-           f"{ours.p99 * 1000:.1f} ms vs {default.p99 * 1000:.1f} ms",
-           ratio_text(ours.p99, default.p99))
+    figure(
+        BENCH,
+        "REST bot turn p50, ours vs Rasa default config",
+        f"{ours.p50 * 1000:.1f} ms vs {default.p50 * 1000:.1f} ms",
+        ratio_text(ours.p50, default.p50),
+    )
+    figure(
+        BENCH,
+        "REST bot turn p99, ours vs Rasa default config",
+        f"{ours.p99 * 1000:.1f} ms vs {default.p99 * 1000:.1f} ms",
+        ratio_text(ours.p99, default.p99),
+    )
 
     if not args.skip_nlu:
         with timed("NLU accuracy"):
             found = nlu_accuracy()
         mine, theirs = found.get("config.yml"), found.get("config.default.yml")
         if mine and theirs:
-            figure(BENCH, "held-out intent accuracy, ours vs default",
-                   f"{float(mine['acc']):.3f} vs {float(theirs['acc']):.3f}",
-                   f"macro F1 {float(mine['f1']):.3f} vs {float(theirs['f1']):.3f}")
-            figure(BENCH, "held-out response (FAQ answer) accuracy, ours vs default",
-                   f"{mine['resp']} vs {theirs['resp']}", "")
+            figure(
+                BENCH,
+                "held-out intent accuracy, ours vs default",
+                f"{float(mine['acc']):.3f} vs {float(theirs['acc']):.3f}",
+                f"macro F1 {float(mine['f1']):.3f} vs {float(theirs['f1']):.3f}",
+            )
+            figure(
+                BENCH,
+                "held-out response (FAQ answer) accuracy, ours vs default",
+                f"{mine['resp']} vs {theirs['resp']}",
+                "",
+            )
         else:
             print("   NLU accuracy: no figures (see the output above)")
     return 0

@@ -42,8 +42,9 @@ BENCH = "rasa_workers"
 
 
 def _post(url: str, body: dict[str, object]) -> object:
-    request = urllib.request.Request(url, json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as resp:
         return json.load(resp)
 
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     print_header("bench/rasa_workers.py — 1 vs 2 Rasa workers behind one gateway")
-    print(f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per setup; "
-          "Rasa with bot/endpoints.redis.yml (Redis tracker + lock store)")
+    print(
+        f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per setup; "
+        "Rasa with bot/endpoints.redis.yml (Redis tracker + lock store)"
+    )
 
     with Services(BENCH) as services:
         redis_url, redis = services.redis()
@@ -93,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
         setups = {
             "1 worker": (one_url, {"gateway": one.pid, "rasa-a": a.pid, "redis": redis.pid}),
-            "2 workers": (two_url, {"gateway": two.pid, "rasa-a": a.pid, "rasa-b": b.pid,
-                                    "redis": redis.pid}),
+            "2 workers": (
+                two_url,
+                {"gateway": two.pid, "rasa-a": a.pid, "rasa-b": b.pid, "redis": redis.pid},
+            ),
         }
         results: dict[str, tuple[Latencies, list[float], list[int]]] = {
             name: (Latencies(), [], []) for name in setups
@@ -102,34 +107,57 @@ def main(argv: list[str] | None = None) -> int:
         with timed("measuring"):
             for round_no in range(args.rounds):
                 for name, (url, pids) in setups.items():
-                    run = run_generators(widget_turns, [
-                        (url, "frontdesk", args.clients, args.turns, args.warmup, None,
-                         FAQ_QUESTIONS, f"w{round_no}{name[0]}", pids)
-                    ])
+                    run = run_generators(
+                        widget_turns,
+                        [
+                            (
+                                url,
+                                "frontdesk",
+                                args.clients,
+                                args.turns,
+                                args.warmup,
+                                None,
+                                FAQ_QUESTIONS,
+                                f"w{round_no}{name[0]}",
+                                pids,
+                            )
+                        ],
+                    )
                     first, whole, _, _share = turns_result(run)
                     pooled, windows, counts = results[name]
                     pooled.merge(first)
                     windows.append(whole.window)
                     counts.append(len(whole.values))
-                    print(f"   round {round_no + 1} {name:<9} {whole.rate():.1f} turns/s, "
-                          f"answer {first.text()}; CPU {shares_text(run.results[0]['cpu'])}",
-                          flush=True)
+                    print(
+                        f"   round {round_no + 1} {name:<9} {whole.rate():.1f} turns/s, "
+                        f"answer {first.text()}; CPU {shares_text(run.results[0]['cpu'])}",
+                        flush=True,
+                    )
 
     def rate(name: str) -> float:
         _, windows, counts = results[name]
         return sum(counts) / max(sum(windows), 1e-9)
 
     one_rate, two_rate = rate("1 worker"), rate("2 workers")
-    figure(BENCH, "throughput 2 Rasa workers vs 1", f"{two_rate:.1f} vs {one_rate:.1f} turns/s",
-           ratio_text(two_rate, one_rate))
+    figure(
+        BENCH,
+        "throughput 2 Rasa workers vs 1",
+        f"{two_rate:.1f} vs {one_rate:.1f} turns/s",
+        ratio_text(two_rate, one_rate),
+    )
     one_first, two_first = results["1 worker"][0], results["2 workers"][0]
-    figure(BENCH, "answer p50 2 workers vs 1",
-           f"{two_first.p50 * 1000:.1f} ms vs {one_first.p50 * 1000:.1f} ms",
-           ratio_text(two_first.p50, one_first.p50))
+    figure(
+        BENCH,
+        "answer p50 2 workers vs 1",
+        f"{two_first.p50 * 1000:.1f} ms vs {one_first.p50 * 1000:.1f} ms",
+        ratio_text(two_first.p50, one_first.p50),
+    )
     cores = os.cpu_count() or 1
     if cores <= 2:
-        print(f"   note: {cores} cores carry both Rasa workers, the gateway, Redis and the "
-              "generator; a second worker can only help as far as one Rasa leaves a core idle")
+        print(
+            f"   note: {cores} cores carry both Rasa workers, the gateway, Redis and the "
+            "generator; a second worker can only help as far as one Rasa leaves a core idle"
+        )
     return 0
 
 

@@ -78,18 +78,30 @@ def stub_rasa(port: int) -> None:
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         sender = body.get("sender")
-        return web.json_response([
-            {"recipient_id": sender, "text": "Of course — I'll bring in a person from our team."},
-            {"recipient_id": sender,
-             "custom": {"frontdesk": {"event": "handoff", "reason": "customer_asked"}}},
-        ])
+        return web.json_response(
+            [
+                {
+                    "recipient_id": sender,
+                    "text": "Of course — I'll bring in a person from our team.",
+                },
+                {
+                    "recipient_id": sender,
+                    "custom": {"frontdesk": {"event": "handoff", "reason": "customer_asked"}},
+                },
+            ]
+        )
 
     async def tracker(request: web.Request) -> web.Response:
-        return web.json_response({
-            "sender_id": request.match_info["sender"], "slots": {},
-            "latest_message": {"text": "/human_handoff",
-                               "intent": {"name": "human_handoff", "confidence": 1.0}},
-        })
+        return web.json_response(
+            {
+                "sender_id": request.match_info["sender"],
+                "slots": {},
+                "latest_message": {
+                    "text": "/human_handoff",
+                    "intent": {"name": "human_handoff", "confidence": 1.0},
+                },
+            }
+        )
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response({"model_file": "stub"})
@@ -104,8 +116,9 @@ def stub_rasa(port: int) -> None:
 # -- load (runs in the generator process) ------------------------------------------------------
 
 
-async def echo_load(url: str, clients: int, messages: int, warmup: int,
-                    pids: dict[str, int]) -> dict[str, Any]:
+async def echo_load(
+    url: str, clients: int, messages: int, warmup: int, pids: dict[str, int]
+) -> dict[str, Any]:
     import socketio
 
     lat = Latencies()
@@ -136,9 +149,17 @@ async def echo_load(url: str, clients: int, messages: int, warmup: int,
     return {"echo": lat.to_dict(), "cpu": shares}
 
 
-async def relay_load(customer_url: str, agent_url: str, tokens: list[str], pairs: int,
-                     messages: int, warmup: int, tag: str, pids: dict[str, int],
-                     redis_url: str) -> dict[str, Any]:
+async def relay_load(
+    customer_url: str,
+    agent_url: str,
+    tokens: list[str],
+    pairs: int,
+    messages: int,
+    warmup: int,
+    tag: str,
+    pids: dict[str, int],
+    redis_url: str,
+) -> dict[str, Any]:
     import socketio
 
     # Customers: connect, ask for a person (the gateway queues the conversation).
@@ -180,8 +201,9 @@ async def relay_load(customer_url: str, agent_url: str, tokens: list[str], pairs
         got_queue: asyncio.Queue[Any] = asyncio.Queue()
         sio.on("case_message", on_message, namespace="/agent")
         sio.on("queue", got_queue.put_nowait, namespace="/agent")
-        await sio.connect(agent_url, namespaces=["/agent"], auth={"token": token},
-                          transports=["websocket"])
+        await sio.connect(
+            agent_url, namespaces=["/agent"], auth={"token": token}, transports=["websocket"]
+        )
         queues.append(await asyncio.wait_for(got_queue.get(), 30))
         agents.append((sio, per_case))
     case_of = {i["conversation_id"]: i["case_id"] for i in queues[-1]["items"]}
@@ -199,9 +221,16 @@ async def relay_load(customer_url: str, agent_url: str, tokens: list[str], pairs
 
     to_agent, to_customer = Latencies(), Latencies()
 
-    async def pingpong(csio: Any, session_id: str, inbox: asyncio.Queue[Any], asio: Any,
-                       case_id: str, agent_inbox: asyncio.Queue[Any], count: int,
-                       measure: bool) -> None:
+    async def pingpong(
+        csio: Any,
+        session_id: str,
+        inbox: asyncio.Queue[Any],
+        asio: Any,
+        case_id: str,
+        agent_inbox: asyncio.Queue[Any],
+        count: int,
+        measure: bool,
+    ) -> None:
         for i in range(count):
             text = f"c{i}-{session_id[-6:]}"
             t0 = time.monotonic()
@@ -231,8 +260,12 @@ async def relay_load(customer_url: str, agent_url: str, tokens: list[str], pairs
         await sio.disconnect()
     for sio, _ in agents:
         await sio.disconnect()
-    return {"to_agent": to_agent.to_dict(), "to_customer": to_customer.to_dict(),
-            "cpu": shares, "redis_commands": commands}
+    return {
+        "to_agent": to_agent.to_dict(),
+        "to_customer": to_customer.to_dict(),
+        "cpu": shares,
+        "redis_commands": commands,
+    }
 
 
 async def redis_commands(redis_url: str) -> int:
@@ -265,8 +298,10 @@ async def make_agents(redis_url: str, secret: str, prefix: str, capacity: int) -
     password = hash_password("bench-only")
     for i in range(AGENTS):
         name = f"{prefix}{i}"
-        await store.save(name, {"display_name": f"Agent {i}", "password_hash": password,
-                                "capacity": str(capacity)})
+        await store.save(
+            name,
+            {"display_name": f"Agent {i}", "password_hash": password, "capacity": str(capacity)},
+        )
         tokens.append(socket_token(key, name))
     await client.aclose()
     return tokens
@@ -278,8 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=30, help="ping-pongs per pair")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/generator")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="py-spy the single gateway while it relays (collapsed stacks)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy the single gateway while it relays (collapsed stacks)",
+    )
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stub-rasa", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -294,9 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     pinning = not args.no_pin and cores >= 2
     server_cpu, gen_cpu = ({0}, {1}) if pinning else (None, None)
     print_header("bench/relay.py — customer <-> agent relay vs a bare Socket.IO echo server")
-    print(f"   {args.pairs} conversations x {args.messages} ping-pongs (+{args.warmup} warm-up), "
-          f"{AGENTS} agents; " + ("server(s) on CPU 0, generator on CPU 1" if pinning
-                                  else "no pinning"))
+    print(
+        f"   {args.pairs} conversations x {args.messages} ping-pongs (+{args.warmup} warm-up), "
+        f"{AGENTS} agents; "
+        + ("server(s) on CPU 0, generator on CPU 1" if pinning else "no pinning")
+    )
     secret = new_secret()
     me = str(Path(__file__).resolve())
     with Services(BENCH) as services:
@@ -305,45 +346,95 @@ def main(argv: list[str] | None = None) -> int:
         echo = services.spawn([PYTHON, me, "--echo-server", str(echo_port)], "echo.log")
         stub = services.spawn([PYTHON, me, "--stub-rasa", str(stub_port)], "stub.log")
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{stub_port}/status"), 30, "stub", stub)
-        wait_until(lambda: _http_ok(f"http://127.0.0.1:{echo_port}/socket.io/?EIO=4"), 30,
-                   "echo server", echo)
+        wait_until(
+            lambda: _http_ok(f"http://127.0.0.1:{echo_port}/socket.io/?EIO=4"),
+            30,
+            "echo server",
+            echo,
+        )
         pin(echo.pid, server_cpu)
         echo_url = f"http://127.0.0.1:{echo_port}"
         stub_url = f"http://127.0.0.1:{stub_port}"
-        single_url, single = services.gateway(redis_url, stub_url, name="gateway",
-                                              cpus=server_cpu, secret=secret)
-        pair_a_url, pair_a = services.gateway(redis_url, stub_url, name="gateway-a",
-                                              cpus=server_cpu, secret=secret,
-                                              SOCKETIO_REDIS="on")
-        pair_b_url, pair_b = services.gateway(redis_url, stub_url, name="gateway-b",
-                                              cpus=server_cpu, secret=secret,
-                                              SOCKETIO_REDIS="on")
+        single_url, single = services.gateway(
+            redis_url, stub_url, name="gateway", cpus=server_cpu, secret=secret
+        )
+        pair_a_url, pair_a = services.gateway(
+            redis_url,
+            stub_url,
+            name="gateway-a",
+            cpus=server_cpu,
+            secret=secret,
+            SOCKETIO_REDIS="on",
+        )
+        pair_b_url, pair_b = services.gateway(
+            redis_url,
+            stub_url,
+            name="gateway-b",
+            cpus=server_cpu,
+            secret=secret,
+            SOCKETIO_REDIS="on",
+        )
 
         results: dict[str, dict[str, Any]] = {}
         with timed("measuring"):
-            run = run_generators(echo_load, [(echo_url, args.pairs, args.messages,
-                                              args.warmup, {"echo server": echo.pid})], gen_cpu)
+            run = run_generators(
+                echo_load,
+                [(echo_url, args.pairs, args.messages, args.warmup, {"echo server": echo.pid})],
+                gen_cpu,
+            )
             out = run.results[0]
             lat = Latencies.from_dict(out["echo"])
             results["echo"] = {"lat": lat, "rate": lat.rate(), "gen": out["cpu"]["generator"]}
-            print(f"   echo     {lat.rate():.0f} msg/s, round trip {lat.text()}; "
-                  f"CPU {shares_text(out['cpu'])}", flush=True)
+            print(
+                f"   echo     {lat.rate():.0f} msg/s, round trip {lat.text()}; "
+                f"CPU {shares_text(out['cpu'])}",
+                flush=True,
+            )
             for name, c_url, a_url, pids in (
                 ("gateway", single_url, single_url, {"gateway": single.pid, "redis": redis.pid}),
-                ("pair", pair_a_url, pair_b_url,
-                 {"gateway-a": pair_a.pid, "gateway-b": pair_b.pid, "redis": redis.pid}),
+                (
+                    "pair",
+                    pair_a_url,
+                    pair_b_url,
+                    {"gateway-a": pair_a.pid, "gateway-b": pair_b.pid, "redis": redis.pid},
+                ),
             ):
                 tokens = asyncio.run(make_agents(redis_url, secret, f"bench{name}", args.pairs))
                 spy = None
                 if args.profile and name == "gateway":
                     args.profile.mkdir(parents=True, exist_ok=True)
                     spy = services.spawn(
-                        [str(Path(PYTHON).parent / "py-spy"), "record", "-f", "raw", "-r", "200",
-                         "-o", str(args.profile / "gateway.txt"), "--pid", str(single.pid)],
-                        "py-spy.log")
-                run = run_generators(relay_load, [(c_url, a_url, tokens, args.pairs,
-                                                   args.messages, args.warmup, name, pids,
-                                                   redis_url)], gen_cpu)
+                        [
+                            str(Path(PYTHON).parent / "py-spy"),
+                            "record",
+                            "-f",
+                            "raw",
+                            "-r",
+                            "200",
+                            "-o",
+                            str(args.profile / "gateway.txt"),
+                            "--pid",
+                            str(single.pid),
+                        ],
+                        "py-spy.log",
+                    )
+                run = run_generators(
+                    relay_load,
+                    [
+                        (
+                            c_url,
+                            a_url,
+                            tokens,
+                            args.pairs,
+                            args.messages,
+                            args.warmup,
+                            name,
+                            pids,
+                            redis_url,
+                        )
+                    ],
+                    gen_cpu,
+                )
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
@@ -356,24 +447,38 @@ def main(argv: list[str] | None = None) -> int:
                 rate = len(both.values) / both.window
                 results[name] = {"lat": both, "rate": rate, "gen": out["cpu"]["generator"]}
                 per_message = out["redis_commands"] / max(len(both.values), 1)
-                print(f"   {name:<8} {rate:.0f} msg/s; customer→agent {to_agent.text()}; "
-                      f"agent→customer {to_customer.text()}; CPU {shares_text(out['cpu'])}; "
-                      f"{per_message:.1f} Redis commands per relayed message", flush=True)
+                print(
+                    f"   {name:<8} {rate:.0f} msg/s; customer→agent {to_agent.text()}; "
+                    f"agent→customer {to_customer.text()}; CPU {shares_text(out['cpu'])}; "
+                    f"{per_message:.1f} Redis commands per relayed message",
+                    flush=True,
+                )
 
     echo_r, gw, pair = results["echo"], results["gateway"], results["pair"]
-    figure(BENCH, "relay throughput per gateway process vs echo",
-           f"{gw['rate']:.0f} vs {echo_r['rate']:.0f} msg/s",
-           ratio_text(gw["rate"], echo_r["rate"], 0.5, low=False))
-    figure(BENCH, "relay p99 vs echo p99",
-           f"{gw['lat'].p99 * 1000:.1f} ms vs {echo_r['lat'].p99 * 1000:.1f} ms",
-           ratio_text(gw["lat"].p99, echo_r["lat"].p99, 2.0))
-    figure(BENCH, "relay across two gateways (Redis pub/sub) vs one",
-           f"{pair['rate']:.0f} vs {gw['rate']:.0f} msg/s, p99 {pair['lat'].p99 * 1000:.1f} ms",
-           ratio_text(pair["rate"], gw["rate"]))
+    figure(
+        BENCH,
+        "relay throughput per gateway process vs echo",
+        f"{gw['rate']:.0f} vs {echo_r['rate']:.0f} msg/s",
+        ratio_text(gw["rate"], echo_r["rate"], 0.5, low=False),
+    )
+    figure(
+        BENCH,
+        "relay p99 vs echo p99",
+        f"{gw['lat'].p99 * 1000:.1f} ms vs {echo_r['lat'].p99 * 1000:.1f} ms",
+        ratio_text(gw["lat"].p99, echo_r["lat"].p99, 2.0),
+    )
+    figure(
+        BENCH,
+        "relay across two gateways (Redis pub/sub) vs one",
+        f"{pair['rate']:.0f} vs {gw['rate']:.0f} msg/s, p99 {pair['lat'].p99 * 1000:.1f} ms",
+        ratio_text(pair["rate"], gw["rate"]),
+    )
     for name, r in results.items():
         if r["gen"] > 0.85:
-            print(f"   note: in the {name} run the generator used {r['gen']:.0%} of its core: "
-                  "it is (close to) the bottleneck there, so that figure is a lower bound")
+            print(
+                f"   note: in the {name} run the generator used {r['gen']:.0%} of its core: "
+                "it is (close to) the bottleneck there, so that figure is a lower bound"
+            )
     return 0
 
 

@@ -22,17 +22,22 @@ from common import PYTHON, ROOT, Services, print_header
 
 ORDER = ["relay", "connections", "bot_turn", "pipeline", "rasa_workers"]
 NEEDS_SHARED_RASA = {"bot_turn", "pipeline"}
-LIMIT = {"relay": 300, "connections": 400, "bot_turn": 600, "pipeline": 900,
-         "rasa_workers": 600}
+LIMIT = {"relay": 300, "connections": 400, "bot_turn": 600, "pipeline": 900, "rasa_workers": 600}
 
 
 def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[str], str]:
     """Run one bench, streaming its output; returns its FIGURE lines and how it ended."""
     figures: list[str] = []
     started = time.monotonic()
-    proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / f"{name}.py"), *extra], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [PYTHON, str(ROOT / "bench" / f"{name}.py"), *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     assert proc.stdout is not None
     try:
         deadline = started + LIMIT[name]
@@ -50,8 +55,11 @@ def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[st
         proc.wait(30)
         return figures, f"stopped after {LIMIT[name]} s"
     took = time.monotonic() - started
-    return figures, (f"ok, {took:.0f} s" if proc.returncode == 0
-                     else f"FAILED (exit {proc.returncode}), {took:.0f} s")
+    return figures, (
+        f"ok, {took:.0f} s"
+        if proc.returncode == 0
+        else f"FAILED (exit {proc.returncode}), {took:.0f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +76,23 @@ def main(argv: list[str] | None = None) -> int:
         shared: list[subprocess.Popen[bytes]] = []
         for name in names:
             if name in NEEDS_SHARED_RASA and not shared:
-                print("\n== starting Rasa (our config and the default config, shared by "
-                      "bot_turn and pipeline)…", flush=True)
+                print(
+                    "\n== starting Rasa (our config and the default config, shared by "
+                    "bot_turn and pipeline)…",
+                    flush=True,
+                )
                 ours, ours_proc = services.rasa("config.yml", name="rasa-ours")
                 default, default_proc = services.rasa("config.default.yml", name="rasa-default")
                 services.wait_rasa(ours, ours_proc, "rasa-ours")
                 services.wait_rasa(default, default_proc, "rasa-default")
                 shared = [ours_proc, default_proc]
-                env = {**env, "BENCH_RASA_OURS": ours, "BENCH_RASA_DEFAULT": default}
+                env = {
+                    **env,
+                    "BENCH_RASA_OURS": ours,
+                    "BENCH_RASA_DEFAULT": default,
+                    "BENCH_RASA_OURS_PID": str(ours_proc.pid),
+                    "BENCH_RASA_DEFAULT_PID": str(default_proc.pid),
+                }
             if shared and name not in NEEDS_SHARED_RASA:
                 for proc in shared:  # free the cores before benches that start their own
                     services.stop(proc)
@@ -85,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             figures, status = run_bench(name, extra, env)
             table.append((name, figures, status))
 
-    print(f"\n{'=' * 100}\nSUMMARY (make bench, {time.monotonic() - t0:.0f} s; ratios are "
-          "against baselines measured in the same run)")
+    print(
+        f"\n{'=' * 100}\nSUMMARY (make bench, {time.monotonic() - t0:.0f} s; ratios are "
+        "against baselines measured in the same run)"
+    )
     width = 60
     print(f"{'bench':<13} {'figure':<{width}} {'value':<44} comparison")
     for name, figures, status in table:

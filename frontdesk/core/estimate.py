@@ -38,6 +38,14 @@ class Estimate:
     def high_minutes(self) -> int:
         return max(1, math.ceil(self.high / 60))
 
+    @property
+    def shown_high(self) -> int:
+        """The upper end as customers read it, in seconds: under a minute in 15 s steps
+        ("within 45 seconds"), else whole minutes, always rounded up."""
+        if self.high <= 60:
+            return max(15, math.ceil(self.high / 15) * 15)
+        return 60 * self.high_minutes
+
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
     if not sorted_values:
@@ -51,7 +59,7 @@ def estimate_waits(
     slots: Sequence[Slots],
     handle_times: Sequence[float],
     *,
-    pickup: float = 0.0,
+    pickup: float | Sequence[float] = 0.0,
     low_q: float = 0.25,
     high_q: float = 0.9,
     runs: int = 300,
@@ -63,6 +71,8 @@ def estimate_waits(
         return None if capacity <= 0 else []
     samples = sorted(h for h in handle_times if h > 0) or [300.0]
     rng = random.Random(seed)
+    pickups = sorted(pickup) if not isinstance(pickup, int | float) else [float(pickup)]
+    pickups = pickups or [0.0]
     busy = [e for s in slots for e in s.busy_elapsed[: s.capacity]]
     free = capacity - len(busy)
     starts: list[list[float]] = [[] for _ in range(waiting)]
@@ -71,7 +81,7 @@ def estimate_waits(
         heapq.heapify(heap)
         for position in range(waiting):
             start = heapq.heappop(heap)
-            starts[position].append(start + pickup)
+            starts[position].append(start + rng.choice(pickups))
             heapq.heappush(heap, start + rng.choice(samples))
     estimates = []
     for waits in starts:

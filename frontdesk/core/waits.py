@@ -93,16 +93,17 @@ class Waits:
     config: WaitConfig
     clock: Callable[[], float] = time.time
     default_capacity: int = 3
-    _samples: tuple[float, list[float], list[float]] = (0.0, [], [])
+    _samples: tuple[float, list[float], list[float], list[float]] = (0.0, [], [], [])
     _deferred: asyncio.Task[None] | None = field(default=None, repr=False)
 
     # -- data -------------------------------------------------------------------------------------
 
-    async def _recent(self) -> tuple[list[float], list[float]]:
-        """Handle times and first-response times of recent closed cases (cached 30 s)."""
+    async def _recent(self) -> tuple[list[float], list[float], list[float]]:
+        """Handle times, first-response times and pick-up times (the wait of customers quoted
+        with a free slot) of recent closed cases (cached 30 s)."""
         now = self.clock()
         if now - self._samples[0] < 30:
-            return self._samples[1], self._samples[2]
+            return self._samples[1], self._samples[2], self._samples[3]
         ids = await self.cases.closed_since(now - SAMPLE_WINDOW)
         rows = await self.cases.get_many(ids[-500:])
         handle = [float(r["closed_at"]) - float(r["joined_at"]) for r in rows if r.get("joined_at")]
@@ -111,8 +112,13 @@ class Waits:
             for r in rows[-self.config.recent_handoffs :]
             if r.get("first_reply_at")
         ]
-        self._samples = (now, handle, first)
-        return handle, first
+        pickup = [
+            float(r["joined_at"]) - float(r["requested_at"])
+            for r in rows
+            if r.get("joined_at") and r.get("quote_reason") == "free"
+        ]
+        self._samples = (now, handle, first, pickup)
+        return handle, first, pickup
 
     async def _slots(self) -> list[Slots]:
         presence = await self.agents.presence()
@@ -135,15 +141,18 @@ class Waits:
         queue = await self.cases.queue()
         if not queue:
             return []
-        handle, _ = await self._recent()
+        handle, _, pickup = await self._recent()
         if len(handle) < self.config.min_samples:
             handle = [m * 60 for m in self.config.default_handle_minutes]
+        pickups: list[float] | float = pickup
+        if len(pickup) < self.config.min_samples:
+            pickups = self.config.pickup_seconds
         slots = await self._slots()
         estimates = estimate_waits(
             len(queue),
             slots,
             handle,
-            pickup=self.config.pickup_seconds,
+            pickup=pickups,
             low_q=self.config.low_quantile,
             high_q=self.config.high_quantile,
             seed=int(self.clock()) // 60,
@@ -168,6 +177,15 @@ class Waits:
     async def status_of(self, case_id: str) -> QueueStatus | None:
         return next((s for s in await self.statuses() if s.case_id == case_id), None)
 
+    async def record_quote(self, status: QueueStatus) -> None:
+        """Keep the first quote a customer saw with the case (to learn from and to audit)."""
+        fields = {"quote_reason": status.reason, "quote_position": str(status.position)}
+        if status.estimate is not None:
+            fields.update(
+                quote_low=f"{status.estimate.low:.0f}", quote_high=f"{status.estimate.high:.0f}"
+            )
+        await self.cases.update(status.case_id, fields)
+
     # -- words ------------------------------------------------------------------------------------
 
     def text(self, status: QueueStatus) -> str:
@@ -181,6 +199,7 @@ class Waits:
             customers=status.customers_served,
             low=estimate.low_minutes if estimate else None,
             high=estimate.high_minutes if estimate else None,
+            high_seconds=estimate.shown_high if estimate else None,
         )
 
     def payload(self, status: QueueStatus) -> dict[str, Any]:
@@ -190,7 +209,11 @@ class Waits:
             "position": status.position,
             "reason": status.reason,
             "estimate": (
-                {"low_minutes": estimate.low_minutes, "high_minutes": estimate.high_minutes}
+                {
+                    "low_minutes": estimate.low_minutes,
+                    "high_minutes": estimate.high_minutes,
+                    "high_seconds": estimate.shown_high,
+                }
                 if estimate
                 else None
             ),
@@ -246,7 +269,7 @@ class Waits:
             return self.templates.render(language, "header_closed", **self.reopening(language))
         if not await self._slots():
             return self.templates.render(language, "header_offline")
-        _, first = await self._recent()
+        _, first, _ = await self._recent()
         if len(first) < self.config.min_handoffs:
             return self.templates.render(language, "header_fallback")
         seconds = sorted(first)[

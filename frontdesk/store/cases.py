@@ -108,10 +108,11 @@ class CaseStore:
     async def dequeue(self, case_id: str) -> bool:
         return bool(await call(self.redis.zrem(QUEUE, case_id)))
 
-    async def claim(self, case_id: str, agent: str, capacity: int) -> int:
+    async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
         """1 claimed, 0 no longer waiting, -1 agent at capacity."""
         keys = [QUEUE, agent_cases_key(agent), case_key(case_id)]
-        args: list[str | int] = [case_id, capacity, f"{time.time():.3f}", agent]
+        moment = time.time() if now is None else now
+        args: list[str | int] = [case_id, capacity, f"{moment:.3f}", agent]
         return int(await call(self._claim(keys=keys, args=args)))
 
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
