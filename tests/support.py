@@ -137,6 +137,7 @@ class AgentClient:
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.token = token
+        self.name = token.rsplit(":", 2)[0]
         self.sio = socketio.AsyncClient(reconnection=False)
         self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
         for name in AGENT_EVENTS:

@@ -4,6 +4,7 @@ Rasa is not needed: the customer's request for a person goes straight to the han
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -216,3 +217,30 @@ async def test_typical_reply_comes_from_real_first_response_times(
     text = await waits.typical_reply("en")
     # The 80th percentile of the recent first responses (200 s), rounded up: never rosier.
     assert text == "A person typically replies in about 4 minutes"
+
+
+async def test_auto_assignment_gives_the_request_to_the_least_loaded_agent(
+    start: Callable[..., Any], people: list[Any], tmp_path: Path
+) -> None:
+    handoff_file = flows_copy(tmp_path) / "handoff.yml"
+    handoff_file.write_text(
+        handoff_file.read_text().replace("auto_assign: false", "auto_assign: true")
+    )
+    server = await start()
+    one, two = await agent(server, people, capacity=2), await agent(server, people, capacity=2)
+    first = await customer(server, people)
+    await ask_for_person(server, first)
+    waiting = {asyncio.create_task(a.next("case_assigned")): a for a in (one, two)}
+    done, pending = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    holder = waiting[done.pop()]
+    other = two if holder is one else one
+    assert (await first.next("agent_joined"))["name"] == holder.name
+
+    # The next request goes to the agent with fewer conversations.
+    second = await customer(server, people)
+    await ask_for_person(server, second)
+    event = await other.next("case_assigned")
+    assert event["case"]["card"]["conversation_id"] == second.session_id
+    assert (await second.next("agent_joined"))["name"] == other.name
