@@ -9,7 +9,11 @@ question after the other), in the same run, against:
   rasa-default       Rasa's default configuration (bot/config.default.yml, same data) on its
                      own socketio channel — what a Rasa user has today.
 
-Rounds alternate the targets so that drift on a shared machine hits all of them alike.
+Rounds alternate the targets so that drift on a shared machine hits all of them alike. Two load
+levels by default: 2 clients (Rasa not saturated: latency shows the path's overhead) and 8
+(Rasa saturated on 2 cores: latency is mostly queueing, throughput is the figure). A frontdesk
+client waits for the end of the turn (`bot_typing false`) before its next question, a Rasa
+client for the messages seen in a calibration pass.
 Latency is question sent → first bot_uttered (the answer the customer reads); "turn" is until
 the end of the turn. Throughput is measured turns per second.
 
@@ -103,14 +107,17 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8, help="concurrent conversations")
+    parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[2, 8], help="concurrent conversations, one run per level "
+                        "(default 2,8: below and at Rasa's saturation on 2 cores)")
     parser.add_argument("--turns", type=int, default=20, help="measured questions per client")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured questions per client")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
     args = parser.parse_args(argv)
     print_header("bench/bot_turn.py — frontdesk → Rasa vs Rasa's own socketio channel")
     print(
-        f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per target "
+        f"   {'/'.join(map(str, args.clients))} clients x {args.turns} questions x "
+        f"{args.rounds} rounds per target "
         f"(+{args.warmup} warm-up questions per client); loopback; websocket transport"
     )
 
@@ -134,69 +141,52 @@ def main(argv: list[str] | None = None) -> int:
         expected_ours = asyncio.run(rasa_expected(ours_url))
         expected_default = asyncio.run(rasa_expected(default_url))
         rasa_pids = {"rasa": ours_pid} if ours_pid else {}
-        targets = [
-            Target("rasa-socketio", ours_url, "rasa", rasa_pids, expected_ours),
-            Target(
-                "frontdesk",
-                gateway_url,
-                "frontdesk",
-                {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids},
-            ),
-            Target(
-                "rasa-default",
-                default_url,
-                "rasa",
-                {"rasa": default_pid} if default_pid else {},
-                expected_default,
-            ),
-        ]
+        levels: dict[int, list[Target]] = {}
+        for clients in args.clients:
+            levels[clients] = [
+                Target("rasa-socketio", ours_url, "rasa", rasa_pids, expected_ours),
+                Target("frontdesk", gateway_url, "frontdesk",
+                       {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids}),
+                Target("rasa-default", default_url, "rasa",
+                       {"rasa": default_pid} if default_pid else {}, expected_default),
+            ]
         with timed("measuring"):
             for round_no in range(args.rounds):
-                for target in targets:
-                    measure(target, args.clients, args.turns, args.warmup, round_no)
+                for clients, targets in levels.items():
+                    for target in targets:
+                        measure(target, clients, args.turns, args.warmup, round_no)
 
-    base, ours, default = targets
-    print("   results (all rounds pooled):")
-    for t in targets:
-        note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
-        print(
-            f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
-            f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu) or 'n/a (shared Rasa)'} | "
-            f"generator ≤{t.gen_share:.0%}{note}"
-        )
-    figure(
-        BENCH,
-        "frontdesk answer p50 vs Rasa socketio (same model)",
-        f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
-        ratio_text(ours.first.p50, base.first.p50, 1.03),
-    )
-    figure(
-        BENCH,
-        "frontdesk answer p99 vs Rasa socketio (same model)",
-        f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
-        ratio_text(ours.first.p99, base.first.p99, 1.03),
-    )
-    figure(
-        BENCH,
-        "frontdesk throughput vs Rasa socketio",
-        f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
-        ratio_text(ours.throughput, base.throughput),
-    )
-    figure(
-        BENCH,
-        "frontdesk answer p50 vs Rasa default config (socketio)",
-        f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
-        ratio_text(ours.first.p50, default.first.p50, 0.4),
-    )
-    figure(
-        BENCH,
-        "frontdesk answer p99 vs Rasa default config (socketio)",
-        f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
-        ratio_text(ours.first.p99, default.first.p99),
-    )
-    if max(t.gen_share for t in targets) > 0.8:
+    for clients, targets in levels.items():
+        report(clients, targets)
+    if max(t.gen_share for ts in levels.values() for t in ts) > 0.8:
         print("   note: a generator used >80% of a core: it may be limiting the figures")
     return 0
+
+
+def report(clients: int, targets: list[Target]) -> None:
+    base, ours, default = targets
+    print(f"   results with {clients} concurrent clients (all rounds pooled):")
+    for t in targets:
+        note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
+        print(f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
+              f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu)} | "
+              f"generator ≤{t.gen_share:.0%}{note}")
+    at = f"{clients} client{'s' if clients > 1 else ''}"
+    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa socketio (same model)",
+           f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
+           ratio_text(ours.first.p50, base.first.p50, 1.03))
+    figure(BENCH, f"{at}: frontdesk answer p99 vs Rasa socketio (same model)",
+           f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
+           ratio_text(ours.first.p99, base.first.p99, 1.03))
+    figure(BENCH, f"{at}: frontdesk throughput vs Rasa socketio",
+           f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
+           ratio_text(ours.throughput, base.throughput))
+    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",
+           f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
+           ratio_text(ours.first.p50, default.first.p50, 0.4))
+    figure(BENCH, f"{at}: frontdesk answer p99 vs Rasa default config (socketio)",
+           f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
+           ratio_text(ours.first.p99, default.first.p99))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ class BotClient:
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         quoted = quote(conversation_id, safe="")
-        url = f"{self.url_for(conversation_id)}/conversations/{quoted}/tracker"
+        url = f"{self.url_for(conversation_id)}/conversations/{quoted}/tracker?include_events=NONE"
         result = await self._request("GET", url, None)
         if not isinstance(result, dict):
             raise BotUnavailable(f"Rasa answered an unexpected tracker from {url}")

@@ -30,7 +30,7 @@ async def test_test_stories_pass_on_the_served_model(rasa_url: str) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{rasa_url}/model/test/stories",
+            f"{rasa_url}/model/test/stories?e2e=true",
             data=stories.encode(),
             headers={"Content-Type": "application/x-yaml"},
             timeout=aiohttp.ClientTimeout(total=300),
@@ -41,6 +41,7 @@ async def test_test_stories_pass_on_the_served_model(rasa_url: str) -> None:
     wrong = [a for a in evaluation["actions"] if a["action"] != a["predicted"]]
     assert not wrong, wrong
     assert evaluation["accuracy"] == 1.0
+    assert evaluation["is_end_to_end_evaluation"]  # the story text went through NLU
 
 
 async def test_an_unrelated_question_is_not_answered_confidently(rasa_url: str) -> None:

@@ -51,6 +51,13 @@ async def test_quick_replies_greetings_and_out_of_scope(
     answer = await client.answer()
     assert response_of(answer[0]["text"]) in {"utter_out_of_scope", "utter_default"}
     assert area_of(answer[0]["text"]) is None
+    # A vague message the classifier maps to an area with a confident intent but an answer
+    # from elsewhere (or a weak one) gets an honest "not sure", never a wrong FAQ answer.
+    for vague in ("I have a problem", "whats up"):
+        await client.say(vague)
+        answer = await client.answer()
+        assert answer[0]["text"].startswith("I'm not sure I understood that correctly"), answer
+        assert answer[0]["quick_replies"][0]["payload"] == "/human_handoff"
     await client.say("bye!")
     assert response_of((await client.answer())[0]["text"]) == "utter_goodbye"
 

@@ -25,6 +25,7 @@ class Flows:
     fallbacks_before_offer: int = 2
     agent_capacity: int = 3
     auto_assign: bool = False
+    min_answer_confidence: float = 0.4
     topics: dict[str, str] = field(default_factory=dict)
     area_labels: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
@@ -60,6 +61,7 @@ def load_flows(flows_dir: Path) -> Flows:
     try:
         fallbacks = int(handoff.get("fallbacks_before_offer", 2))
         capacity = int(handoff.get("agent_capacity", 3))
+        min_answer = float(handoff.get("min_answer_confidence", 0.4))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{handoff_path}: {exc}") from exc
     if fallbacks < 1 or capacity < 1:
@@ -84,6 +86,7 @@ def load_flows(flows_dir: Path) -> Flows:
         fallbacks_before_offer=fallbacks,
         agent_capacity=capacity,
         auto_assign=bool(handoff.get("auto_assign", False)),
+        min_answer_confidence=min_answer,
         topics=_strings(handoff_path, handoff.get("topics") or {}, "topics"),
         area_labels=_strings(handoff_path, handoff.get("area_labels") or {}, "area_labels"),
         reasons=_strings(handoff_path, handoff.get("reasons") or {}, "reasons"),

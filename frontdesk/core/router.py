@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from frontdesk.core.handoff import CANCEL, Handoff
-from frontdesk.core.messages import Inbound, Outbound, customer_entry
+from frontdesk.core.handoff import CANCEL, REQUEST, Handoff
+from frontdesk.core.messages import Inbound, Outbound, QuickReply, customer_entry
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
 from frontdesk.core.survey import Survey
@@ -35,7 +35,8 @@ class Bot(Protocol):
 
 # Intents that say nothing about what the customer needs (not kept as "the last question").
 ORDER_NUMBER = re.compile(r"#?\b(\d{4,8})\b")
-NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
+UNSURE = "unsure_answer"
+NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope", UNSURE}
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
 
@@ -173,10 +174,32 @@ class Router:
             await self.outbox.send(conversation_id, channel, Outbound(text=text, role="system"))
             return
         outbound, controls = split_replies(replies)
+        understood = await self._understood(inbound, meta)
+        if self._unsure(understood):
+            # Never a confident wrong answer: say so, ask for more, offer a person.
+            kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
+            understood = {
+                "last_intent": UNSURE,
+                "last_confidence": understood["answer_confidence"],
+                **kept,
+            }
+            text = self.templates.render(language, "unsure_answer")
+            button = QuickReply(self.templates.render(language, "button_talk_to_person"), REQUEST)
+            outbound = [Outbound(text=text, quick_replies=(button,))]
+        await self.store.update_conversation(conversation_id, understood)
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
-        meta.update(await self._understood(inbound, meta))
+        meta.update(understood)
         await self._apply_controls(meta, controls)
+
+    def _unsure(self, understood: Mapping[str, str]) -> bool:
+        """An FAQ answer the bot is not sure of: picked from another area, or low confidence."""
+        if not understood.get("area"):
+            return False
+        confidence = float(understood.get("answer_confidence") or 0)
+        return (
+            understood.get("answer_matches") != "1" or confidence < self.flows.min_answer_confidence
+        )
 
     async def _understood(self, inbound: Inbound, meta: Mapping[str, str]) -> dict[str, str]:
         """Keep what the bot understood (area, intent, confidence, captured values)."""
@@ -194,7 +217,6 @@ class Router:
             fields["captured"] = json.dumps(captured, ensure_ascii=False)
         if fields.get("last_intent") not in SMALL_TALK and not inbound.bot_text.startswith("/"):
             fields["last_question"] = inbound.text[:200]
-        await self.store.update_conversation(inbound.conversation_id, fields)
         return fields
 
     async def _apply_controls(self, meta: dict[str, str], controls: list[dict[str, Any]]) -> None:

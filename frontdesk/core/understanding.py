@@ -25,6 +25,11 @@ def understanding(tracker: dict[str, Any]) -> dict[str, str]:
         key = str(response.get("intent_response_key") or "")
         if key.startswith(name + "/"):
             full = key
+        answer_confidence = float(response.get("confidence") or 0.0)
+        # The response selector may pick an answer from another area than the intent's:
+        # then the bot is confused whatever its intent confidence says.
+        fields["answer_matches"] = "1" if key.startswith(name + "/") else "0"
+        fields["answer_confidence"] = f"{answer_confidence:.3f}"
         fields.update(
             area=name,
             intent=full,
