@@ -93,6 +93,12 @@ async def test_handoff_carries_context_to_the_agent_and_ends_with_a_survey(
     joined = await customer.next("agent_joined")
     assert joined == {"name": "Maria"}
 
+    # Typing shows both ways.
+    await customer.sio.emit("user_typing", {"session_id": customer.session_id, "typing": True})
+    assert await maria.next("customer_typing") == {"case_id": item["case_id"], "typing": True}
+    assert (await maria.call("typing", {"case_id": item["case_id"], "typing": True}))["ok"]
+    assert await customer.next("agent_typing") == {"typing": True, "name": "Maria"}
+
     # The customer's messages now go to the agent, not the bot.
     await customer.say("thank you! it's the blue runners")
     message = await maria.until("case_message", lambda m: m["entry"]["role"] == "customer")
@@ -191,3 +197,28 @@ async def test_an_agent_at_capacity_cannot_claim_one_more(
     # Claiming a case someone already holds is refused too.
     again = await agent.call("claim", {"case_id": case_ids[0]})
     assert again["ok"] is False
+
+
+async def test_an_agent_transfers_a_conversation_with_its_history(
+    widget_client_factory: Callable[..., WidgetClient],
+    agent_factory: Callable[..., Any],
+) -> None:
+    first = await agent_factory(_unique("ana"), "Ana")
+    second_name = _unique("ben")
+    second = await agent_factory(second_name, "Ben")
+    customer = widget_client_factory()
+    await customer.connect()
+    await customer.say("/human_handoff", title="Talk to a person")
+    await customer.answer()
+    case_id = (await _queued_case(first, customer.session_id))["case_id"]
+    assert (await first.call("claim", {"case_id": case_id}))["ok"]
+    moved = await first.call("transfer", {"case_id": case_id, "to": second_name})
+    assert moved["ok"], moved
+    assigned = await second.next("case_assigned")
+    assert assigned["case"]["card"]["conversation_id"] == customer.session_id
+    assert (await first.call("reply", {"case_id": case_id, "text": "still me?"}))["ok"] is False
+    notice = await customer.until_message(lambda m: "passed the conversation to Ben" in m["text"])
+    assert notice["sender"]["kind"] == "system"
+    assert (await second.call("reply", {"case_id": case_id, "text": "Ben here."}))["ok"]
+    reply = await customer.until_message(lambda m: m["sender"]["kind"] == "agent")
+    assert reply["sender"]["name"] == "Ben"

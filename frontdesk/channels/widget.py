@@ -206,8 +206,15 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         )
 
     async def on_user_typing(self, sid: str, data: Any = None) -> None:
-        # Relayed to agents once a conversation is with one; nothing to do while with the bot.
-        return None
+        """Relayed to the agent while one has the conversation; ignored otherwise."""
+        session = await self.get_session(sid)
+        session_id = session.get("session_id")
+        if not session_id or not isinstance(data, dict):
+            return
+        try:
+            await self.router.handoff.customer_typing(session_id, bool(data.get("typing")))
+        except StoreUnavailable as exc:
+            log.warning("user_typing: %s", exc)
 
     def _text(self, session: Mapping[str, Any], key: str, **context: Any) -> str:
         language = session.get("language") or self.templates.default_language
