@@ -3,11 +3,13 @@
 N concurrent Socket.IO clients ask mixed FAQ questions (each client one conversation, one
 question after the other), in the same run, against:
 
-  rasa-socketio      `rasa run` with bot/credentials.yml (our config.yml model), its own
-                     socketio channel — the baseline;
+  rasa-socketio      `rasa run` (our config.yml model) on its own socketio channel — the
+                     baseline (session persistence off: see common.Services.credentials);
   frontdesk          the gateway (widget channel) in front of that same Rasa process (REST);
   rasa-default       Rasa's default configuration (bot/config.default.yml, same data) on its
-                     own socketio channel — what a Rasa user has today.
+                     own socketio channel — what a Rasa user has today;
+  rasa-rest          Rasa's REST channel of our Rasa process, called straight from the
+                     generator: frontdesk against it is the gateway's own overhead.
 
 Rounds alternate the targets so that drift on a shared machine hits all of them alike. Two load
 levels by default: 2 clients (Rasa not saturated: latency shows the path's overhead) and 8
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                        {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids}),
                 Target("rasa-default", default_url, "rasa",
                        {"rasa": default_pid} if default_pid else {}, expected_default),
+                Target("rasa-rest", ours_url, "rest", rasa_pids),
             ]
         with timed("measuring"):
             for round_no in range(args.rounds):
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(clients: int, targets: list[Target]) -> None:
-    base, ours, default = targets
+    base, ours, default, rest = targets
     print(f"   results with {clients} concurrent clients (all rounds pooled):")
     for t in targets:
         note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
@@ -181,6 +184,9 @@ def report(clients: int, targets: list[Target]) -> None:
     figure(BENCH, f"{at}: frontdesk throughput vs Rasa socketio",
            f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
            ratio_text(ours.throughput, base.throughput))
+    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa REST straight (gateway's overhead)",
+           f"{ours.first.p50 * 1000:.1f} ms vs {rest.first.p50 * 1000:.1f} ms",
+           ratio_text(ours.first.p50, rest.first.p50))
     figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",
            f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
            ratio_text(ours.first.p50, default.first.p50, 0.4))

@@ -580,6 +580,7 @@ async def widget_turns(
     mode "frontdesk": a turn ends with `bot_typing {typing: false}` (the gateway's end of turn).
     mode "rasa": Rasa's own socketio channel has no end-of-turn event, so a turn ends after the
     messages seen for that question in a calibration pass (`expected`, texts compared).
+    mode "rest": Rasa's REST channel directly (aiohttp), the gateway's own upstream call.
     Returns first-answer latencies (question sent -> first bot_uttered) and whole-turn ones,
     measured after every client has connected and done `warmup` turns."""
     import socketio
@@ -598,16 +599,31 @@ async def widget_turns(
         sio.on("session_confirm", lambda data: events.put_nowait(("confirm", data)))
         session_id = f"bench-{tag}-{index}-{os.getpid()}-{time.time_ns()}"
         connected = False
+        http: Any = None
         try:
-            await sio.connect(url, transports=["websocket"], wait_timeout=30)
-            connected = True
-            await sio.emit("session_request", {"session_id": session_id})
-            while (await asyncio.wait_for(events.get(), 30))[0] != "confirm":
-                pass
+            if mode == "rest":
+                import aiohttp
+
+                http = aiohttp.ClientSession()
+            else:
+                await sio.connect(url, transports=["websocket"], wait_timeout=30)
+                connected = True
+                await sio.emit("session_request", {"session_id": session_id})
+                while (await asyncio.wait_for(events.get(), 30))[0] != "confirm":
+                    pass
 
             async def turn(question: str, measure: bool) -> None:
                 nonlocal mismatches
                 t0 = time.monotonic()
+                if mode == "rest":  # Rasa's REST channel, straight (what the gateway calls)
+                    body = {"sender": session_id, "message": question}
+                    async with http.post(f"{url}/webhooks/rest/webhook", json=body) as resp:
+                        await resp.json()
+                    if measure:
+                        now = time.monotonic()
+                        first.add(t0, now)
+                        whole.add(t0, now)
+                    return
                 await sio.emit("user_uttered", {"message": question, "session_id": session_id})
                 t_first = 0.0
                 texts: list[str] = []
@@ -646,6 +662,8 @@ async def widget_turns(
             if connected:
                 with contextlib.suppress(Exception):
                     await sio.disconnect()
+            if http is not None:
+                await http.close()
 
     tasks = [asyncio.create_task(one(i)) for i in range(clients)]
     await start.wait()

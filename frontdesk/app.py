@@ -35,6 +35,7 @@ from frontdesk.core.flows import Flows, load_flows
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.hours import Hours, load_hours
 from frontdesk.core.leave_message import LeaveMessage
+from frontdesk.core.metrics import Metrics
 from frontdesk.core.notify import Fanout
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
@@ -59,6 +60,7 @@ BOT = web.AppKey("bot", BotClient)
 ROUTER = web.AppKey("router", Router)
 FLOWS = web.AppKey("flows", Flows)
 HOURS = web.AppKey("hours", Hours)
+METRICS = web.AppKey("metrics", Metrics)
 WIDGET_CHANNEL = web.AppKey("widget_channel", WidgetChannel)
 OUTBOX = web.AppKey("outbox", Outbox)
 TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
@@ -126,7 +128,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
 async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = app[STORE]
-    outbox = Outbox(store)
+    outbox = Outbox(store, app[METRICS])
     templates, flows = app[TEMPLATES], app[FLOWS]
     cases = CaseStore(app[REDIS])
     agent_store = AgentStore(app[REDIS])
@@ -266,6 +268,11 @@ async def socketio_client(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "text/javascript"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].export()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
 async def health(request: web.Request) -> web.Response:
     redis_ok = await request.app[STORE].ping()
     rasa = await request.app[BOT].status()
@@ -280,6 +287,7 @@ def make_app(settings: Settings) -> web.Application:
     app[TEMPLATES] = Templates(settings.flows_dir, settings.default_language)
     app[FLOWS] = load_flows(settings.flows_dir)
     app[HOURS] = load_hours(settings.flows_dir)
+    app[METRICS] = Metrics()
     app[SECRET] = load_secret(settings.secret_key, settings.data_dir)
     origins: str | list[str] = (
         "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
@@ -299,6 +307,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/console", console_redirect)
     app.add_subapp("/console/", make_console(app[SECRET], settings.base_url.startswith("https")))
     app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/widget/vendor/socket.io.min.js", socketio_client)
     app.router.add_get("/widget/{name}", widget_file)
     if settings.telegram_enabled:

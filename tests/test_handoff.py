@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -140,6 +141,14 @@ async def test_handoff_carries_context_to_the_agent_and_ends_with_a_survey(
     await customer.say("how do I reset my password?")
     again = await customer.answer()
     assert response_of(again[0]["text"]) == "utter_account/password_reset"
+
+    # Operators see it in the Prometheus metrics.
+    async with aiohttp.ClientSession() as http, http.get(gateway.make_url("/metrics")) as resp:
+        exported = await resp.text()
+    assert 'frontdesk_handoffs_total{reason="topic"} 1.0' in exported
+    assert "frontdesk_first_response_seconds_count 1.0" in exported
+    assert 'frontdesk_survey_answers_total{question="csat",score="5"} 1.0' in exported
+    assert 'frontdesk_messages_total{channel="widget",role="agent"} 1.0' in exported
 
 
 async def test_asking_for_a_person_then_cancelling(

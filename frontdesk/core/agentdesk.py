@@ -144,7 +144,10 @@ class AgentDesk:
         entry = await self.outbox.send(
             case["conversation_id"], case.get("channel", "widget"), message
         )
-        await self.cases.set_once(case_id, "first_reply_at", f"{time.time():.3f}")
+        now = time.time()
+        if await self.cases.set_once(case_id, "first_reply_at", f"{now:.3f}"):
+            waited = now - float(case.get("requested_at") or now)
+            self.outbox.metrics.first_response.observe(waited)
         await self.console.case_message(agent, case_id, entry)
         return entry
 

@@ -101,6 +101,7 @@ class Handoff:
             return
         summary = self.summary(meta, reason, detail)
         case_id = await self._create_case(meta, reason, detail, summary, {})
+        self.outbox.metrics.handoffs.labels(reason).inc()
         await self._send(meta, Outbound(text=self.say(meta, "handoff_confirm", summary=summary)))
         status = await self.waits.status_of(case_id)
         if status is not None:
@@ -179,6 +180,7 @@ class Handoff:
         await self._create_case(
             meta, fields["reason"], fields.get("reason_detail", ""), summary, extra, first=True
         )
+        self.outbox.metrics.messages_left.inc()
         await self.console.queue_changed()
 
     async def tell_wait(self, meta: Mapping[str, str]) -> None:

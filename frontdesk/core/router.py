@@ -86,6 +86,7 @@ class Router:
             inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
         )
         if not result.duplicate:
+            self.outbox.metrics.messages.labels(inbound.channel, "customer").inc()
             self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
 
@@ -165,9 +166,12 @@ class Router:
         conversation_id = inbound.conversation_id
         channel = meta.get("channel", inbound.channel)
         language = meta.get("language", self.templates.default_language)
+        metrics = self.outbox.metrics
+        started = time.perf_counter()
         try:
             replies = await self.bot.send(conversation_id, inbound.bot_text, inbound.metadata)
         except BotUnavailable as exc:
+            metrics.bot_failures.inc()
             log.warning("bot unavailable for %s: %s", conversation_id, exc)
             await self.store.update_conversation(conversation_id, {"bot_pending": "1"})
             text = self.templates.render(language, "bot_unavailable")
@@ -189,6 +193,9 @@ class Router:
         await self.store.update_conversation(conversation_id, understood)
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
+        metrics.bot_turn.observe(time.perf_counter() - started)
+        if understood.get("last_intent") in NOT_UNDERSTOOD:
+            metrics.not_understood.inc()
         meta.update(understood)
         await self._apply_controls(meta, controls)
 

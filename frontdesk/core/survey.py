@@ -62,6 +62,7 @@ class Survey:
                 await self._finish(meta)  # the customer moved on: the bot takes the message
                 return False
             await self.cases.update(case_id, {step: match.group(1)})
+            self.outbox.metrics.survey.labels(step, match.group(1)).inc()
             following = STEPS[STEPS.index(step) + 1]
             await self.store.update_conversation(meta["id"], {"survey_step": following})
             await self._ask(meta, following)

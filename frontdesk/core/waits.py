@@ -139,6 +139,7 @@ class Waits:
 
     async def statuses(self) -> list[QueueStatus]:
         queue = await self.cases.queue()
+        self.outbox.metrics.waiting.set(len(queue))
         if not queue:
             return []
         handle, _, pickup = await self._recent()
