@@ -12,7 +12,7 @@ question after the other), in the same run, against:
                      generator: frontdesk against it is the gateway's own overhead.
 
 Rounds alternate the targets so that drift on a shared machine hits all of them alike. Two load
-levels by default: 2 clients (Rasa not saturated: latency shows the path's overhead) and 8
+levels by default: 1 client (no queueing in Rasa: latency shows the path's overhead) and 8
 (Rasa saturated on 2 cores: latency is mostly queueing, throughput is the figure). A frontdesk
 client waits for the end of the turn (`bot_typing false`) before its next question, a Rasa
 client for the messages seen in a calibration pass.
@@ -110,8 +110,8 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")],
-                        default=[2, 8], help="concurrent conversations, one run per level "
-                        "(default 2,8: below and at Rasa's saturation on 2 cores)")
+                        default=[1, 8], help="concurrent conversations, one run per level "
+                        "(default 1,8: no queueing in Rasa, and Rasa saturated)")
     parser.add_argument("--turns", type=int, default=20, help="measured questions per client")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured questions per client")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")

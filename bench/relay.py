@@ -329,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         stub_rasa(args.stub_rasa)
         return 0
 
+    if args.profile and not (Path(PYTHON).parent / "py-spy").is_file():
+        parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
     cores = os.cpu_count() or 1
     pinning = not args.no_pin and cores >= 2
     server_cpu, gen_cpu = ({0}, {1}) if pinning else (None, None)

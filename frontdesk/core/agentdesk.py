@@ -14,6 +14,7 @@ from frontdesk.errors import DeskError
 from frontdesk.store.agents import AgentStore
 
 MAX_NOTE = 5000
+AGENT_CACHE_SECONDS = 30.0
 
 
 class AgentDesk:
@@ -27,6 +28,7 @@ class AgentDesk:
         self.agents = agents
         self.survey = survey
         handoff.after_queue = self.auto_assign
+        self._agents: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @property
     def console(self) -> Any:
@@ -35,14 +37,20 @@ class AgentDesk:
     # -- reading ----------------------------------------------------------------------------------
 
     async def agent(self, name: str) -> dict[str, Any]:
+        """An agent's name, display name and capacity (cached briefly: read on every reply)."""
+        cached = self._agents.get(name)
+        if cached is not None and time.monotonic() - cached[0] < AGENT_CACHE_SECONDS:
+            return cached[1]
         row = await self.agents.get(name)
         if not row:
             raise DeskError("unknown_agent", f"there is no agent {name!r}")
-        return {
+        info = {
             "name": name,
             "display_name": row.get("display_name") or name,
             "capacity": int(row.get("capacity") or self.flows.agent_capacity),
         }
+        self._agents[name] = (time.monotonic(), info)
+        return info
 
     async def queue_items(self) -> list[dict[str, Any]]:
         waiting = await self.cases.queue()
@@ -119,7 +127,7 @@ class AgentDesk:
             raise DeskError("already_taken", "someone else took this conversation, or it ended")
         case = await self.cases.get(case_id)
         meta = await self.store.get_conversation(case["conversation_id"])
-        await self.store.update_conversation(meta["id"], {"state": "agent"})
+        await self.store.update_conversation(meta["id"], {"state": "agent", "agent": agent})
         name = info["display_name"]
         channel = meta.get("channel", "widget")
         await self.outbox.event(
@@ -145,7 +153,9 @@ class AgentDesk:
             case["conversation_id"], case.get("channel", "widget"), message
         )
         now = time.time()
-        if await self.cases.set_once(case_id, "first_reply_at", f"{now:.3f}"):
+        if not case.get("first_reply_at") and await self.cases.set_once(
+            case_id, "first_reply_at", f"{now:.3f}"
+        ):
             waited = now - float(case.get("requested_at") or now)
             self.outbox.metrics.first_response.observe(waited)
         await self.console.case_message(agent, case_id, entry)
@@ -207,6 +217,7 @@ class AgentDesk:
         if result == 0:
             raise DeskError("not_yours", "this conversation is not assigned to you")
         old = (await self.agent(agent))["display_name"]
+        await self.store.update_conversation(case["conversation_id"], {"agent": target})
         meta = await self.store.get_conversation(case["conversation_id"])
         text = self.handoff.say(meta, "agent_transferred", old=old, new=to["display_name"])
         channel = meta.get("channel", "widget")
@@ -231,6 +242,7 @@ class AgentDesk:
             agent,
             {"state": "closed", "closed_at": f"{time.time():.3f}", "end_seq": str(end_seq)},
         )
+        await self.store.update_conversation(meta["id"], {"agent": ""})
         await self.survey.start(meta)
         await self.console.case_closed(agent, case_id)
         await self.console.agents_changed()

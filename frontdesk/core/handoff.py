@@ -212,15 +212,12 @@ class Handoff:
         await self._send(meta, Outbound(text=self.say(meta, "handoff_cancelled")))
 
     async def to_agent(self, meta: Mapping[str, str], entry: Mapping[str, Any]) -> None:
-        """A customer message while an agent has the conversation goes to that agent."""
-        case = await self.cases.get(meta.get("case_id", ""))
-        if case.get("agent"):
-            await self.console.case_message(case["agent"], case["id"], entry)
+        """A customer message while an agent has the conversation goes to that agent
+        (the conversation remembers which agent and case since the claim)."""
+        if meta.get("agent") and meta.get("case_id"):
+            await self.console.case_message(meta["agent"], meta["case_id"], entry)
 
     async def customer_typing(self, conversation_id: str, typing: bool) -> None:
         meta = await self.store.get_conversation(conversation_id)
-        if meta.get("state") != "agent":
-            return
-        case = await self.cases.get(meta.get("case_id", ""))
-        if case.get("agent"):
-            await self.console.customer_typing(case["agent"], case["id"], typing)
+        if meta.get("state") == "agent" and meta.get("agent") and meta.get("case_id"):
+            await self.console.customer_typing(meta["agent"], meta["case_id"], typing)

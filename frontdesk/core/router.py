@@ -108,17 +108,16 @@ class Router:
         if previous is not None:
             await asyncio.wait([previous])
         conversation_id, channel = inbound.conversation_id, inbound.channel
-        # Show the work: "typing…" only when the answer takes longer than typing_delay.
-        typing = asyncio.create_task(self._typing_later(inbound, seq))
+        relayed = False
         try:
-            await self.turn(inbound, seq)
+            relayed = await self.turn(inbound, seq)
         except FrontdeskError as exc:
             log.error("turn for %s failed: %s", conversation_id, exc)
         except Exception:
             log.exception("turn for %s failed", conversation_id)
         finally:
-            typing.cancel()
-            await self.outbox.typing(conversation_id, channel, False, seq)
+            if not relayed:  # the end of every turn the gateway or the bot answered
+                await self.outbox.typing(conversation_id, channel, False, seq)
 
     async def _typing_later(self, inbound: Inbound, seq: int) -> None:
         await asyncio.sleep(self.typing_delay)
@@ -137,30 +136,36 @@ class Router:
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
 
-    async def turn(self, inbound: Inbound, seq: int) -> None:
+    async def turn(self, inbound: Inbound, seq: int) -> bool:
+        """Handle one customer message; True when it was relayed to an agent."""
         conversation_id = inbound.conversation_id
         meta = await self.store.get_conversation(conversation_id)
         meta.setdefault("id", conversation_id)
         state = meta.get("state", "bot")
         command = inbound.bot_text.strip()
+        if state == "agent":
+            entry = {**customer_entry(inbound), "seq": seq}
+            await self.handoff.to_agent(meta, entry)
+            return True
         if state == "survey" and await self.survey.answer(inbound, meta):
-            return
+            return False
         if state == "leave_message":
             fields = await self.handoff.leave.answer(inbound, meta)
             if fields is not None:
                 await self.handoff.left_message(meta, fields)
-            return
+            return False
         if command == CANCEL:
             await self.handoff.cancel(meta)
-            return
-        if command == LEAVE_MESSAGE:
+        elif command == LEAVE_MESSAGE:
             await self.handoff.leave_message(meta)
-            return
-        if state == "agent":
-            entry = {**customer_entry(inbound), "seq": seq}
-            await self.handoff.to_agent(meta, entry)
-            return
-        await self._bot_turn(inbound, meta)
+        else:
+            # Show the work: "typing…" only when the answer takes longer than typing_delay.
+            typing = asyncio.create_task(self._typing_later(inbound, seq))
+            try:
+                await self._bot_turn(inbound, meta)
+            finally:
+                typing.cancel()
+        return False
 
     async def _bot_turn(self, inbound: Inbound, meta: dict[str, str]) -> None:
         conversation_id = inbound.conversation_id
@@ -178,7 +183,10 @@ class Router:
             await self.outbox.send(conversation_id, channel, Outbound(text=text, role="system"))
             return
         outbound, controls = split_replies(replies)
-        understood = await self._understood(inbound, meta)
+        # Checking the answer's confidence needs Rasa's tracker before anything is shown;
+        # with min_answer_confidence 0 it is read after the answer is delivered instead.
+        checking = self.flows.min_answer_confidence > 0
+        understood = await self._understood(inbound, meta) if checking else {}
         if self._unsure(understood):
             # Never a confident wrong answer: say so, ask for more, offer a person.
             kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
@@ -190,14 +198,15 @@ class Router:
             text = self.templates.render(language, "unsure_answer")
             button = QuickReply(self.templates.render(language, "button_talk_to_person"), REQUEST)
             outbound = [Outbound(text=text, quick_replies=(button,))]
-        await self.store.update_conversation(conversation_id, understood)
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
         metrics.bot_turn.observe(time.perf_counter() - started)
+        if not checking:
+            understood = await self._understood(inbound, meta)
         if understood.get("last_intent") in NOT_UNDERSTOOD:
             metrics.not_understood.inc()
         meta.update(understood)
-        await self._apply_controls(meta, controls)
+        await self._apply_controls(meta, understood, controls)
 
     def _unsure(self, understood: Mapping[str, str]) -> bool:
         """An FAQ answer the bot is not sure of: picked from another area, or low confidence."""
@@ -226,17 +235,21 @@ class Router:
             fields["last_question"] = inbound.text[:200]
         return fields
 
-    async def _apply_controls(self, meta: dict[str, str], controls: list[dict[str, Any]]) -> None:
+    async def _apply_controls(
+        self, meta: dict[str, str], understood: dict[str, str], controls: list[dict[str, Any]]
+    ) -> None:
+        """Store what was understood (one write) and act on the bot's markers."""
         conversation_id = meta["id"]
         events = {str(c.get("event")): c for c in controls}
         if "fallback" in events or meta.get("last_intent") in NOT_UNDERSTOOD:
+            await self.store.update_conversation(conversation_id, understood)
             count = await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
             if count >= self.flows.fallbacks_before_offer and meta.get("state", "bot") == "bot":
                 await self.store.update_conversation(conversation_id, {"fallbacks_in_a_row": "0"})
                 await self.handoff.offer_person(meta)
             return
         await self.store.update_conversation(
-            conversation_id, {"fallbacks_in_a_row": "0", "bot_pending": "0"}
+            conversation_id, {**understood, "fallbacks_in_a_row": "0", "bot_pending": "0"}
         )
         if "handoff" in events:
             reason = str(events["handoff"].get("reason") or "customer_asked")
