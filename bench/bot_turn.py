@@ -109,9 +109,13 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")],
-                        default=[1, 8], help="concurrent conversations, one run per level "
-                        "(default 1,8: no queueing in Rasa, and Rasa saturated)")
+    parser.add_argument(
+        "--clients",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 8],
+        help="concurrent conversations, one run per level "
+        "(default 1,8: no queueing in Rasa, and Rasa saturated)",
+    )
     parser.add_argument("--turns", type=int, default=20, help="measured questions per client")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured questions per client")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
@@ -147,10 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         for clients in args.clients:
             levels[clients] = [
                 Target("rasa-socketio", ours_url, "rasa", rasa_pids, expected_ours),
-                Target("frontdesk", gateway_url, "frontdesk",
-                       {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids}),
-                Target("rasa-default", default_url, "rasa",
-                       {"rasa": default_pid} if default_pid else {}, expected_default),
+                Target(
+                    "frontdesk",
+                    gateway_url,
+                    "frontdesk",
+                    {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids},
+                ),
+                Target(
+                    "rasa-default",
+                    default_url,
+                    "rasa",
+                    {"rasa": default_pid} if default_pid else {},
+                    expected_default,
+                ),
                 Target("rasa-rest", ours_url, "rest", rasa_pids),
             ]
         with timed("measuring"):
@@ -171,28 +184,48 @@ def report(clients: int, targets: list[Target]) -> None:
     print(f"   results with {clients} concurrent clients (all rounds pooled):")
     for t in targets:
         note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
-        print(f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
-              f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu)} | "
-              f"generator ≤{t.gen_share:.0%}{note}")
+        print(
+            f"   {t.name:<14} first answer {t.first.text()} | whole turn {t.whole.text()} | "
+            f"{t.throughput:.1f} turns/s | CPU {'; '.join(t.cpu)} | "
+            f"generator ≤{t.gen_share:.0%}{note}"
+        )
     at = f"{clients} client{'s' if clients > 1 else ''}"
-    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa socketio (same model)",
-           f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
-           ratio_text(ours.first.p50, base.first.p50, 1.03))
-    figure(BENCH, f"{at}: frontdesk answer p99 vs Rasa socketio (same model)",
-           f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
-           ratio_text(ours.first.p99, base.first.p99, 1.03))
-    figure(BENCH, f"{at}: frontdesk throughput vs Rasa socketio",
-           f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
-           ratio_text(ours.throughput, base.throughput))
-    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa REST straight (gateway's overhead)",
-           f"{ours.first.p50 * 1000:.1f} ms vs {rest.first.p50 * 1000:.1f} ms",
-           ratio_text(ours.first.p50, rest.first.p50))
-    figure(BENCH, f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",
-           f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
-           ratio_text(ours.first.p50, default.first.p50, 0.4))
-    figure(BENCH, f"{at}: frontdesk answer p99 vs Rasa default config (socketio)",
-           f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
-           ratio_text(ours.first.p99, default.first.p99))
+    figure(
+        BENCH,
+        f"{at}: frontdesk answer p50 vs Rasa socketio (same model)",
+        f"{ours.first.p50 * 1000:.1f} ms vs {base.first.p50 * 1000:.1f} ms",
+        ratio_text(ours.first.p50, base.first.p50, 1.03),
+    )
+    figure(
+        BENCH,
+        f"{at}: frontdesk answer p99 vs Rasa socketio (same model)",
+        f"{ours.first.p99 * 1000:.1f} ms vs {base.first.p99 * 1000:.1f} ms",
+        ratio_text(ours.first.p99, base.first.p99, 1.03),
+    )
+    figure(
+        BENCH,
+        f"{at}: frontdesk throughput vs Rasa socketio",
+        f"{ours.throughput:.1f} vs {base.throughput:.1f} turns/s",
+        ratio_text(ours.throughput, base.throughput),
+    )
+    figure(
+        BENCH,
+        f"{at}: frontdesk answer p50 vs Rasa REST straight (gateway's overhead)",
+        f"{ours.first.p50 * 1000:.1f} ms vs {rest.first.p50 * 1000:.1f} ms",
+        ratio_text(ours.first.p50, rest.first.p50),
+    )
+    figure(
+        BENCH,
+        f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",
+        f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
+        ratio_text(ours.first.p50, default.first.p50, 0.4),
+    )
+    figure(
+        BENCH,
+        f"{at}: frontdesk answer p99 vs Rasa default config (socketio)",
+        f"{ours.first.p99 * 1000:.1f} ms vs {default.first.p99 * 1000:.1f} ms",
+        ratio_text(ours.first.p99, default.first.p99),
+    )
 
 
 if __name__ == "__main__":

@@ -446,7 +446,8 @@ class Services:
         path = self.tmp / "credentials.yml"
         path.write_text(
             "rest:\n\nsocketio:\n  user_message_evt: user_uttered\n"
-            "  bot_message_evt: bot_uttered\n  session_persistence: false\n"
+            "  bot_message_evt: bot_uttered\n  session_persistence: false\n\n"
+            "channels.frontdesk.FrontdeskInput:\n"
         )
         return path
 

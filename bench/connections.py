@@ -88,7 +88,8 @@ async def hold_connections(
         "failures": failures,
         "took": took,
         "cpu": shares,
-        "kinds": kinds, "retries": retries,
+        "kinds": kinds,
+        "retries": retries,
     }
 
 

@@ -6,10 +6,10 @@ import logging
 import zlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
+from frontdesk.core.messages import BotReply
 from frontdesk.errors import BotUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,24 +31,19 @@ class BotClient:
 
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """One bot turn through Rasa's REST channel; returns Rasa's messages."""
+    ) -> BotReply:
+        """One bot turn through the bot's frontdesk channel (bot/channels/frontdesk.py):
+        Rasa's REST-channel messages plus what the bot understood, in one request."""
         body: dict[str, Any] = {"sender": conversation_id, "message": text}
         if metadata:
             body["metadata"] = metadata
-        url = f"{self.url_for(conversation_id)}/webhooks/rest/webhook"
+        url = f"{self.url_for(conversation_id)}/webhooks/frontdesk/webhook"
         result = await self._request("POST", url, body)
-        if not isinstance(result, list):
+        if not isinstance(result, dict) or not isinstance(result.get("messages"), list):
             raise BotUnavailable(f"Rasa answered an unexpected body from {url}")
-        return [m for m in result if isinstance(m, dict)]
-
-    async def tracker(self, conversation_id: str) -> dict[str, Any]:
-        quoted = quote(conversation_id, safe="")
-        url = f"{self.url_for(conversation_id)}/conversations/{quoted}/tracker?include_events=NONE"
-        result = await self._request("GET", url, None)
-        if not isinstance(result, dict):
-            raise BotUnavailable(f"Rasa answered an unexpected tracker from {url}")
-        return result
+        messages = [m for m in result["messages"] if isinstance(m, dict)]
+        understood = result.get("understood")
+        return BotReply(messages, understood if isinstance(understood, dict) else {})
 
     async def parse(self, text: str) -> dict[str, Any]:
         result = await self._request("POST", f"{self.urls[0]}/model/parse", {"text": text})

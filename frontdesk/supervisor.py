@@ -35,7 +35,7 @@ class RasaProcess:
         self.port = port
         self.host = host
         self.endpoints = endpoints
-        self.credentials = credentials
+        self.credentials = credentials or BOT_DIR / "credentials.yml"
         self.log_path = log_path
         self._proc: asyncio.subprocess.Process | None = None
 

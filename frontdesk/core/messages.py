@@ -65,3 +65,12 @@ def customer_entry(inbound: Inbound) -> dict[str, Any]:
     if inbound.client_msg_id:
         entry["client_msg_id"] = inbound.client_msg_id
     return entry
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """One bot turn: Rasa's REST-channel messages and what the bot understood (the parse:
+    intent, entities, response_selector)."""
+
+    messages: list[dict[str, Any]]
+    understood: dict[str, Any]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from frontdesk.core.handoff import CANCEL, REQUEST, Handoff
-from frontdesk.core.messages import Inbound, Outbound, QuickReply, customer_entry
+from frontdesk.core.messages import BotReply, Inbound, Outbound, QuickReply, customer_entry
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
 from frontdesk.core.survey import Survey
@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 class Bot(Protocol):
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]: ...
-
-    async def tracker(self, conversation_id: str) -> dict[str, Any]: ...
+    ) -> BotReply: ...
 
 
 # Intents that say nothing about what the customer needs (not kept as "the last question").
@@ -174,7 +172,7 @@ class Router:
         metrics = self.outbox.metrics
         started = time.perf_counter()
         try:
-            replies = await self.bot.send(conversation_id, inbound.bot_text, inbound.metadata)
+            reply = await self.bot.send(conversation_id, inbound.bot_text, inbound.metadata)
         except BotUnavailable as exc:
             metrics.bot_failures.inc()
             log.warning("bot unavailable for %s: %s", conversation_id, exc)
@@ -182,11 +180,8 @@ class Router:
             text = self.templates.render(language, "bot_unavailable")
             await self.outbox.send(conversation_id, channel, Outbound(text=text, role="system"))
             return
-        outbound, controls = split_replies(replies)
-        # Checking the answer's confidence needs Rasa's tracker before anything is shown;
-        # with min_answer_confidence 0 it is read after the answer is delivered instead.
-        checking = self.flows.min_answer_confidence > 0
-        understood = await self._understood(inbound, meta) if checking else {}
+        outbound, controls = split_replies(reply.messages)
+        understood = self._understood(inbound, meta, reply.understood)
         if self._unsure(understood):
             # Never a confident wrong answer: say so, ask for more, offer a person.
             kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
@@ -201,8 +196,6 @@ class Router:
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
         metrics.bot_turn.observe(time.perf_counter() - started)
-        if not checking:
-            understood = await self._understood(inbound, meta)
         if understood.get("last_intent") in NOT_UNDERSTOOD:
             metrics.not_understood.inc()
         meta.update(understood)
@@ -210,21 +203,20 @@ class Router:
 
     def _unsure(self, understood: Mapping[str, str]) -> bool:
         """An FAQ answer the bot is not sure of: picked from another area, or low confidence."""
-        if not understood.get("area"):
+        if not understood.get("area") or self.flows.min_answer_confidence <= 0:
             return False
         confidence = float(understood.get("answer_confidence") or 0)
         return (
             understood.get("answer_matches") != "1" or confidence < self.flows.min_answer_confidence
         )
 
-    async def _understood(self, inbound: Inbound, meta: Mapping[str, str]) -> dict[str, str]:
-        """Keep what the bot understood (area, intent, confidence, captured values)."""
-        try:
-            tracker = await self.bot.tracker(inbound.conversation_id)
-        except BotUnavailable as exc:
-            log.warning("no tracker for %s: %s", inbound.conversation_id, exc)
+    def _understood(
+        self, inbound: Inbound, meta: Mapping[str, str], parse: dict[str, Any]
+    ) -> dict[str, str]:
+        """What the bot understood (area, intent, confidence, captured values), to keep."""
+        if not parse:
             return {}
-        fields = understanding(tracker)
+        fields = understanding({"latest_message": parse})
         captured = {
             **json.loads(meta.get("captured") or "{}"),
             **json.loads(fields.get("captured", "{}")),

@@ -1,0 +1,1 @@
+"""frontdesk's own Rasa input channels (loaded by Rasa from credentials.yml)."""
