@@ -134,7 +134,7 @@ class AgentDesk:
             meta["id"], channel, "queue_status", {"text": None, "cleared": True}
         )
         await self.outbox.event(meta["id"], channel, "agent_joined", {"name": name})
-        text = self.handoff.say(meta, "agent_joined", name=name)
+        text = self.templates.say(meta, "agent_joined", name=name)
         entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
         await self.console.case_assigned(agent, case_id)
         await self.console.case_message(agent, case_id, entry)
@@ -219,7 +219,7 @@ class AgentDesk:
         old = (await self.agent(agent))["display_name"]
         await self.store.update_conversation(case["conversation_id"], {"agent": target})
         meta = await self.store.get_conversation(case["conversation_id"])
-        text = self.handoff.say(meta, "agent_transferred", old=old, new=to["display_name"])
+        text = self.templates.say(meta, "agent_transferred", old=old, new=to["display_name"])
         channel = meta.get("channel", "widget")
         await self.outbox.event(meta["id"], channel, "agent_joined", {"name": to["display_name"]})
         entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
@@ -233,7 +233,7 @@ class AgentDesk:
         info = await self.agent(agent)
         meta = await self.store.get_conversation(case["conversation_id"])
         channel = meta.get("channel", "widget")
-        text = self.handoff.say(meta, "closing_line", name=info["display_name"])
+        text = self.templates.say(meta, "closing_line", name=info["display_name"])
         await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
         await self.outbox.event(meta["id"], channel, "agent_left", {"name": info["display_name"]})
         end_seq = await self.store.last_seq(meta["id"])

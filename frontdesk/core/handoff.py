@@ -59,10 +59,6 @@ class Handoff:
         self.console: ConsoleNotifier = NoConsole()
         self.after_queue: Callable[[], Awaitable[None]] | None = None
 
-    def say(self, meta: Mapping[str, str], key: str, **context: Any) -> str:
-        language = meta.get("language", self.templates.default_language)
-        return self.templates.render(language, key, **context)
-
     async def _send(self, meta: Mapping[str, str], message: Outbound) -> dict[str, Any]:
         return await self.outbox.send(meta["id"], meta.get("channel", "widget"), message)
 
@@ -102,11 +98,13 @@ class Handoff:
         summary = self.summary(meta, reason, detail)
         case_id = await self._create_case(meta, reason, detail, summary, {})
         self.outbox.metrics.handoffs.labels(reason).inc()
-        await self._send(meta, Outbound(text=self.say(meta, "handoff_confirm", summary=summary)))
+        await self._send(
+            meta, Outbound(text=self.templates.say(meta, "handoff_confirm", summary=summary))
+        )
         status = await self.waits.status_of(case_id)
         if status is not None:
             message = self.waits.status_message(status, self._cancel(meta))
-            hint = self.say(meta, "handoff_queued")
+            hint = self.templates.say(meta, "handoff_queued")
             await self._send(meta, Outbound(f"{message.text} {hint}", message.quick_replies))
             if status.estimate is not None:
                 await self.cases.update(
@@ -154,7 +152,7 @@ class Handoff:
         return case_id
 
     def _cancel(self, meta: Mapping[str, str]) -> QuickReply:
-        return QuickReply(self.say(meta, "button_cancel_request"), CANCEL)
+        return QuickReply(self.templates.say(meta, "button_cancel_request"), CANCEL)
 
     async def leave_message(self, meta: Mapping[str, str]) -> None:
         """The customer would rather leave a message than wait (nobody online)."""
@@ -192,14 +190,16 @@ class Handoff:
                 return
         language = meta.get("language", self.templates.default_language)
         text = await self.waits.typical_reply(language)
-        await self._send(meta, Outbound(text=self.say(meta, "wait_answer", typical=text)))
+        await self._send(meta, Outbound(text=self.templates.say(meta, "wait_answer", typical=text)))
 
     async def offer_person(self, meta: Mapping[str, str]) -> None:
         buttons = (
-            QuickReply(self.say(meta, "button_talk_to_person"), REQUEST),
-            QuickReply(self.say(meta, "button_keep_trying"), "/greet"),
+            QuickReply(self.templates.say(meta, "button_talk_to_person"), REQUEST),
+            QuickReply(self.templates.say(meta, "button_keep_trying"), "/greet"),
         )
-        await self._send(meta, Outbound(text=self.say(meta, "offer_person"), quick_replies=buttons))
+        await self._send(
+            meta, Outbound(text=self.templates.say(meta, "offer_person"), quick_replies=buttons)
+        )
 
     async def cancel(self, meta: Mapping[str, str]) -> None:
         case_id = meta.get("case_id", "")
@@ -209,7 +209,7 @@ class Handoff:
             )
             await self.store.update_conversation(meta["id"], {"state": "bot"})
             await self.console.queue_changed()
-        await self._send(meta, Outbound(text=self.say(meta, "handoff_cancelled")))
+        await self._send(meta, Outbound(text=self.templates.say(meta, "handoff_cancelled")))
 
     async def to_agent(self, meta: Mapping[str, str], entry: Mapping[str, Any]) -> None:
         """A customer message while an agent has the conversation goes to that agent

@@ -7,7 +7,6 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from frontdesk.core.messages import Inbound, Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
@@ -31,12 +30,10 @@ class LeaveMessage:
         self.templates = templates
         self.waits = waits
 
-    def _say(self, meta: Mapping[str, str], key: str, **context: Any) -> str:
-        language = meta.get("language", self.templates.default_language)
-        return self.templates.render(language, key, **context)
-
     async def _send(self, meta: Mapping[str, str], text: str, cancel: bool = True) -> None:
-        buttons = (QuickReply(self._say(meta, "button_never_mind"), CANCEL),) if cancel else ()
+        buttons = (
+            (QuickReply(self.templates.say(meta, "button_never_mind"), CANCEL),) if cancel else ()
+        )
         await self.outbox.send(meta["id"], meta.get("channel", "widget"), Outbound(text, buttons))
 
     def _when(self, meta: Mapping[str, str]) -> dict[str, str]:
@@ -58,7 +55,11 @@ class LeaveMessage:
         )
         intro = "leave_message_closed" if closed else "leave_message_offline"
         ask = "leave_message_ask_message" if email else "leave_message_ask_email"
-        text = self._say(meta, intro, **self._when(meta)) + " " + self._say(meta, ask, email=email)
+        text = (
+            self.templates.say(meta, intro, **self._when(meta))
+            + " "
+            + self.templates.say(meta, ask, email=email)
+        )
         await self._send(meta, text)
 
     async def answer(self, inbound: Inbound, meta: Mapping[str, str]) -> dict[str, str] | None:
@@ -66,22 +67,26 @@ class LeaveMessage:
         text = inbound.bot_text.strip()
         if text == CANCEL:
             await self.store.update_conversation(meta["id"], {"state": "bot", "lm_step": ""})
-            await self._send(meta, self._say(meta, "leave_message_cancelled"), cancel=False)
+            await self._send(
+                meta, self.templates.say(meta, "leave_message_cancelled"), cancel=False
+            )
             return None
         if meta.get("lm_step") == "email":
             if not valid_email(text):
-                await self._send(meta, self._say(meta, "leave_message_bad_email"))
+                await self._send(meta, self.templates.say(meta, "leave_message_bad_email"))
                 return None
             await self.store.update_conversation(
                 meta["id"], {"lm_step": "message", "lm_email": text}
             )
-            await self._send(meta, self._say(meta, "leave_message_ask_message", email=text))
+            await self._send(
+                meta, self.templates.say(meta, "leave_message_ask_message", email=text)
+            )
             return None
         message = inbound.text.strip()[:MAX_MESSAGE]
         when = self._when(meta)
         await self._send(
             meta,
-            self._say(meta, "leave_message_done", email=meta.get("lm_email", ""), **when),
+            self.templates.say(meta, "leave_message_done", email=meta.get("lm_email", ""), **when),
             cancel=False,
         )
         return {

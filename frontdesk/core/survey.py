@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from frontdesk.core.messages import Inbound, Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
@@ -26,18 +25,14 @@ class Survey:
         self.outbox = outbox
         self.templates = templates
 
-    def _say(self, meta: Mapping[str, str], key: str, **context: Any) -> str:
-        language = meta.get("language", self.templates.default_language)
-        return self.templates.render(language, key, **context)
-
     async def _ask(self, meta: Mapping[str, str], step: str) -> None:
         if step == "comment":
             buttons: tuple[QuickReply, ...] = (
-                QuickReply(self._say(meta, "button_no_thanks"), SKIP),
+                QuickReply(self.templates.say(meta, "button_no_thanks"), SKIP),
             )
         else:
             buttons = tuple(QuickReply(str(n), f"/fd_{step}:{n}") for n in range(1, 6))
-        text = self._say(meta, f"survey_{step}")
+        text = self.templates.say(meta, f"survey_{step}")
         await self.outbox.send(meta["id"], meta.get("channel", "widget"), Outbound(text, buttons))
 
     async def start(self, meta: Mapping[str, str]) -> None:
@@ -56,7 +51,7 @@ class Survey:
                     await self.outbox.send(
                         meta["id"],
                         meta.get("channel", "widget"),
-                        Outbound(self._say(meta, "survey_pick_score")),
+                        Outbound(self.templates.say(meta, "survey_pick_score")),
                     )
                     return True
                 await self._finish(meta)  # the customer moved on: the bot takes the message
@@ -74,7 +69,7 @@ class Survey:
             await self.outbox.send(
                 meta["id"],
                 meta.get("channel", "widget"),
-                Outbound(self._say(meta, "survey_thanks")),
+                Outbound(self.templates.say(meta, "survey_thanks")),
             )
             return True
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ class Templates:
             if template is not None:
                 return template.render(**context).strip()
         raise KeyError(f"no message template {key!r}")
+
+    def say(self, conversation: Mapping[str, str], key: str, **context: Any) -> str:
+        """A message in the conversation's own language."""
+        language = conversation.get("language", self.default_language)
+        return self.render(language, key, **context)
 
     def pick_language(self, *candidates: str | None) -> str:
         """The first supported language among candidates (tags like es-ES or Accept-Language)."""
