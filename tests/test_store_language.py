@@ -42,8 +42,9 @@ async def test_the_gateways_own_messages_follow_the_customers_language(
     base = str(server.make_url("/")).rstrip("/")
     spanish, russian = WidgetClient(base), WidgetClient(base)
     try:
-        await spanish.connect(custom={"language": "es-ES"})
-        await spanish.say("¿Dónde está mi pedido?")
+        await spanish.connect()
+        # Rasa's clients send customData with each message rather than with the session.
+        await spanish.say("¿Dónde está mi pedido?", customData={"language": "es-ES"})
         [reply] = await spanish.answer()
         assert reply["text"].startswith("Nuestro asistente tiene problemas")
         # From the browser's Accept-Language when the widget does not say.

@@ -910,7 +910,11 @@
     socket.on('connect', () => {
       ready = false;
       setConnectionNote(false);
-      socket.emit('session_request', { session_id: sessionId, last_seq: everConnected ? maxSeq : 0 });
+      socket.emit('session_request', {
+        session_id: sessionId,
+        last_seq: everConnected ? maxSeq : 0,
+        customData: buildCustomData(),
+      });
       everConnected = true;
     });
 

@@ -159,6 +159,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         client_msg_id = data.get("client_msg_id") if isinstance(data, dict) else None
         try:
             inbound = self._inbound(session, data)
+            await self._follow_language(sid, session, inbound.metadata)
             accepted = await self.router.accept(inbound)
         except BadInput as exc:
             return await self._error(sid, language, exc.code, exc.message, client_msg_id)
@@ -169,6 +170,19 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
             await self.emit("user_echo", echo, room=inbound.conversation_id, skip_sid=sid)
         return {"ok": True, "seq": accepted.seq, "duplicate": accepted.duplicate}
+
+    async def _follow_language(
+        self, sid: str, session: dict[str, Any], custom: Mapping[str, Any]
+    ) -> None:
+        """A language named in customData (Rasa clients send it with each message) wins."""
+        named = _str(custom.get("language"))
+        if not named:
+            return
+        language = self.templates.pick_language(named)
+        if language != session.get("language"):
+            session["language"] = language
+            await self.save_session(sid, session)
+            await self.store.update_conversation(session["session_id"], {"language": language})
 
     def _inbound(self, session: dict[str, Any], data: Any) -> Inbound:
         if not isinstance(data, dict):

@@ -31,10 +31,10 @@ class Bot(Protocol):
     ) -> BotReply: ...
 
 
-# Intents that say nothing about what the customer needs (not kept as "the last question").
 ORDER_NUMBER = re.compile(r"#?\b(\d{4,8})\b")
 UNSURE = "unsure_answer"
 NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope", UNSURE}
+# Intents that say nothing about what the customer needs (not kept as "the last question").
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
 
