@@ -101,7 +101,8 @@ async def test_position_estimate_and_reason_follow_claims_and_closes(
     assert "1 agent is helping 0 customers" in first_b["text"]
     # The quote the customer saw is kept with the case, for measuring honesty later.
     case_a = (await server.app[DESK].queue_items())[0]["case_id"]
-    assert float((await server.app[DESK].cases.get(case_a))["quote_high"]) > 0
+    quoted = await server.app[DESK].cases.get(case_a)
+    assert float(quoted["quote_high"]) > 0 and quoted["quote_reason"] == "free"
 
     claimed = await kim.call("claim", {"case_id": case_a})
     assert claimed["ok"]

@@ -106,14 +106,7 @@ class Handoff:
             message = self.waits.status_message(status, self._cancel(meta))
             hint = self.templates.say(meta, "handoff_queued")
             await self._send(meta, Outbound(f"{message.text} {hint}", message.quick_replies))
-            if status.estimate is not None:
-                await self.cases.update(
-                    case_id,
-                    {
-                        "quote_low": f"{status.estimate.low:.0f}",
-                        "quote_high": f"{status.estimate.high:.0f}",
-                    },
-                )
+            await self.waits.record_quote(status)
             await self.waits.push(status, meta, text_too=False)
         await self.console.queue_changed()
         if self.after_queue is not None:
