@@ -70,4 +70,17 @@ def ensure_model(config: str = "config.yml", quiet: bool = False) -> Path:
     result = subprocess.run(command, cwd=BOT_DIR, env=env, stdout=sys.stdout, stderr=sys.stderr)
     if result.returncode != 0 or not path.is_file():
         raise ConfigError(f"training the Rasa model failed (exit {result.returncode})")
+    _forget_older(path)
     return path
+
+
+def _forget_older(path: Path, keep: int = 2) -> None:
+    """Keep the newest few models of one config (about 60 MB each), remove the rest."""
+    stem = path.name[: -len(".tar.gz") - 17]  # "<config stem>" without "-<16 hex>"
+    same = sorted(
+        (p for p in MODELS_DIR.glob(f"{stem}-*.tar.gz") if len(p.name) == len(path.name)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in same[keep:]:
+        old.unlink(missing_ok=True)
