@@ -288,6 +288,15 @@ async def main() -> None:
     for label, scored in pairs(pooled).items():
         print("  " + line(label, scored))
     kept, ratio, _, _ = score(pairs(pooled)["frontdesk, as shown to customers"])
+    _, naive_ratio, _, _ = score(pairs(pooled)["naive baseline (pos x mean / agents)"])
+    print(
+        f"FIGURE | wait_honesty | waits within the quoted upper end | {kept:.1%} | "
+        f"target >= 85 %: {'met' if kept >= 0.85 else 'MISSED'}"
+    )
+    print(
+        f"FIGURE | wait_honesty | median quoted upper end / actual wait | {ratio:.2f}x | "
+        f"target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'}; naive baseline {naive_ratio:.2f}x"
+    )
     print(
         f"summary: share of waits within the quoted upper end = {kept:.1%} (target >= 85 %); "
         f"median quoted-upper / actual = {ratio:.2f}x (target <= 1.5x); "
