@@ -22,7 +22,14 @@ from common import PYTHON, ROOT, Services, print_header
 
 ORDER = ["wait_honesty", "relay", "connections", "bot_turn", "pipeline", "rasa_workers"]
 NEEDS_SHARED_RASA = {"bot_turn", "pipeline"}
-LIMIT = {"wait_honesty": 300, "relay": 300, "connections": 400, "bot_turn": 600, "pipeline": 900, "rasa_workers": 600}
+LIMIT = {
+    "wait_honesty": 300,
+    "relay": 300,
+    "connections": 400,
+    "bot_turn": 600,
+    "pipeline": 900,
+    "rasa_workers": 600,
+}
 
 
 def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[str], str]:
