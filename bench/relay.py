@@ -76,39 +76,24 @@ def stub_rasa(port: int) -> None:
     from aiohttp import web
 
     async def webhook(request: web.Request) -> web.Response:
+        # The shape of bot/channels/frontdesk.py: Rasa's REST messages and the parse.
         body = await request.json()
         sender = body.get("sender")
-        return web.json_response(
-            [
-                {
-                    "recipient_id": sender,
-                    "text": "Of course — I'll bring in a person from our team.",
-                },
-                {
-                    "recipient_id": sender,
-                    "custom": {"frontdesk": {"event": "handoff", "reason": "customer_asked"}},
-                },
-            ]
-        )
-
-    async def tracker(request: web.Request) -> web.Response:
-        return web.json_response(
+        messages = [
+            {"recipient_id": sender, "text": "Of course — I'll bring in a person from our team."},
             {
-                "sender_id": request.match_info["sender"],
-                "slots": {},
-                "latest_message": {
-                    "text": "/human_handoff",
-                    "intent": {"name": "human_handoff", "confidence": 1.0},
-                },
-            }
-        )
+                "recipient_id": sender,
+                "custom": {"frontdesk": {"event": "handoff", "reason": "customer_asked"}},
+            },
+        ]
+        understood = {"intent": {"name": "human_handoff", "confidence": 1.0}, "entities": []}
+        return web.json_response({"messages": messages, "understood": understood})
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response({"model_file": "stub"})
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", webhook)
-    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    app.router.add_post("/webhooks/frontdesk/webhook", webhook)
     app.router.add_get("/status", status)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
 
