@@ -81,7 +81,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = await embedded.start() if embedded else settings.redis_url
     if embedded:
         log.info("embedded Redis persisted to %s", embedded.path)
-    client: Redis = Redis.from_url(url, health_check_interval=30, socket_timeout=5)
+    client: Redis = Redis.from_url(url, socket_timeout=5, socket_keepalive=True)
     app[REDIS_URL] = url
     app[REDIS] = client
     app[STORE] = RedisStore(client)

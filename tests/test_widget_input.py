@@ -85,3 +85,24 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
         assert ack == {"ok": True, "seq": 1, "duplicate": False}
     finally:
         await client.close()
+
+
+async def test_a_message_typed_in_one_tab_shows_in_the_other(
+    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+) -> None:
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+    server: TestServer = await aiohttp_server(
+        make_app(make_settings(redis_url, dead_rasa, tmp_path))
+    )
+    first = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    second = WidgetClient(first.base_url, first.session_id)
+    try:
+        await first.connect()
+        await second.connect()
+        ack = await first.say("hello from tab one", client_msg_id="tab-1")
+        echo = await second.next("user_echo")
+        assert echo == {"seq": ack["seq"], "text": "hello from tab one", "client_msg_id": "tab-1"}
+        assert first.received["user_echo"] == []
+    finally:
+        await first.close()
+        await second.close()

@@ -166,10 +166,18 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         except StoreUnavailable as exc:
             log.error("user_uttered: %s", exc)
             return await self._error(sid, language, "store_unavailable", None, client_msg_id)
-        if not accepted.duplicate:
+        if not accepted.duplicate and self._other_tabs(inbound.conversation_id, sid):
             echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
             await self.emit("user_echo", echo, room=inbound.conversation_id, skip_sid=sid)
         return {"ok": True, "seq": accepted.seq, "duplicate": accepted.duplicate}
+
+    def _other_tabs(self, session_id: str, sid: str) -> bool:
+        """Whether the customer has this conversation open elsewhere (on this process, or
+        possibly on another gateway when Socket.IO goes through Redis)."""
+        if type(self.server.manager) is not socketio.AsyncManager:
+            return True  # a manager shared across processes: other tabs may be elsewhere
+        participants = self.server.manager.get_participants(self.namespace, session_id)
+        return any(other != sid for other, _ in participants)
 
     async def _follow_language(
         self, sid: str, session: dict[str, Any], custom: Mapping[str, Any]

@@ -140,8 +140,15 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_reply(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
-            text = _text(d, MAX_REPLY)
-            entry = await self.desk.reply(agent, _id(d), text)
+            case_id = _id(d)
+            entry = await self.desk.reply(agent, case_id, _text(d, MAX_REPLY))
+            # The agent's other consoles see the reply too; this one has it from the ack.
+            await self.emit(
+                "case_message",
+                {"case_id": case_id, "entry": entry},
+                room=agent_room(agent),
+                skip_sid=sid,
+            )
             return {"seq": entry["seq"]}
 
         return await self._act(sid, data, act)

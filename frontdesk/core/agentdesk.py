@@ -158,8 +158,7 @@ class AgentDesk:
         ):
             waited = now - float(case.get("requested_at") or now)
             self.outbox.metrics.first_response.observe(waited)
-        await self.console.case_message(agent, case_id, entry)
-        return entry
+        return entry  # the console that sent it shows it from the ack (and tells other tabs)
 
     async def note(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
         text = text.strip()

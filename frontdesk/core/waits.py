@@ -95,6 +95,8 @@ class Waits:
     default_capacity: int = 3
     _samples: tuple[float, list[float], list[float], list[float]] = (0.0, [], [], [])
     _deferred: asyncio.Task[None] | None = field(default=None, repr=False)
+    _publisher: asyncio.Task[None] | None = field(default=None, repr=False)
+    _dirty: bool = False
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -342,9 +344,24 @@ class Waits:
 
         self._deferred = asyncio.create_task(later())
 
+    def request_publish(self) -> None:
+        """Publish soon; a burst of queue changes (claims, closes) costs one or two publishes."""
+        self._dirty = True
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_while_dirty())
+
+    async def _publish_while_dirty(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self.publish()
+            except Exception:
+                log.exception("queue status failed")
+
     async def close(self) -> None:
-        if self._deferred is not None:
-            self._deferred.cancel()
+        for task in (self._deferred, self._publisher):
+            if task is not None:
+                task.cancel()
 
 
 class WaitWatcher(NoConsole):
@@ -354,7 +371,7 @@ class WaitWatcher(NoConsole):
         self.waits = waits
 
     async def queue_changed(self) -> None:
-        await self.waits.publish()
+        self.waits.request_publish()
 
     async def agents_changed(self) -> None:
-        await self.waits.publish()
+        self.waits.request_publish()
