@@ -45,12 +45,6 @@ class BotClient:
         understood = result.get("understood")
         return BotReply(messages, understood if isinstance(understood, dict) else {})
 
-    async def parse(self, text: str) -> dict[str, Any]:
-        result = await self._request("POST", f"{self.urls[0]}/model/parse", {"text": text})
-        if not isinstance(result, dict):
-            raise BotUnavailable("Rasa answered an unexpected parse result")
-        return result
-
     async def status(self) -> dict[str, Any]:
         """Health of every Rasa server: URL -> status dict or error text."""
         out: dict[str, Any] = {}
