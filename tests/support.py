@@ -89,6 +89,17 @@ class WidgetClient:
                 messages.append(message)
         return messages
 
+    async def until(self, event: str, check: Any, timeout: float = 30) -> Any:
+        """The first `event` whose payload satisfies check (earlier ones are skipped)."""
+
+        async def wait() -> Any:
+            while True:
+                data = await self.queues[event].get()
+                if check(data):
+                    return data
+
+        return await asyncio.wait_for(wait(), timeout)
+
     async def until_message(self, check: Any, timeout: float = 60) -> dict[str, Any]:
         """The first bot_uttered satisfying check (earlier ones are skipped)."""
 

@@ -106,3 +106,11 @@ def test_a_long_tail_of_handle_times_lengthens_the_quote() -> None:
 def test_a_conversation_older_than_all_samples_still_counts() -> None:
     est = estimate_waits(1, [Slots(capacity=1, busy_elapsed=(7200.0,))], HANDLE, seed=5)
     assert est is not None and est[0].low >= 60
+
+
+def test_someone_joining_behind_you_does_not_move_your_estimate() -> None:
+    slots = [Slots(capacity=1, busy_elapsed=(60.0,))]
+    two = estimate_waits(2, slots, HANDLE, seed=9)
+    three = estimate_waits(3, slots, HANDLE, seed=9)
+    assert two is not None and three is not None
+    assert two == three[:2]

@@ -70,13 +70,16 @@ def estimate_waits(
     if capacity <= 0 or waiting <= 0:
         return None if capacity <= 0 else []
     samples = sorted(h for h in handle_times if h > 0) or [300.0]
-    rng = random.Random(seed)
+    base = random.Random(seed).getrandbits(32)
     pickups = sorted(pickup) if not isinstance(pickup, int | float) else [float(pickup)]
     pickups = pickups or [0.0]
     busy = [e for s in slots for e in s.busy_elapsed[: s.capacity]]
     free = capacity - len(busy)
     starts: list[list[float]] = [[] for _ in range(waiting)]
-    for _ in range(runs):
+    for run in range(runs):
+        # One generator per run: a customer's estimate does not change because someone
+        # joined the queue behind them (their draws are the same prefix of the run).
+        rng = random.Random(base + run)
         heap = [0.0] * free + [_remaining(samples, e, rng) for e in busy]
         heapq.heapify(heap)
         for position in range(waiting):
