@@ -25,18 +25,15 @@ EVENTS = (
 )
 
 
-class WidgetClient:
-    """A customer's widget speaking the Rasa socketio protocol, as a real Socket.IO client."""
+class Recorder:
+    """Keeps every event a Socket.IO client receives, in order, per event name."""
 
-    def __init__(self, base_url: str, session_id: str | None = None) -> None:
-        self.base_url = base_url
-        self.session_id = session_id or uuid.uuid4().hex
-        self.last_seq = 0  # seq of the last message this client sent
+    def __init__(self, events: tuple[str, ...], namespace: str = "/") -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
         self.received: dict[str, list[Any]] = defaultdict(list)
-        for name in EVENTS:
-            self.sio.on(name, self._recorder(name))
+        for name in events:
+            self.sio.on(name, self._recorder(name), namespace=namespace)
 
     def _recorder(self, name: str) -> Any:
         async def record(data: Any = None) -> None:
@@ -44,6 +41,34 @@ class WidgetClient:
             await self.queues[name].put(data)
 
         return record
+
+    async def next(self, event: str, timeout: float = 60) -> Any:
+        return await asyncio.wait_for(self.queues[event].get(), timeout)
+
+    async def until(self, event: str, check: Any, timeout: float = 60) -> Any:
+        """The first `event` whose payload satisfies check (earlier ones are skipped)."""
+
+        async def wait() -> Any:
+            while True:
+                data = await self.queues[event].get()
+                if check(data):
+                    return data
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+class WidgetClient(Recorder):
+    """A customer's widget speaking the Rasa socketio protocol, as a real Socket.IO client."""
+
+    def __init__(self, base_url: str, session_id: str | None = None) -> None:
+        self.base_url = base_url
+        self.session_id = session_id or uuid.uuid4().hex
+        self.last_seq = 0  # seq of the last message this client sent
+        super().__init__(EVENTS)
 
     async def connect(
         self, last_seq: int = 0, custom: dict[str, Any] | None = None
@@ -72,9 +97,6 @@ class WidgetClient:
             self.last_seq = int(ack["seq"])
         return ack
 
-    async def next(self, event: str, timeout: float = 60) -> Any:
-        return await asyncio.wait_for(self.queues[event].get(), timeout)
-
     async def answer(self, timeout: float = 60) -> list[dict[str, Any]]:
         """The reply to the last message sent: the bot_uttered events before the end of its turn,
         `bot_typing {typing: false, in_reply_to: seq}` (events on one socket arrive in order)."""
@@ -89,31 +111,10 @@ class WidgetClient:
                 messages.append(message)
         return messages
 
-    async def until(self, event: str, check: Any, timeout: float = 30) -> Any:
-        """The first `event` whose payload satisfies check (earlier ones are skipped)."""
-
-        async def wait() -> Any:
-            while True:
-                data = await self.queues[event].get()
-                if check(data):
-                    return data
-
-        return await asyncio.wait_for(wait(), timeout)
-
     async def until_message(self, check: Any, timeout: float = 60) -> dict[str, Any]:
         """The first bot_uttered satisfying check (earlier ones are skipped)."""
-
-        async def wait() -> dict[str, Any]:
-            while True:
-                message: dict[str, Any] = await self.queues["bot_uttered"].get()
-                if check(message):
-                    return message
-
-        return await asyncio.wait_for(wait(), timeout)
-
-    async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
+        message: dict[str, Any] = await self.until("bot_uttered", check, timeout)
+        return message
 
 
 @pytest.fixture
@@ -142,23 +143,14 @@ AGENT_EVENTS = (
 )
 
 
-class AgentClient:
+class AgentClient(Recorder):
     """An agent's console connection (namespace /agent), as a real Socket.IO client."""
 
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.token = token
         self.name = token.rsplit(":", 2)[0]
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
-        for name in AGENT_EVENTS:
-            self.sio.on(name, self._recorder(name), namespace="/agent")
-
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any = None) -> None:
-            await self.queues[name].put(data)
-
-        return record
+        super().__init__(AGENT_EVENTS, namespace="/agent")
 
     async def connect(self) -> dict[str, Any]:
         await self.sio.connect(
@@ -173,21 +165,3 @@ class AgentClient:
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.sio.call(event, data, namespace="/agent", timeout=30)
         return result
-
-    async def next(self, event: str, timeout: float = 30) -> Any:
-        return await asyncio.wait_for(self.queues[event].get(), timeout)
-
-    async def until(self, event: str, check: Any, timeout: float = 30) -> Any:
-        """The first `event` whose payload satisfies check (earlier ones are skipped)."""
-
-        async def wait() -> Any:
-            while True:
-                data = await self.queues[event].get()
-                if check(data):
-                    return data
-
-        return await asyncio.wait_for(wait(), timeout)
-
-    async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
