@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -141,6 +142,21 @@ def make_settings(
 
 
 GatewayFactory = Callable[..., "TestServer"]
+
+
+@pytest.fixture
+def offline_gateway(
+    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+) -> Callable[..., Any]:
+    """Starts the gateway with real Redis and Rasa down (nothing listens on its port)."""
+
+    async def start(**overrides: str) -> TestServer:
+        dead_rasa = f"http://127.0.0.1:{free_port()}"
+        settings = make_settings(redis_url, dead_rasa, tmp_path, **overrides)
+        server: TestServer = await aiohttp_server(make_app(settings))
+        return server
+
+    return start
 
 
 @pytest.fixture

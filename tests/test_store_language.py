@@ -9,10 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from frontdesk.app import make_app
 from frontdesk.store import RedisStore
 from frontdesk.store.embedded import EmbeddedRedis
-from tests.conftest import free_port, make_settings
 from tests.support import WidgetClient
 
 
@@ -33,12 +31,9 @@ async def test_embedded_redis_keeps_transcripts_across_a_restart(tmp_path: Path)
 
 
 async def test_the_gateways_own_messages_follow_the_customers_language(
-    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+    offline_gateway: Callable[..., Any],
 ) -> None:
-    dead_rasa = f"http://127.0.0.1:{free_port()}"
-    server: TestServer = await aiohttp_server(
-        make_app(make_settings(redis_url, dead_rasa, tmp_path))
-    )
+    server: TestServer = await offline_gateway()
     base = str(server.make_url("/")).rstrip("/")
     spanish, russian = WidgetClient(base), WidgetClient(base)
     try:

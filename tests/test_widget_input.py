@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from frontdesk.app import make_app
-from tests.conftest import free_port, make_settings
 from tests.support import WidgetClient
 
 
 async def test_rasa_down_is_told_honestly_and_the_message_is_kept(
-    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+    offline_gateway: Callable[..., Any],
 ) -> None:
-    dead_rasa = f"http://127.0.0.1:{free_port()}"
-    server: TestServer = await aiohttp_server(
-        make_app(make_settings(redis_url, dead_rasa, tmp_path))
-    )
+    server: TestServer = await offline_gateway()
     client = WidgetClient(str(server.make_url("/")).rstrip("/"))
     try:
         await client.connect()
@@ -43,11 +37,9 @@ async def test_rasa_down_is_told_honestly_and_the_message_is_kept(
 
 
 async def test_malformed_events_get_errors_and_nothing_breaks(
-    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+    offline_gateway: Callable[..., Any],
 ) -> None:
-    dead_rasa = f"http://127.0.0.1:{free_port()}"
-    settings = make_settings(redis_url, dead_rasa, tmp_path, MAX_MESSAGE_LENGTH="50")
-    server: TestServer = await aiohttp_server(make_app(settings))
+    server: TestServer = await offline_gateway(MAX_MESSAGE_LENGTH="50")
     client = WidgetClient(str(server.make_url("/")).rstrip("/"))
     try:
         await client.sio.connect(client.base_url, transports=["websocket"])
@@ -88,12 +80,9 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
 
 
 async def test_a_message_typed_in_one_tab_shows_in_the_other(
-    redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]
+    offline_gateway: Callable[..., Any],
 ) -> None:
-    dead_rasa = f"http://127.0.0.1:{free_port()}"
-    server: TestServer = await aiohttp_server(
-        make_app(make_settings(redis_url, dead_rasa, tmp_path))
-    )
+    server: TestServer = await offline_gateway()
     first = WidgetClient(str(server.make_url("/")).rstrip("/"))
     second = WidgetClient(first.base_url, first.session_id)
     try:
