@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from frontdesk.supervisor import redis_answers, wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = ROOT / "bot"
 PYTHON = sys.executable
@@ -268,22 +270,6 @@ def _http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_until(
-    check: Callable[[], bool],
-    timeout: float,
-    what: str,
-    proc: subprocess.Popen[bytes] | None = None,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} at start-up")
-        if check():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not become ready in {timeout:.0f} s")
-
-
 def stop(proc: subprocess.Popen[bytes] | None, grace: float = 15) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -361,15 +347,7 @@ class Services:
             "redis.log",
         )
 
-        def ready() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    return conn.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        wait_until(ready, 20, "redis-server", proc)
+        wait_until(lambda: redis_answers(port), 20, "redis-server", proc)
         pin(proc.pid, cpus)
         return f"redis://127.0.0.1:{port}/0", proc
 

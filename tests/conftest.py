@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from frontdesk.app import make_app
 from frontdesk.botmodel import BOT_DIR, ensure_model
 from frontdesk.config import ROOT, Settings, load_settings
-from frontdesk.supervisor import RasaProcess, rasa_env
+from frontdesk.supervisor import RasaProcess, rasa_env, redis_answers, wait_until
 
 pytest_plugins = ["tests.support", "tests.browser"]
 
@@ -30,19 +29,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _wait_until(
-    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} at start-up")
-        if check():
-            return
-        time.sleep(0.2)  # polling a starting child process, not synchronising tests
-    raise RuntimeError(f"{what} did not become ready in {timeout:.0f} s")
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +47,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
 
-    def ready() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    _wait_until(ready, 20, "redis-server", proc)
+    wait_until(lambda: redis_answers(port), 20, "redis-server", proc)
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
@@ -104,7 +82,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return False
 
     try:
-        _wait_until(ready, 300, f"Rasa (log: {log_path})", proc)
+        wait_until(ready, 300, f"Rasa (log: {log_path})", proc)
         yield rasa.url
     finally:
         proc.terminate()
