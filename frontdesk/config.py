@@ -7,12 +7,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import yaml
 
 from frontdesk.errors import ConfigError
+
+N = TypeVar("N", int, float)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,27 +68,17 @@ class Settings:
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: N, low: N, high: N) -> N:
+    """A whole number or a number (as the default is), within [low, high]."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -207,8 +199,8 @@ def _channel_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "messenger_app_secret": get["MESSENGER_APP_SECRET"],
         "messenger_verify_token": get["MESSENGER_VERIFY_TOKEN"],
         "messenger_api_url": _url("MESSENGER_API_URL", graph_url, ("http", "https")),
-        "channel_api_timeout": _float(env, "CHANNEL_API_TIMEOUT", 10.0, 0.1, 600.0),
-        "channel_api_attempts": _int(env, "CHANNEL_API_ATTEMPTS", 4, 1, 20),
+        "channel_api_timeout": _number(env, "CHANNEL_API_TIMEOUT", 10.0, 0.1, 600.0),
+        "channel_api_attempts": _number(env, "CHANNEL_API_ATTEMPTS", 4, 1, 20),
     }
 
 
@@ -248,17 +240,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "*").split(",") if o.strip())
     return Settings(
         host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
-        port=_int(env, "PORT", 8000, 0, 65535),
+        port=_number(env, "PORT", 8000, 0, 65535),
         public_url=public_url,
         redis_url=redis_url,
         rasa_urls=rasa_urls,
-        rasa_timeout=_float(env, "RASA_TIMEOUT", 10.0, 0.1, 600.0),
+        rasa_timeout=_number(env, "RASA_TIMEOUT", 10.0, 0.1, 600.0),
         data_dir=_dir("DATA_DIR", env.get("DATA_DIR"), ROOT / "var", must_exist=False),
         flows_dir=flows_dir,
         widget_dir=_dir("WIDGET_DIR", env.get("WIDGET_DIR"), ROOT / "widget", must_exist=False),
         default_language=language,
-        max_message_length=_int(env, "MAX_MESSAGE_LENGTH", 2000, 1, 100_000),
-        history_limit=_int(env, "HISTORY_LIMIT", 500, 1, 100_000),
+        max_message_length=_number(env, "MAX_MESSAGE_LENGTH", 2000, 1, 100_000),
+        history_limit=_number(env, "HISTORY_LIMIT", 500, 1, 100_000),
         cors_origins=origins or ("*",),
         log_level=log_level,
         socketio_redis=_bool(env, "SOCKETIO_REDIS", False),

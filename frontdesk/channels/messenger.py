@@ -15,7 +15,7 @@ from frontdesk.channels.common import BackgroundTasks, split_text
 from frontdesk.channels.http import ApiError
 from frontdesk.channels.messenger_api import MAX_TEXT, MessengerApi, quick_replies
 from frontdesk.channels.messenger_events import Event, parse_body
-from frontdesk.core.messages import Inbound, Outbound, customer_entry
+from frontdesk.core.messages import Inbound
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
@@ -117,21 +117,19 @@ class MessengerChannel:
             reply = self.templates.render(
                 language, "message_too_long", length=len(event.text), limit=limit
             )
-            await self._keep_and_reply(conv, event, reply)
+            await self._keep_unread(conv, event, reply)
         elif event.kind == "text":
             await self.router.accept(Inbound(conv, CHANNEL, event.text, event.payload, event.key))
         else:
             key = "edited_message" if event.kind == "edit" else "unsupported_message"
-            await self._keep_and_reply(conv, event, self.templates.render(language, key))
-
-    async def _keep_and_reply(self, conv: str, event: Event, reply: str) -> None:
-        entry = customer_entry(Inbound(conv, CHANNEL, event.text))
-        result = await self.store.append(conv, entry, event.key)
-        if not result.duplicate:
-            await self.outbox.send(conv, CHANNEL, Outbound(text=reply, role="system"))
+            await self._keep_unread(conv, event, self.templates.render(language, key))
 
     async def close(self) -> None:
         await self.tasks.finish()
+
+    async def _keep_unread(self, conv: str, event: Event, reply: str) -> None:
+        inbound = Inbound(conv, CHANNEL, event.text, client_msg_id=event.key)
+        await self.router.keep_unread(inbound, reply)
 
     # -- outbound ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from frontdesk.channels.http import ApiError
 from frontdesk.channels.telegram_api import MAX_TEXT, TelegramApi
 from frontdesk.channels.telegram_keyboard import CallbackData, button_title, inline_keyboard
 from frontdesk.channels.telegram_updates import Update, identity, parse_update
-from frontdesk.core.messages import Inbound, Outbound, customer_entry
+from frontdesk.core.messages import Inbound, Outbound
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
@@ -145,14 +145,14 @@ class TelegramChannel:
             reply = self.templates.render(
                 language, "message_too_long", length=len(update.text), limit=limit
             )
-            await self._keep_and_reply(conv, update, reply)
+            await self._keep_unread(conv, update, reply)
         elif update.kind == "text":
             await self.router.accept(
                 Inbound(conv, CHANNEL, update.text, update.payload, update.client_msg_id)
             )
         else:
             key = "edited_message" if update.kind == "edit" else "unsupported_message"
-            await self._keep_and_reply(conv, update, self.templates.render(language, key))
+            await self._keep_unread(conv, update, self.templates.render(language, key))
 
     async def _button(self, conv: str, language: str, update: Update) -> None:
         try:
@@ -168,12 +168,9 @@ class TelegramChannel:
         title = button_title(update.message, update.callback_data) or payload
         await self.router.accept(Inbound(conv, CHANNEL, title, payload, update.client_msg_id))
 
-    async def _keep_and_reply(self, conv: str, update: Update, reply: str) -> None:
-        """Store what the customer sent, so nothing is lost, and say why the bot skips it."""
-        entry = customer_entry(Inbound(conv, CHANNEL, update.text))
-        result = await self.store.append(conv, entry, update.client_msg_id)
-        if not result.duplicate:
-            await self.outbox.send(conv, CHANNEL, Outbound(text=reply, role="system"))
+    async def _keep_unread(self, conv: str, update: Update, reply: str) -> None:
+        inbound = Inbound(conv, CHANNEL, update.text, client_msg_id=update.client_msg_id)
+        await self.router.keep_unread(inbound, reply)
 
     # -- outbound ---------------------------------------------------------------------------
 

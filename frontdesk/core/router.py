@@ -88,6 +88,16 @@ class Router:
             self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
 
+    async def keep_unread(self, inbound: Inbound, reply: str) -> None:
+        """Store what the customer sent that the bot cannot read (a sticker, a photo, an edit),
+        once, so nothing is lost, and tell them why it was not answered."""
+        result = await self.store.append(
+            inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
+        )
+        if not result.duplicate:
+            message = Outbound(text=reply, role="system")
+            await self.outbox.send(inbound.conversation_id, inbound.channel, message)
+
     def _schedule(self, inbound: Inbound, seq: int) -> None:
         conversation_id = inbound.conversation_id
         previous = self._tails.get(conversation_id)

@@ -8,10 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from frontdesk.errors import StoreUnavailable
-from frontdesk.store.util import call, text, text_dict
+from frontdesk.store.util import call, redis_errors, text, text_dict
 
 AGENTS = "fd:agents"
 PRESENCE = "fd:presence"  # name -> available | away (set by the agent)
@@ -33,13 +31,11 @@ class AgentStore:
 
     async def save(self, name: str, fields: Mapping[str, str]) -> None:
         mapping: dict[Any, Any] = {"name": name, **fields}
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(f"fd:agent:{name}", mapping=mapping)
                 pipe.sadd(AGENTS, name)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def get(self, name: str) -> dict[str, str]:
         raw = await call(self.redis.hgetall(f"fd:agent:{name}"))
@@ -64,13 +60,11 @@ class AgentStore:
         return max(count, 0)
 
     async def heartbeat(self) -> None:
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zadd(GATEWAYS, {self.process_id: time.time()})
                 pipe.expire(_online(self.process_id), PROCESS_TTL)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def forget_process(self) -> None:
         """At shutdown: this gateway's console connections are gone."""
@@ -80,14 +74,12 @@ class AgentStore:
     async def presence(self) -> dict[str, tuple[str, int]]:
         """name -> (status, open connections on live gateways) for every known agent."""
         live = await call(self.redis.zrangebyscore(GATEWAYS, time.time() - PROCESS_TTL, "+inf"))
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.hgetall(PRESENCE)
                 for process_id in live:
                     pipe.hgetall(_online(text(process_id)))
                 status, *online = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
         counts: dict[str, int] = {}
         for per_process in online:
             for name, count in per_process.items():

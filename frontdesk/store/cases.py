@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from frontdesk.errors import StoreUnavailable
-from frontdesk.store.util import call, text, text_dict
+from frontdesk.store.util import call, redis_errors, text, text_dict
 
 QUEUE = "fd:queue"
 CLOSED = "fd:cases:closed"
@@ -62,15 +60,13 @@ class CaseStore:
         """A new case waiting in the queue, remembered in the customer's case list.
         `first` puts it ahead of every live request (messages left while we were closed)."""
         requested_at = float(fields["requested_at"]) - (FIRST_OFFSET if first else 0)
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 mapping: dict[Any, Any] = dict(fields)
                 pipe.hset(case_key(case_id), mapping=mapping)
                 pipe.zadd(QUEUE, {case_id: requested_at})
                 pipe.lpush(f"fd:customer:{customer_key}:cases", case_id)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def get(self, case_id: str) -> dict[str, str]:
         raw = await call(self.redis.hgetall(case_key(case_id)))
@@ -79,13 +75,11 @@ class CaseStore:
     async def get_many(self, case_ids: list[str]) -> list[dict[str, str]]:
         if not case_ids:
             return []
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for case_id in case_ids:
                     pipe.hgetall(case_key(case_id))
                 rows = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [{text(k): text(v) for k, v in row.items()} for row in rows if row]
 
     async def update(self, case_id: str, fields: Mapping[str, str]) -> None:
@@ -123,26 +117,22 @@ class CaseStore:
     async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None:
         """The agent is done with the case: free the slot, store the closing fields."""
         mapping: dict[Any, Any] = dict(fields)
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.srem(agent_cases_key(agent), case_id)
                 pipe.hset(case_key(case_id), mapping=mapping)
                 pipe.zadd(CLOSED, {case_id: float(fields.get("closed_at", time.time()))})
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def agent_cases(self, agent: str) -> list[str]:
         return sorted(text(m) for m in await call(self.redis.smembers(agent_cases_key(agent))))
 
     async def loads(self, agents: list[str]) -> dict[str, int]:
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for agent in agents:
                     pipe.scard(agent_cases_key(agent))
                 counts = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return {agent: int(n) for agent, n in zip(agents, counts, strict=True)}
 
     async def customer_cases(self, customer_key: str, limit: int = 20) -> list[str]:

@@ -9,8 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from frontdesk.errors import StoreUnavailable
 from frontdesk.store.base import AppendResult
+from frontdesk.store.util import redis_errors, text_dict
 
 # KEYS[1] transcript list, KEYS[2] client message ids -> seq; ARGV[1] client id or "", ARGV[2] entry
 _APPEND = """
@@ -45,21 +45,17 @@ class RedisStore:
     ) -> AppendResult:
         data = json.dumps(dict(entry), ensure_ascii=False, separators=(",", ":"))
         keys = [_key(conversation_id, "log"), _key(conversation_id, "cmid")]
-        try:
+        with redis_errors("could not store the message"):
             seq, dup = await self._append(keys=keys, args=[client_msg_id or "", data])
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"could not store the message: {exc}") from exc
         return AppendResult(seq=int(seq), duplicate=bool(int(dup)))
 
     async def history(
         self, conversation_id: str, after_seq: int = 0, limit: int = 500
     ) -> list[dict[str, Any]]:
-        try:
+        with redis_errors("could not read the transcript"):
             total = int(await self.redis.llen(_key(conversation_id, "log")))
             start = max(after_seq, total - limit)
             raw = await self.redis.lrange(_key(conversation_id, "log"), start, -1)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"could not read the transcript: {exc}") from exc
         entries = []
         for offset, item in enumerate(raw):
             entry: dict[str, Any] = json.loads(item)
@@ -68,53 +64,37 @@ class RedisStore:
         return entries
 
     async def last_seq(self, conversation_id: str) -> int:
-        try:
+        with redis_errors():
             return int(await self.redis.llen(_key(conversation_id, "log")))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def get_conversation(self, conversation_id: str) -> dict[str, str]:
-        try:
+        with redis_errors():
             raw = await self.redis.hgetall(_key(conversation_id))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return text_dict(raw)
 
     async def update_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> None:
         if not fields:
             return
-        try:
+        with redis_errors():
             mapping: dict[Any, Any] = dict(fields)
             await self.redis.hset(_key(conversation_id), mapping=mapping)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def create_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> bool:
         key = _key(conversation_id)
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(key, "id", conversation_id)
                 for name, value in fields.items():
                     pipe.hsetnx(key, name, value)
                 results = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return bool(results[0])
 
     async def incr_field(self, conversation_id: str, name: str, by: int = 1) -> int:
-        try:
+        with redis_errors():
             return int(await self.redis.hincrby(_key(conversation_id), name, by))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def first_time(self, namespace: str, key: str, ttl_seconds: int) -> bool:
-        try:
+        with redis_errors():
             return bool(
                 await self.redis.set(f"fd:seen:{namespace}:{key}", 1, nx=True, ex=ttl_seconds)
             )
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

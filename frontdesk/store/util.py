@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -10,12 +11,19 @@ from redis.exceptions import RedisError
 from frontdesk.errors import StoreUnavailable
 
 
-async def call(awaitable: Awaitable[Any]) -> Any:
-    """Await a Redis command; a connection problem becomes StoreUnavailable."""
+@contextmanager
+def redis_errors(what: str = "Redis") -> Iterator[None]:
+    """A connection problem with Redis inside the block becomes StoreUnavailable."""
     try:
-        return await awaitable
+        yield
     except (RedisError, OSError) as exc:
-        raise StoreUnavailable(f"Redis: {exc}") from exc
+        raise StoreUnavailable(f"{what}: {exc}") from exc
+
+
+async def call(awaitable: Awaitable[Any]) -> Any:
+    """Await one Redis command; a connection problem becomes StoreUnavailable."""
+    with redis_errors():
+        return await awaitable
 
 
 def text(value: bytes | str) -> str:
