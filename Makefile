@@ -7,31 +7,44 @@ PY        := $(VENV)/bin/python
 BOT_VENV  := bot/.venv
 HOST_PY   ?= python3
 
-.PHONY: help run gateway train test lint pytest bench setup system-deps clean
+.PHONY: help run gateway train test lint pytest bench setup system-deps lock clean
 
 help:
 	@echo "make run    set everything up, train the bot if needed, start Rasa + gateway (embedded Redis)"
 	@echo "make test   set everything up (redis-server, chromium, npm packages) and run the whole suite"
 	@echo "make bench  run the benchmarks and print their figures"
+	@echo "make lock   refresh requirements.lock and bot/requirements.lock (exact versions, hashes)"
 
 # --- environments ---------------------------------------------------------------------------
-$(VENV)/.stamp: pyproject.toml
+# Every Python package comes from a lock file with exact versions and hashes, so a fresh clone
+# installs the same versions next month as today. `make lock` refreshes them from the ranges in
+# pyproject.toml and bot/requirements.in.
+$(VENV)/.stamp: requirements.lock pyproject.toml
 	test -x $(PY) || $(HOST_PY) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Rasa 3.6 needs Python 3.10: python3.10 on PATH, else pyenv's 3.10.
-$(BOT_VENV)/.stamp: bot/requirements.txt
+$(BOT_VENV)/.stamp: bot/requirements.lock
 	@py=$$(scripts/find-python310) || { echo "Rasa needs Python 3.10; none found (PATH, pyenv)"; exit 1; }; \
-	 echo "Creating the bot environment with $$py (about 2 minutes)…"; \
+	 echo "Creating the bot environment with $$py (about 3 minutes)…"; \
 	 test -x $(BOT_VENV)/bin/python || $$py -m venv $(BOT_VENV)
-	$(BOT_VENV)/bin/pip install --quiet --upgrade pip wheel 'setuptools<70'
-	$(BOT_VENV)/bin/pip install --quiet -r bot/requirements.txt
+	$(BOT_VENV)/bin/pip install --quiet --require-hashes -r bot/requirements.lock
 	touch $@
+
+LOCK_FLAGS := --generate-hashes --quiet --python-platform x86_64-manylinux_2_28
+lock: $(VENV)/.stamp
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 $(LOCK_FLAGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile bot/requirements.in --python-version 3.10 $(LOCK_FLAGS) -o bot/requirements.lock
 
 widget/node_modules/.stamp: widget/package.json widget/package-lock.json
 	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The stock Rasa web client (rasa-webchat 1.0.1) that tests/test_browser_webchat.py drives.
+tests/webchat/node_modules/.stamp: tests/webchat/package.json tests/webchat/package-lock.json
+	cd tests/webchat && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup: $(VENV)/.stamp $(BOT_VENV)/.stamp widget/node_modules/.stamp
@@ -61,7 +74,7 @@ lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check frontdesk server.py tests bench
 	$(VENV)/bin/mypy
 
-pytest: setup system-deps train
+pytest: setup system-deps train tests/webchat/node_modules/.stamp
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: setup system-deps train lint pytest

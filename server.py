@@ -47,7 +47,8 @@ async def serve(settings: Settings, start_rasa: bool) -> None:
                 return
             waiting.cancel()
             starting.result()
-        runner = web.AppRunner(make_app(settings), handle_signals=False)
+        # Open connections (widgets, consoles) get a few seconds, not aiohttp's default minute.
+        runner = web.AppRunner(make_app(settings), handle_signals=False, shutdown_timeout=3)
         await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         where = (
@@ -63,10 +64,11 @@ async def serve(settings: Settings, start_rasa: bool) -> None:
         await stop.wait()
         print("Stopping…", flush=True)
     finally:
+        # Rasa stops while the gateway finishes: everything is gone within ~15 s.
+        stopping = [rasa.stop(grace=10)] if rasa is not None else []
         if runner is not None:
-            await runner.cleanup()
-        if rasa is not None:
-            await rasa.stop()
+            stopping.append(runner.cleanup())
+        await asyncio.gather(*stopping)
 
 
 async def telegram_webhook(settings: Settings, action: str, url: str | None = None) -> str:

@@ -587,7 +587,7 @@ async def widget_turns(
             else:
                 await sio.connect(url, transports=["websocket"], wait_timeout=30)
                 connected = True
-                await sio.emit("session_request", {"session_id": session_id})
+                await sio.emit("session_request", {"session_id": session_id, "frontdesk": 1})
                 while (await asyncio.wait_for(events.get(), 30))[0] != "confirm":
                     pass
 
@@ -674,7 +674,7 @@ async def rasa_expected(
         session_id = f"calibrate-{index}-{time.time_ns()}"
         await sio.connect(url, transports=["websocket"], wait_timeout=30)
         try:
-            await sio.emit("session_request", {"session_id": session_id})
+            await sio.emit("session_request", {"session_id": session_id, "frontdesk": 1})
             await asyncio.wait_for(confirmed.get(), 30)
             await sio.emit("user_uttered", {"message": question, "session_id": session_id})
             texts = [str((await asyncio.wait_for(got.get(), 120)).get("text", ""))]

@@ -56,7 +56,9 @@ async def hold_connections(
                 sio.on("session_confirm", confirmed.put_nowait)
                 try:
                     await sio.connect(url, transports=["websocket"], wait_timeout=60)
-                    await sio.emit("session_request", {"session_id": f"idle-{index}-{n}"})
+                    await sio.emit(
+                        "session_request", {"session_id": f"idle-{index}-{n}", "frontdesk": 1}
+                    )
                     await asyncio.wait_for(confirmed.get(), 60)
                     clients.append(sio)
                     return

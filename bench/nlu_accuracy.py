@@ -1,203 +1,210 @@
-"""Held-out NLU accuracy of the bot's pipeline(s).
+"""How well the bot understands customers it was never trained on, as the customer sees it.
 
-Splits bot/data deterministically (80/20, seed 42) with `rasa data split nlu`,
-trains an NLU-only model on the training part for each config, evaluates it on the
-held-out part with `rasa test nlu` and prints one line per config:
+Every question goes through the running Rasa server (`/model/parse`, the trained model of
+bot/config.yml) and is decided the way the gateway decides (frontdesk.core.router): an FAQ
+answer is given only when its area matches the intent and its confidence reaches
+flows/handoff.yml's `min_answer_confidence`; otherwise the customer gets an honest "not sure".
+Per language it prints:
 
-    config.yml          intent acc 0.912  macro F1 0.905  response acc 0.871  train 48s
+  right    the customer got an answer that truly answers the question
+  wrong    the customer got a confident answer to another question
+  not sure the bot declined (and offered a person)
+  OOS→FAQ  out-of-scope questions answered as if they were an FAQ
 
-Runs on any Python 3.11 with PyYAML only; Rasa itself is called as a subprocess
-from the bot's virtual environment (bot/.venv, Python 3.10).
+Sets: ../shared/nlu-dev/dev.csv (English customer questions nobody on the team wrote; never
+trained on) and bench/heldout/{ru,es}.csv (Russian and Spanish questions written by us before
+the training examples, never trained on). Then, unless --skip-latency, the FAQ answer latency
+of frontdesk against Rasa's default configuration on its socketio channel, same run
+(bench/bot_turn.py, one client).
 
-    python bench/nlu_accuracy.py                      # config.yml and config.default.yml
-    python bench/nlu_accuracy.py --config bot/config.yml
+    .venv/bin/python bench/nlu_accuracy.py [--skip-latency] [--errors]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import shutil
+import asyncio
+import csv
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-BOT = ROOT / "bot"
-DEFAULT_RASA = BOT / ".venv" / "bin" / "rasa"
-DEFAULT_CONFIGS = [BOT / "config.yml", BOT / "config.default.yml"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import PYTHON, ROOT, Services, env_rasa, figure, print_header
 
-@dataclass(frozen=True)
-class Result:
-    config: str
-    intent_accuracy: float
-    macro_f1: float
-    response_accuracy: float | None
-    train_seconds: float
+from frontdesk.core.flows import load_flows
+from frontdesk.core.understanding import understanding
 
+BENCH = "nlu"
+DEV = ROOT.parent / "shared" / "nlu-dev" / "dev.csv"
+HELDOUT = ROOT / "bench" / "heldout"
 
-def run_rasa(rasa: Path, args: list[str], cwd: Path) -> None:
-    """Run one rasa command; on failure show its output and stop."""
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run([str(rasa), *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        raise SystemExit(f"rasa {args[0]} {args[1]} failed (exit {proc.returncode})")
-
-
-def rasa_version(rasa: Path) -> str:
-    proc = subprocess.run([str(rasa), "--version"], capture_output=True, text=True, check=True)
-    fields = dict(
-        (key.strip(), value.strip())
-        for key, _, value in (line.partition(":") for line in proc.stdout.splitlines())
-    )
-    return f"rasa {fields.get('Rasa Version', '?')} on Python {fields.get('Python Version', '?')}"
-
-
-def split_data(rasa: Path, data: Path, work: Path) -> tuple[Path, Path]:
-    """Split the NLU data (and the retrieval responses with it) into train/test dirs."""
-    out = work / "split"
-    run_rasa(
-        rasa,
-        [
-            "data",
-            "split",
-            "nlu",
-            "-u",
-            str(data),
-            "--training-fraction",
-            "0.8",
-            "--random-seed",
-            "42",
-            "--out",
-            str(out),
-        ],
-        cwd=work,
-    )
-    train, test = work / "train", work / "test"
-    for part, target in (("training", train), ("test", test)):
-        target.mkdir()
-        # the nlg_* files hold the responses of the retrieval intents in that part
-        for name in (f"{part}_data.yml", f"nlg_{part}_data.yml"):
-            if (out / name).exists():
-                shutil.copy(out / name, target / name)
-    return train, test
+# dev.csv's labels (Bitext / CLINC intents) -> the bot's answers that truly answer them
+# (../shared/nlu-dev/README.md; switch_account now has an answer of its own).
+DEV_ANSWERS: dict[str, tuple[str, ...]] = {
+    "create_account": ("account/create",),
+    "registration_problems": ("account/create",),
+    "delete_account": ("account/delete_account",),
+    "recover_password": ("account/password_reset",),
+    "edit_account": ("account/change_email", "account/update_address"),
+    "switch_account": ("account/switch_account",),
+    "check_invoice": ("billing/invoice_copy",),
+    "get_invoice": ("billing/invoice_copy",),
+    "check_payment_methods": ("billing/payment_methods",),
+    "payment_issue": ("billing/failed_payment",),
+    "cancel_order": ("orders/cancel",),
+    "change_order": ("orders/change",),
+    "place_order": ("orders/place_order",),
+    "track_order": ("orders/status", "shipping/tracking"),
+    "check_refund_policy": ("returns/policy",),
+    "get_refund": ("returns/how_to_return", "returns/refund_timing", "returns/policy"),
+    "track_refund": ("returns/refund_timing",),
+    "change_shipping_address": ("shipping/change_address", "account/update_address"),
+    "set_up_shipping_address": ("shipping/change_address", "account/update_address"),
+    "delivery_options": ("shipping/options_costs", "shipping/express"),
+    "delivery_period": ("shipping/delivery_time",),
+    "greeting": ("greet",),
+    "goodbye": ("goodbye",),
+    "thank_you": ("thanks",),
+    "contact_customer_service": ("human_handoff",),
+    "contact_human_agent": ("human_handoff",),
+    "oos": (),
+}
+NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
 
 
-def count_examples(folder: Path) -> int:
-    total = 0
-    for path in folder.glob("*.yml"):
-        doc = yaml.safe_load(path.read_text()) or {}
-        for item in doc.get("nlu", []):
-            if "intent" in item:
-                total += sum(
-                    1
-                    for line in str(item["examples"]).splitlines()
-                    if line.strip().startswith("- ")
-                )
-    return total
+@dataclass
+class Score:
+    right: int = 0
+    wrong: int = 0
+    unsure: int = 0
+    oos: int = 0
+    oos_answered: int = 0
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def questions(self) -> int:
+        return self.right + self.wrong + self.unsure
+
+    def share(self, n: int) -> str:
+        return f"{100 * n / max(1, self.questions):.1f} %"
 
 
-def evaluate(rasa: Path, config: Path, domain: Path, train: Path, test: Path, work: Path) -> Result:
-    name = config.stem.replace(".", "_")  # rasa mangles dotted model names
-    models, results = work / "models" / name, work / "results" / name
-    started = time.monotonic()
-    run_rasa(
-        rasa,
-        [
-            "train",
-            "nlu",
-            "-c",
-            str(config),
-            "-d",
-            str(domain),
-            "-u",
-            str(train),
-            "--out",
-            str(models),
-            "--fixed-model-name",
-            name,
-        ],
-        cwd=work,
-    )
-    train_seconds = time.monotonic() - started
-    run_rasa(
-        rasa,
-        [
-            "test",
-            "nlu",
-            "-u",
-            str(test),
-            "-m",
-            str(models / f"{name}.tar.gz"),
-            "--out",
-            str(results),
-        ],
-        cwd=work,
-    )
-    intents = json.loads((results / "intent_report.json").read_text())
-    response_accuracy = None
-    response_report = results / "response_selection_report.json"
-    if response_report.exists():
-        response_accuracy = float(json.loads(response_report.read_text())["accuracy"])
-    return Result(
-        config=config.name,
-        intent_accuracy=float(intents["accuracy"]),
-        macro_f1=float(intents["macro avg"]["f1-score"]),
-        response_accuracy=response_accuracy,
-        train_seconds=train_seconds,
-    )
+def load_sets() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    sets: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    if DEV.is_file():
+        with DEV.open(encoding="utf-8") as f:
+            sets["en (dev.csv)"] = [(r["text"], DEV_ANSWERS[r["label"]]) for r in csv.DictReader(f)]
+    for lang in ("ru", "es"):
+        path = HELDOUT / f"{lang}.csv"
+        with path.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        sets[f"{lang} (held out)"] = [
+            (r["text"], () if r["label"] == "out_of_scope" else (r["label"],)) for r in rows
+        ]
+    return sets
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config",
-        action="append",
-        type=Path,
-        help="pipeline config to evaluate (repeatable; default: config.yml and config.default.yml)",
-    )
-    parser.add_argument("--data", type=Path, default=BOT / "data")
-    parser.add_argument("--domain", type=Path, default=BOT / "domain.yml")
-    parser.add_argument("--rasa", type=Path, default=DEFAULT_RASA)
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
-    args = parser.parse_args()
-    configs: list[Path] = [c.resolve() for c in (args.config or DEFAULT_CONFIGS)]
+def decide(parse: dict[str, object], min_confidence: float) -> str | None:
+    """What the customer is given, as the gateway decides: an answer id or None (not sure)."""
+    fields = understanding({"latest_message": parse})
+    intent = fields.get("last_intent", "")
+    if intent in NOT_UNDERSTOOD or not intent:
+        return None
+    if fields.get("area"):
+        confident = float(fields.get("answer_confidence") or 0) >= min_confidence
+        if fields.get("answer_matches") != "1" or not confident:
+            return None
+        return fields["intent"]
+    return intent
 
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-        f"bench on Python {platform.python_version()}, {rasa_version(args.rasa)}"
-    )
-    work = Path(tempfile.mkdtemp(prefix="nlu-accuracy-"))
-    try:
-        train, test = split_data(args.rasa, args.data.resolve(), work)
-        print(
-            f"data: {count_examples(train)} training / {count_examples(test)} "
-            "held-out examples (rasa data split nlu, 0.8, seed 42)"
-        )
-        for config in configs:
-            r = evaluate(args.rasa, config, args.domain.resolve(), train, test, work)
-            response = "n/a" if r.response_accuracy is None else f"{r.response_accuracy:.3f}"
-            print(
-                f"{r.config:<20} intent acc {r.intent_accuracy:.3f}  "
-                f"macro F1 {r.macro_f1:.3f}  response acc {response}  "
-                f"train {r.train_seconds:.0f}s",
-                flush=True,
-            )
-    finally:
-        if args.keep:
-            print(f"kept {work}")
+
+async def parse_all(url: str, texts: list[str]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = [{} for _ in texts]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(texts)):
+        queue.put_nowait(i)
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                async with session.post(f"{url}/model/parse", json={"text": texts[i]}) as resp:
+                    resp.raise_for_status()
+                    results[i] = await resp.json()
+
+        await asyncio.gather(*(worker() for _ in range(4)))
+    return results
+
+
+def score(
+    rows: list[tuple[str, tuple[str, ...]]], parses: list[dict[str, object]], min_confidence: float
+) -> Score:
+    result = Score()
+    for (_, expected), parse in zip(rows, parses, strict=True):
+        given = decide(parse, min_confidence)
+        if not expected:  # out of scope: must not be answered as an FAQ
+            result.oos += 1
+            if given and "/" in given:
+                result.oos_answered += 1
+            continue
+        if given is None:
+            result.unsure += 1
+        elif given in expected:
+            result.right += 1
         else:
-            shutil.rmtree(work, ignore_errors=True)
+            result.wrong += 1
+            result.errors[(expected[0], given)] += 1
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--errors", action="store_true", help="print the wrong-answer pairs")
+    args = parser.parse_args(argv)
+    print_header("NLU: right / wrong / not sure, per language, as the customer sees it")
+    min_confidence = load_flows(ROOT / "flows").min_answer_confidence
+    sets = load_sets()
+    with Services(BENCH) as services:
+        url = env_rasa("BENCH_RASA_OURS")
+        if url is None:
+            url, proc = services.rasa("config.yml", name="rasa-ours")
+            started = time.monotonic()
+            services.wait_rasa(url, proc)
+            figure(BENCH, "Rasa start-up with the model (s)", f"{time.monotonic() - started:.1f}")
+        for name, rows in sets.items():
+            started = time.perf_counter()
+            parses = asyncio.run(parse_all(url, [text for text, _ in rows]))
+            per_turn = (time.perf_counter() - started) / len(rows) * 1000
+            s = score(rows, parses, min_confidence)
+            figure(
+                BENCH,
+                f"{name}: right / wrong / not sure",
+                f"{s.share(s.right)} / {s.share(s.wrong)} / {s.share(s.unsure)}",
+                f"{s.questions} questions; goal >= 85 % / <= 3 %",
+            )
+            figure(
+                BENCH,
+                f"{name}: out of scope answered as FAQ",
+                f"{100 * s.oos_answered / max(1, s.oos):.1f} %",
+                f"{s.oos} questions; goal <= 5 %; parse {per_turn:.1f} ms/question (4 at once)",
+            )
+            if args.errors:
+                for (expected, given), n in s.errors.most_common(15):
+                    print(f"    {n:3d}  {expected} -> {given}")
+    if not args.skip_latency:
+        print("FAQ answer latency against Rasa's default config (bench/bot_turn.py, 1 client):")
+        bench = [str(PYTHON), str(ROOT / "bench" / "bot_turn.py"), "--clients", "1"]
+        return subprocess.run([*bench, "--rounds", "2"], check=False).returncode
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

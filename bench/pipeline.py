@@ -3,10 +3,9 @@
 1. Bot turn on Rasa's REST channel (what the gateway calls), one request at a time, same FAQ
    questions, requests to the two Rasa servers interleaved so drift hits both alike;
    conversations of 5 turns. Prints p50/p99 per config and their ratio.
-2. Held-out NLU accuracy of both configs, by bench/nlu_accuracy.py (80/20 split, seed 42;
-   trains an NLU-only model per config, a few minutes on 2 cores). --skip-nlu leaves it out.
+   (How well the bot understands customers is bench/nlu_accuracy.py.)
 
-    .venv/bin/python bench/pipeline.py [--passes 3] [--skip-nlu]
+    .venv/bin/python bench/pipeline.py [--passes 3]
 
 Set BENCH_RASA_OURS / BENCH_RASA_DEFAULT to reuse running Rasa servers (run_all.py does).
 """
@@ -14,8 +13,6 @@ Set BENCH_RASA_OURS / BENCH_RASA_DEFAULT to reuse running Rasa servers (run_all.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,8 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     FAQ_QUESTIONS,
-    PYTHON,
-    ROOT,
     Latencies,
     Services,
     env_rasa,
@@ -66,38 +61,12 @@ async def rest_turns(urls: dict[str, str], passes: int, warmup: int) -> dict[str
     return {name: lat.to_dict() for name, lat in out.items()}
 
 
-NLU_LINE = re.compile(
-    r"^(?P<config>\S+)\s+intent acc (?P<acc>[\d.]+)\s+macro F1 (?P<f1>[\d.]+)\s+"
-    r"response acc (?P<resp>\S+)"
-)
-
-
-def nlu_accuracy() -> dict[str, dict[str, str]]:
-    """Run bench/nlu_accuracy.py, echo its output, return its figures per config."""
-    found: dict[str, dict[str, str]] = {}
-    proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "bench" / "nlu_accuracy.py")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        print("   " + line.rstrip(), flush=True)
-        match = NLU_LINE.match(line.strip())
-        if match:
-            found[match["config"]] = match.groupdict()
-    proc.wait()
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--passes", type=int, default=3, help=f"passes over the {len(FAQ_QUESTIONS)} questions"
     )
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--skip-nlu", action="store_true")
     args = parser.parse_args(argv)
     print_header("bench/pipeline.py — Rasa's default configuration vs ours")
 
@@ -132,25 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         ratio_text(ours.p99, default.p99),
     )
 
-    if not args.skip_nlu:
-        with timed("NLU accuracy"):
-            found = nlu_accuracy()
-        mine, theirs = found.get("config.yml"), found.get("config.default.yml")
-        if mine and theirs:
-            figure(
-                BENCH,
-                "held-out intent accuracy, ours vs default",
-                f"{float(mine['acc']):.3f} vs {float(theirs['acc']):.3f}",
-                f"macro F1 {float(mine['f1']):.3f} vs {float(theirs['f1']):.3f}",
-            )
-            figure(
-                BENCH,
-                "held-out response (FAQ answer) accuracy, ours vs default",
-                f"{mine['resp']} vs {theirs['resp']}",
-                "",
-            )
-        else:
-            print("   NLU accuracy: no figures (see the output above)")
     return 0
 
 

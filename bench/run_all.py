@@ -4,7 +4,7 @@ Benches that need Rasa's default and our configuration (bot_turn, pipeline) shar
 of each Rasa server; the others start what they need. Each bench runs as its own process with
 a time limit; one failing does not stop the rest.
 
-    .venv/bin/python bench/run_all.py [--only relay,connections] [--skip-nlu]
+    .venv/bin/python bench/run_all.py [--only relay,connections]
 """
 
 from __future__ import annotations
@@ -20,14 +20,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, Services, print_header
 
-ORDER = ["wait_honesty", "relay", "connections", "bot_turn", "pipeline", "rasa_workers"]
-NEEDS_SHARED_RASA = {"bot_turn", "pipeline"}
+ORDER = [
+    "wait_honesty",
+    "relay",
+    "connections",
+    "bot_turn",
+    "pipeline",
+    "nlu_accuracy",
+    "rasa_workers",
+]
+NEEDS_SHARED_RASA = {"bot_turn", "pipeline", "nlu_accuracy"}
 LIMIT = {
     "wait_honesty": 300,
     "relay": 300,
     "connections": 400,
     "bot_turn": 600,
     "pipeline": 900,
+    "nlu_accuracy": 300,
     "rasa_workers": 600,
 }
 
@@ -72,7 +81,6 @@ def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated bench names")
-    parser.add_argument("--skip-nlu", action="store_true", help="pipeline without NLU accuracy")
     args = parser.parse_args(argv)
     names = [n for n in ORDER if not args.only or n in args.only.split(",")]
     print_header("make bench — " + ", ".join(names))
@@ -105,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     services.stop(proc)
                 env = {k: v for k, v in env.items() if not k.startswith("BENCH_RASA_")}
             print(f"\n{'=' * 100}", flush=True)
-            extra = ["--skip-nlu"] if name == "pipeline" and args.skip_nlu else []
+            extra = ["--skip-latency"] if name == "nlu_accuracy" else []  # bot_turn has it
             figures, status = run_bench(name, extra, env)
             table.append((name, figures, status))
 

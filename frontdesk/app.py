@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import socketio
@@ -38,6 +39,7 @@ from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.notify import Fanout
 from frontdesk.core.outbox import Outbox
+from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
@@ -75,13 +77,22 @@ WIDGET_FILES = {
 }
 
 
+def open_redis(url: str) -> Redis:
+    """A Redis client for a redis://, rediss:// or unix:// URL (the embedded Redis is a unix
+    socket; TCP-only options such as keepalive are passed only for TCP)."""
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+    if not url.startswith("unix:"):
+        options["socket_keepalive"] = True
+    return Redis.from_url(url, **options)
+
+
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
     url = await embedded.start() if embedded else settings.redis_url
     if embedded:
         log.info("embedded Redis persisted to %s", embedded.path)
-    client: Redis = Redis.from_url(url, socket_timeout=5, socket_keepalive=True)
+    client = open_redis(url)
     app[REDIS_URL] = url
     app[REDIS] = client
     app[STORE] = RedisStore(client)
@@ -152,7 +163,12 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DESK] = desk
     router = Router(store, app[BOT], outbox, templates, handoff, survey)
     widget = WidgetChannel(
-        router, store, app[TEMPLATES], settings.max_message_length, settings.history_limit
+        router,
+        store,
+        app[TEMPLATES],
+        settings.max_message_length,
+        settings.history_limit,
+        AnswerRatings(store, outbox, templates),
     )
     outbox.register(WIDGET, widget)
     app[SIO].register_namespace(widget)
@@ -162,7 +178,10 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     heartbeat = asyncio.create_task(_heartbeat(agent_store))
     yield
     heartbeat.cancel()
-    await router.idle()
+    try:  # finish turns in flight, but never hold shutdown hostage to a backlog
+        await asyncio.wait_for(router.idle(), SHUTDOWN_GRACE)
+    except TimeoutError:
+        log.warning("shutdown: turns still in flight after %.0f s; stopping anyway", SHUTDOWN_GRACE)
     await waits.close()
     await agent_store.forget_process()
 
@@ -273,16 +292,61 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
+HEALTH_TIMEOUT = 2.0
+SHUTDOWN_GRACE = 8.0  # seconds for turns in flight at shutdown
+
+
 async def health(request: web.Request) -> web.Response:
-    redis_ok = await request.app[STORE].ping()
-    rasa = await request.app[BOT].status()
-    rasa_ok = all("error" not in v for v in rasa.values())
-    body = {"redis": redis_ok, "rasa": {url: "error" not in v for url, v in rasa.items()}}
-    return web.json_response(body, status=200 if redis_ok and rasa_ok else 503)
+    """200 when Redis and every Rasa server answer; 503 naming what is down. Every dependency
+    is checked at once, each within HEALTH_TIMEOUT."""
+    redis_check = asyncio.wait_for(request.app[STORE].ping(), HEALTH_TIMEOUT)
+    rasa_check = request.app[BOT].status(HEALTH_TIMEOUT)
+    redis_result, rasa = await asyncio.gather(redis_check, rasa_check, return_exceptions=True)
+    redis_ok = redis_result is True
+    if isinstance(rasa, BaseException):
+        rasa = {url: {"error": str(rasa) or type(rasa).__name__} for url in request.app[BOT].urls}
+    body: dict[str, Any] = {
+        "redis": redis_ok,
+        "rasa": {url: "error" not in v for url, v in rasa.items()},
+    }
+    down = ([] if redis_ok else ["redis"]) + [
+        f"rasa {url}: {v['error']}" for url, v in rasa.items() if "error" in v
+    ]
+    if down:
+        body["down"] = down
+    return web.json_response(body, status=200 if not down else 503)
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """An unexpected exception in a handler is logged once, with its traceback, and answered
+    with a clear error instead of aiohttp's bare 500 page."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except StoreUnavailable as exc:
+        log.error("%s %s: %s", request.method, request.path, exc)
+        return web.json_response(
+            {"error": "store_unavailable", "message": "The message store is unavailable."},
+            status=503,
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response(
+            {
+                "error": "internal_error",
+                "message": "Something went wrong on our side; "
+                "it has been logged. Please try again.",
+            },
+            status=500,
+        )
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[errors_middleware])
     app[SETTINGS] = settings
     app[TEMPLATES] = Templates(settings.flows_dir, settings.default_language)
     app[FLOWS] = load_flows(settings.flows_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from collections.abc import Sequence
@@ -45,19 +46,26 @@ class BotClient:
         understood = result.get("understood")
         return BotReply(messages, understood if isinstance(understood, dict) else {})
 
-    async def status(self) -> dict[str, Any]:
-        """Health of every Rasa server: URL -> status dict or error text."""
-        out: dict[str, Any] = {}
-        for url in self.urls:
-            try:
-                out[url] = await self._request("GET", f"{url}/status", None)
-            except BotUnavailable as exc:
-                out[url] = {"error": str(exc)}
-        return out
+    async def status(self, timeout: float | None = None) -> dict[str, Any]:
+        """Health of every Rasa server, asked at once: URL -> status dict or error text."""
+        limit = aiohttp.ClientTimeout(total=timeout) if timeout else None
 
-    async def _request(self, method: str, url: str, body: Any) -> Any:
+        async def one(url: str) -> Any:
+            try:
+                return await self._request("GET", f"{url}/status", None, limit)
+            except BotUnavailable as exc:
+                return {"error": str(exc)}
+
+        results = await asyncio.gather(*(one(url) for url in self.urls))
+        return dict(zip(self.urls, results, strict=True))
+
+    async def _request(
+        self, method: str, url: str, body: Any, timeout: aiohttp.ClientTimeout | None = None
+    ) -> Any:
         try:
-            async with self._session.request(method, url, json=body, timeout=self._timeout) as resp:
+            async with self._session.request(
+                method, url, json=body, timeout=timeout or self._timeout
+            ) as resp:
                 if resp.status >= 400:
                     detail = (await resp.text())[:200]
                     raise BotUnavailable(f"Rasa answered {resp.status} for {url}: {detail}")

@@ -24,8 +24,12 @@ def rasa_executable() -> Path:
 
 
 def model_inputs(config: str = "config.yml") -> list[Path]:
+    """Everything a trained model depends on: config, domain, data, the custom components'
+    code and the exact package versions."""
     data = sorted((BOT_DIR / "data").rglob("*.yml"))
-    return [BOT_DIR / config, BOT_DIR / "domain.yml", BOT_DIR / "requirements.txt", *data]
+    code = sorted((BOT_DIR / "components").glob("*.py"))
+    fixed = [BOT_DIR / config, BOT_DIR / "domain.yml", BOT_DIR / "requirements.lock"]
+    return [*fixed, *data, *code]
 
 
 def model_hash(config: str = "config.yml") -> str:

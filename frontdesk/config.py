@@ -217,7 +217,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     redis_url = env.get("REDIS_URL", "").strip()
     if redis_url:
         redis_url = _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
-    rasa_raw = env.get("RASA_URL", "").strip() or "http://127.0.0.1:5005"
+    # Without RASA_URL, `server.py run` starts Rasa itself on RASA_PORT (default 5005).
+    rasa_port = _number(env, "RASA_PORT", 5005, 1, 65535)
+    rasa_raw = env.get("RASA_URL", "").strip() or f"http://127.0.0.1:{rasa_port}"
     rasa_urls = tuple(
         _url("RASA_URL", part.strip(), ("http", "https"))
         for part in rasa_raw.split(",")

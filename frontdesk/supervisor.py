@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -15,6 +17,8 @@ import aiohttp
 
 from frontdesk.botmodel import BOT_DIR, rasa_executable
 from frontdesk.errors import BotUnavailable
+
+PR_SET_PDEATHSIG = 1
 
 
 def wait_until(
@@ -42,6 +46,16 @@ def redis_answers(port: int) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def die_with_parent() -> None:
+    """In a child process (Linux): receive SIGTERM when the parent dies, however it dies, so
+    Rasa never outlives the gateway that started it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's stop() still ends it
+        pass
 
 
 def rasa_env() -> dict[str, str]:
@@ -86,7 +100,13 @@ class RasaProcess:
         command = self.command()
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115, ASYNC230
         self._proc = await asyncio.create_subprocess_exec(
-            *command, cwd=BOT_DIR, env=rasa_env(), stdout=out, stderr=out, start_new_session=True
+            *command,
+            cwd=BOT_DIR,
+            env=rasa_env(),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         if out:
             out.close()

@@ -22,7 +22,7 @@ from frontdesk.botmodel import BOT_DIR, ensure_model
 from frontdesk.config import ROOT, Settings, load_settings
 from frontdesk.supervisor import RasaProcess, rasa_env, redis_answers, wait_until
 
-pytest_plugins = ["tests.support", "tests.browser"]
+pytest_plugins = ["tests.support", "tests.browser", "tests.fake_rasa"]
 
 
 def free_port() -> int:

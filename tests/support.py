@@ -74,7 +74,11 @@ class WidgetClient(Recorder):
         self, last_seq: int = 0, custom: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         await self.sio.connect(self.base_url, transports=["websocket"])
-        request: dict[str, Any] = {"session_id": self.session_id, "last_seq": last_seq}
+        request: dict[str, Any] = {
+            "session_id": self.session_id,
+            "last_seq": last_seq,
+            "frontdesk": 1,
+        }
         if custom:
             request["customData"] = custom
         await self.sio.emit("session_request", request)

@@ -46,7 +46,9 @@ async def test_the_gateways_own_messages_follow_the_customers_language(
         await russian.sio.connect(
             base, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}, transports=["websocket"]
         )
-        await russian.sio.emit("session_request", {"session_id": russian.session_id})
+        await russian.sio.emit(
+            "session_request", {"session_id": russian.session_id, "frontdesk": 1}
+        )
         await russian.next("history")
         await russian.say("Где мой заказ?")
         [reply] = await russian.answer()

@@ -53,7 +53,7 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
         await client.sio.emit("session_request", {"session_id": "bad id with spaces"})
         assert (await client.next("frontdesk_error"))["code"] == "bad_request"
 
-        await client.sio.emit("session_request", {"session_id": client.session_id})
+        await client.sio.emit("session_request", {"session_id": client.session_id, "frontdesk": 1})
         assert await client.next("session_confirm") == client.session_id
         await client.next("history")
 

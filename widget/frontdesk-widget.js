@@ -92,6 +92,10 @@
       image: 'Image',
       unavailable: 'Chat is unavailable right now. Please try again later.',
       unread: '{count} new',
+      feedbackQuestion: 'Did this answer your question?', // Did this answer your question?
+      feedbackYes: 'Yes',
+      feedbackNo: 'No',
+      feedbackThanks: 'Thanks for telling us.', // Thanks for telling us.
     },
     ru: {
       title: '\u041d\u0430\u043f\u0438\u0448\u0438\u0442\u0435 \u043d\u0430\u043c', // Напишите нам
@@ -114,6 +118,10 @@
       image: '\u0418\u0437\u043e\u0431\u0440\u0430\u0436\u0435\u043d\u0438\u0435', // Изображение
       unavailable: '\u0427\u0430\u0442 \u0441\u0435\u0439\u0447\u0430\u0441 \u043d\u0435\u0434\u043e\u0441\u0442\u0443\u043f\u0435\u043d. \u041f\u043e\u043f\u0440\u043e\u0431\u0443\u0439\u0442\u0435 \u043f\u043e\u0437\u0436\u0435.', // Чат сейчас недоступен. Попробуйте позже.
       unread: '\u043d\u043e\u0432\u044b\u0445: {count}', // новых: {count}
+      feedbackQuestion: '\u042d\u0442\u043e \u043e\u0442\u0432\u0435\u0442 \u043d\u0430 \u0432\u0430\u0448 \u0432\u043e\u043f\u0440\u043e\u0441?', // Это ответ на ваш вопрос?
+      feedbackYes: '\u0414\u0430',
+      feedbackNo: '\u041d\u0435\u0442',
+      feedbackThanks: '\u0421\u043f\u0430\u0441\u0438\u0431\u043e \u0437\u0430 \u043e\u0446\u0435\u043d\u043a\u0443.', // Спасибо за оценку.
     },
     es: {
       title: 'Chatea con nosotros',
@@ -136,6 +144,10 @@
       image: 'Imagen',
       unavailable: 'El chat no est\u00e1 disponible ahora. Int\u00e9ntalo m\u00e1s tarde.', // El chat no está disponible ahora. Inténtalo más tarde.
       unread: '{count} nuevos',
+      feedbackQuestion: '\u00bfEsto responde a tu pregunta?', // ¿Esto responde a tu pregunta?
+      feedbackYes: 'S\u00ed',
+      feedbackNo: 'No',
+      feedbackThanks: 'Gracias por dec\u00edrnoslo.', // Gracias por decírnoslo.
     },
   };
 
@@ -542,8 +554,34 @@
     if (time) meta.appendChild(h('time', 'fd-time', { datetime: time.iso, 'data-time': time.short, title: time.long }));
     li.appendChild(meta);
 
+    if (role === 'bot' && msg.answer_id && msg.seq != null) li.appendChild(buildFeedback(toSeq(msg.seq)));
+
     msgData.set(li, { quickReplies: role === 'customer' ? [] : normalizeQuickReplies(msg.quick_replies) });
     return li;
+  }
+
+  // "Did this answer your question?" under a live FAQ answer (answer_id from the server).
+  function buildFeedback(seq) {
+    const row = h('div', 'fd-feedback', { role: 'group', 'aria-label': t('feedbackQuestion') });
+    row.appendChild(h('span', 'fd-feedback-question', null, t('feedbackQuestion')));
+    const choose = (helpful) => {
+      if (!socket || !socket.connected) return;
+      for (const b of row.querySelectorAll('button')) b.disabled = true;
+      socket.timeout(ACK_TIMEOUT_MS).emit('answer_feedback', { seq, helpful }, (err, ack) => {
+        if (err || !ack || !ack.ok) {
+          for (const b of row.querySelectorAll('button')) b.disabled = false;
+          return;
+        }
+        row.textContent = '';
+        row.appendChild(h('span', 'fd-feedback-thanks', null, t('feedbackThanks')));
+      });
+    };
+    const yes = h('button', 'fd-feedback-yes', { type: 'button' }, t('feedbackYes'));
+    const no = h('button', 'fd-feedback-no', { type: 'button' }, t('feedbackNo'));
+    yes.addEventListener('click', () => choose(true));
+    no.addEventListener('click', () => choose(false));
+    row.append(yes, no);
+    return row;
   }
 
   const isRenderable = (msg) =>
@@ -914,6 +952,7 @@
         session_id: sessionId,
         last_seq: everConnected ? maxSeq : 0,
         customData: buildCustomData(),
+        frontdesk: 1, // announces frontdesk's widget: the server then sends its extras
       });
       everConnected = true;
     });
@@ -984,6 +1023,7 @@
         quick_replies: data.quick_replies || data.buttons,
         attachment: data.attachment,
         sender: data.sender,
+        answer_id: typeof data.answer_id === 'string' ? data.answer_id : null,
       });
     });
 
@@ -1027,8 +1067,9 @@
         statusEl.textContent = data.status_text ? String(data.status_text) : '';
       }
       if (typeof data.title === 'string' && data.title) serverTitle = data.title;
-      // The page's explicit data-language wins; otherwise follow the server's conversation language.
-      if (!explicitLanguage && typeof data.language === 'string' && data.language) {
+      // The page's explicit data-language wins, unless the customer writes in another
+      // language (`detected`); otherwise follow the server's conversation language.
+      if ((!explicitLanguage || data.detected) && typeof data.language === 'string' && data.language) {
         language = data.language;
         uiLang = uiLangFor(data.language);
       }

@@ -11,6 +11,7 @@ from typing import Any
 import socketio
 
 from frontdesk.core.messages import Inbound
+from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.errors import BadInput, StoreUnavailable
@@ -24,8 +25,9 @@ _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_CUSTOM_DATA = 4096
 
 
-def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored bot/agent/system entry as Rasa's socketio channel would emit it, plus extras."""
+def plain_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored bot/agent/system entry exactly as Rasa's socketio channel emits it (stock Rasa
+    web clients recognise a message by its exact set of keys)."""
     message: dict[str, Any] = {}
     if entry.get("text"):
         message["text"] = entry["text"]
@@ -38,10 +40,24 @@ def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
         message["attachment"] = {"type": "image", "payload": {"src": entry["image"]}}
     if entry.get("custom"):
         message["custom"] = entry["custom"]
+    return message
+
+
+def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Rasa's shape plus frontdesk's extras (seq, ts, who sent it), for frontdesk's widget."""
+    message = plain_shape(entry)
     message["seq"] = entry["seq"]
     message["ts"] = entry["ts"]
     message["sender"] = {"kind": entry["role"], "name": entry.get("sender_name")}
+    for key in ("answer_id", "answer_confidence"):
+        if entry.get(key) is not None:
+            message[key] = entry[key]
     return message
+
+
+def plain_room(conversation_id: str) -> str:
+    """The room of a conversation's stock Rasa clients (no extras)."""
+    return f"plain:{conversation_id}"
 
 
 def history_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,10 +79,12 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         templates: Templates,
         max_message_length: int,
         history_limit: int,
+        ratings: AnswerRatings,
         namespace: str = "/",
     ) -> None:
         super().__init__(namespace)
         self.router = router
+        self.ratings = ratings
         self.store = store
         self.templates = templates
         self.max_message_length = max_message_length
@@ -76,6 +94,9 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
         await self.emit("bot_uttered", rasa_shape(entry), room=conversation_id)
+        plain = plain_shape(entry)
+        if plain:
+            await self.emit("bot_uttered", plain, room=plain_room(conversation_id))
 
     async def typing(
         self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""
@@ -109,6 +130,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
                 raise BadInput("bad_request", "last_seq must be a whole number >= 0")
             custom = _custom_data(data.get("customData"))
+            extras = data.get("frontdesk") is not None  # frontdesk's widget announces itself
             language = self.templates.pick_language(
                 _str(custom.get("language")), session.get("accept_language")
             )
@@ -122,12 +144,18 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             log.error("session_request: %s", exc)
             await self._error(sid, None, "store_unavailable", None)
             return
-        session.update(session_id=session_id, language=meta.get("language", language))
+        session.update(
+            session_id=session_id,
+            language=meta.get("language", language),
+            named_language=_str(custom.get("language")),
+            extras=extras,
+        )
         await self.save_session(sid, session)
-        await self.enter_room(sid, session_id)
+        await self.enter_room(sid, session_id if extras else plain_room(session_id))
         await self.emit("session_confirm", session_id, to=sid)
-        await self._send_history(sid, session_id, last_seq)
-        await self._send_config(sid, session["language"])
+        if extras:  # stock Rasa clients keep their own history and know no extra events
+            await self._send_history(sid, session_id, last_seq)
+            await self._send_config(sid, session["language"])
 
     async def _send_config(self, sid: str, language: str) -> None:
         """The header's "Typically replies in …", from the same data as every wait quote."""
@@ -157,6 +185,9 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         session = await self.get_session(sid)
         language = session.get("language")
         client_msg_id = data.get("client_msg_id") if isinstance(data, dict) else None
+        if isinstance(data, dict) and not data.get("message") and not session.get("extras"):
+            # Stock Rasa clients send their (empty) init payload on open: Rasa ignores it too.
+            return {"ok": True, "ignored": True}
         try:
             inbound = self._inbound(session, data)
             await self._follow_language(sid, session, inbound.metadata)
@@ -182,15 +213,18 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _follow_language(
         self, sid: str, session: dict[str, Any], custom: Mapping[str, Any]
     ) -> None:
-        """A language named in customData (Rasa clients send it with each message) wins."""
+        """The page's language (Rasa clients send it in customData with every message) is
+        followed when the page changes it; the language the customer writes in is followed
+        by the router, and an unchanged page language does not undo that."""
         named = _str(custom.get("language"))
-        if not named:
+        if not named or named == session.get("named_language"):
             return
         language = self.templates.pick_language(named)
+        session["named_language"] = named
         if language != session.get("language"):
             session["language"] = language
-            await self.save_session(sid, session)
             await self.store.update_conversation(session["session_id"], {"language": language})
+        await self.save_session(sid, session)
 
     def _inbound(self, session: dict[str, Any], data: Any) -> Inbound:
         if not isinstance(data, dict):
@@ -227,6 +261,29 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             metadata=custom,
         )
 
+    async def on_answer_feedback(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{seq, helpful}`: the customer's answer to "Did this answer your question?"."""
+        session = await self.get_session(sid)
+        language = session.get("language")
+        try:
+            session_id = session.get("session_id")
+            if not session_id:
+                raise BadInput("no_session", self._text(session, "no_session"))
+            if not isinstance(data, dict):
+                raise BadInput("bad_request", "answer_feedback must be an object")
+            seq, helpful = data.get("seq"), data.get("helpful")
+            if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**53:
+                raise BadInput("bad_request", "seq must be the answer's seq")
+            if not isinstance(helpful, bool):
+                raise BadInput("bad_request", "helpful must be true or false")
+            answer_id = await self.ratings.rate(session_id, seq, helpful)
+        except BadInput as exc:
+            return await self._error(sid, language, exc.code, exc.message)
+        except StoreUnavailable as exc:
+            log.error("answer_feedback: %s", exc)
+            return await self._error(sid, language, "store_unavailable", None)
+        return {"ok": True, "answer_id": answer_id}
+
     async def on_user_typing(self, sid: str, data: Any = None) -> None:
         """Relayed to the agent while one has the conversation; ignored otherwise."""
         session = await self.get_session(sid)
@@ -255,7 +312,12 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         error: dict[str, Any] = {"code": code, "message": message}
         if isinstance(client_msg_id, str):
             error["client_msg_id"] = client_msg_id
-        await self.emit("frontdesk_error", error, to=sid)
+        session = await self.get_session(sid)
+        if session.get("session_id") and not session.get("extras"):
+            # A stock Rasa client shows only bot messages: say what happened as one.
+            await self.emit("bot_uttered", {"text": message}, to=sid)
+        else:
+            await self.emit("frontdesk_error", error, to=sid)
         return {"ok": False, "error": error}
 
 

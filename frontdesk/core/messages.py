@@ -41,6 +41,8 @@ class Outbound:
     role: Role = "bot"
     sender_name: str | None = None
     custom: dict[str, Any] | None = None
+    answer_id: str | None = None  # the FAQ answer this is (e.g. billing/invoice_copy)
+    answer_confidence: float | None = None
 
     def to_entry(self) -> dict[str, Any]:
         """The transcript entry (without seq, which the store assigns)."""
@@ -55,6 +57,9 @@ class Outbound:
             entry["sender_name"] = self.sender_name
         if self.custom:
             entry["custom"] = self.custom
+        if self.answer_id:
+            entry["answer_id"] = self.answer_id
+            entry["answer_confidence"] = self.answer_confidence
         return entry
 
 

@@ -55,5 +55,12 @@ class Metrics:
             registry=r,
         )
 
+        self.answer_ratings = Counter(
+            "frontdesk_answer_ratings",
+            "'Did this answer your question?' ratings, by FAQ answer and rating",
+            ["answer_id", "rating"],
+            registry=r,
+        )
+
     def export(self) -> bytes:
         return generate_latest(self.registry)

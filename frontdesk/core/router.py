@@ -8,10 +8,11 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from frontdesk.core.handoff import CANCEL, REQUEST, Handoff
+from frontdesk.core.language import detect
 from frontdesk.core.messages import BotReply, Inbound, Outbound, QuickReply, customer_entry
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
@@ -175,14 +176,33 @@ class Router:
                 typing.cancel()
         return False
 
+    async def _follow_language(self, inbound: Inbound, meta: dict[str, str]) -> str:
+        """The conversation's language, switched when the customer clearly writes in another
+        of ours (a Russian question on an English page is answered in Russian)."""
+        language = meta.get("language", self.templates.default_language)
+        if inbound.bot_text.startswith("/"):
+            return language
+        detected = detect(inbound.bot_text)
+        if detected and detected != language and detected in self.templates.languages:
+            language = meta["language"] = detected
+            await self.store.update_conversation(inbound.conversation_id, {"language": language})
+            await self.outbox.event(
+                inbound.conversation_id,
+                meta.get("channel", inbound.channel),
+                "widget_config",
+                {"language": language, "detected": True},
+            )
+        return language
+
     async def _bot_turn(self, inbound: Inbound, meta: dict[str, str]) -> None:
         conversation_id = inbound.conversation_id
         channel = meta.get("channel", inbound.channel)
-        language = meta.get("language", self.templates.default_language)
+        language = await self._follow_language(inbound, meta)
         metrics = self.outbox.metrics
         started = time.perf_counter()
         try:
-            reply = await self.bot.send(conversation_id, inbound.bot_text, inbound.metadata)
+            metadata = {**inbound.metadata, "language": language}
+            reply = await self.bot.send(conversation_id, inbound.bot_text, metadata)
         except BotUnavailable as exc:
             metrics.bot_failures.inc()
             log.warning("bot unavailable for %s: %s", conversation_id, exc)
@@ -203,6 +223,14 @@ class Router:
             text = self.templates.render(language, "unsure_answer")
             button = QuickReply(self.templates.render(language, "button_talk_to_person"), REQUEST)
             outbound = [Outbound(text=text, quick_replies=(button,))]
+        elif understood.get("area") and outbound:
+            # Every FAQ answer says which answer it is, so the customer can rate it.
+            last = outbound[-1]
+            outbound[-1] = replace(
+                last,
+                answer_id=understood.get("intent", understood["area"]),
+                answer_confidence=round(float(understood.get("answer_confidence") or 0), 3),
+            )
         for message in outbound:
             await self.outbox.send(conversation_id, channel, message)
         metrics.bot_turn.observe(time.perf_counter() - started)
