@@ -6,7 +6,7 @@ wrong answer and brief the agent. Rasa's REST channel returns only the answer, w
 a second request for the tracker on every turn. This channel parses the message once, gives the
 parse to Rasa's processor (which then skips its own NLU) and returns both.
 
-POST /webhooks/frontdesk/webhook  {"sender", "message", "metadata"?}
+POST /webhooks/frontdesk/webhook  {"sender", "message", "metadata"?: {"language"?: en|ru|es}}
   -> {"messages": [...REST channel messages...], "understood": {intent, entities,
       response_selector}}
 """
@@ -19,6 +19,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+
+LANGUAGES = ("en", "ru", "es")
 
 
 class FrontdeskInput(InputChannel):
@@ -50,6 +53,12 @@ class FrontdeskInput(InputChannel):
             parse: Dict[Text, Any] = await processor.parse_message(
                 UserMessage(text, sender_id=sender, metadata=metadata)
             )
+            language = metadata.get("language") if isinstance(metadata, dict) else None
+            if language in LANGUAGES:
+                # The gateway knows the customer's language; as an entity it fills the
+                # `language` slot, and every response picks its variation by that slot.
+                entity = {"entity": "language", "value": language, "start": 0, "end": 0}
+                parse["entities"] = [*(parse.get("entities") or []), entity]
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
