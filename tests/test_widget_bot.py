@@ -106,3 +106,53 @@ async def test_resending_a_client_message_id_stores_it_once(
     history = await other.connect()
     customer = [m for m in history["messages"] if m["role"] == "customer"]
     assert len(customer) == 1 and customer[0]["client_msg_id"] == "m-1"
+
+
+CYRILLIC = set("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "response", "marker"),
+    [
+        ("en", "where's my stuff??", "utter_orders/status", "Orders"),
+        ("en", "my discount code does not work", "utter_billing/discount_code", "code"),
+        ("ru", "Как вернуть товар?", "utter_returns/how_to_return", "Возврат"),
+        ("ru", "промокод не работает", "utter_billing/discount_code", "промокод"),
+        ("es", "¿Cómo puedo devolver un producto?", "utter_returns/how_to_return", "Devolución"),
+        ("es", "no me llega el reembolso", "utter_returns/refund_timing", "reembolso"),
+    ],
+)
+async def test_the_model_answers_in_each_language(
+    widget_client_factory: type[WidgetClient],
+    language: str,
+    question: str,
+    response: str,
+    marker: str,
+) -> None:
+    """A customer on an English page who writes Russian or Spanish is answered, buttons
+    included, in their language; and the answer says which answer it is."""
+    client = widget_client_factory()
+    await client.connect(custom={"language": "en"})
+    await client.say(question, customData={"language": "en"})
+    answer = await client.answer()
+    assert response_of(answer[0]["text"]) == response, answer
+    assert answer[-1]["answer_id"] == response.removeprefix("utter_")
+    text = " ".join(m["text"] for m in answer)
+    titles = " ".join(q["title"] for m in answer for q in m.get("quick_replies", []))
+    assert marker.lower() in text.lower(), text
+    has_cyrillic = bool(CYRILLIC & set((text + titles).lower()))
+    assert has_cyrillic == (language == "ru"), (text, titles)
+    if language == "es":
+        assert "Talk to a person" not in titles and "Sign in" not in text
+
+
+async def test_a_russian_greeting_is_greeted_in_russian(
+    widget_client_factory: type[WidgetClient],
+) -> None:
+    client = widget_client_factory()
+    await client.connect(custom={"language": "en"})
+    await client.say("Здравствуйте", customData={"language": "en"})
+    answer = await client.answer()
+    assert response_of(answer[0]["text"]) == "utter_greet"
+    assert CYRILLIC & set(answer[0]["text"].lower())
+    assert all(CYRILLIC & set(q["title"].lower()) for q in answer[0]["quick_replies"])
