@@ -38,7 +38,9 @@ async def serve(settings: Settings, start_rasa: bool) -> None:
             port = int(settings.rasa_urls[0].rsplit(":", 1)[1])
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             rasa = RasaProcess(model, port, log_path=settings.data_dir / "rasa.log")
-            print(f"Starting Rasa on {rasa.url} (log: {rasa.log_path}); about 45 s…", flush=True)
+            print(
+                f"Starting Rasa on {rasa.url} (log: {rasa.log_path}); under a minute…", flush=True
+            )
             starting = asyncio.create_task(rasa.start())
             waiting = asyncio.create_task(stop.wait())
             await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)

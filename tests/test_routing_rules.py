@@ -139,6 +139,7 @@ async def test_a_customer_writing_russian_on_an_english_page_is_answered_in_russ
     assert answer["text"] == TEMPLATES.render("ru", "unsure_answer")
     config = await customer.until("widget_config", lambda c: c.get("detected"))
     assert config["language"] == "ru"
+    assert config["status_text"] == TEMPLATES.render("ru", "header_offline")  # nobody online
     # The page still names English with every message; that does not undo the switch.
     fake.script["1234"] = Turn("greet", texts=("Hi!",))
     await customer.say("1234", customData={"language": "en"})

@@ -186,11 +186,13 @@ class Router:
         if detected and detected != language and detected in self.templates.languages:
             language = meta["language"] = detected
             await self.store.update_conversation(inbound.conversation_id, {"language": language})
+            # The widget's own words and its header line follow the customer too.
+            status = await self.handoff.waits.typical_reply(language)
             await self.outbox.event(
                 inbound.conversation_id,
                 meta.get("channel", inbound.channel),
                 "widget_config",
-                {"language": language, "detected": True},
+                {"language": language, "detected": True, "status_text": status},
             )
         return language
 
