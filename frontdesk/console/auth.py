@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,6 +29,19 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return _HASHER.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Checked against when the name is unknown, so an unknown name takes as long as a known one
+# (response times do not tell which agent names exist).
+_UNKNOWN_NAME_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+async def check_login(stored_hash: str | None, password: str) -> bool:
+    """argon2 is slow on purpose: it runs in a worker thread, never on the event loop (where
+    it would delay every customer's reply), and the same for known and unknown names."""
+    found = bool(stored_hash)
+    ok = await asyncio.to_thread(verify_password, stored_hash or _UNKNOWN_NAME_HASH, password)
+    return found and ok
 
 
 def load_secret(value: str, data_dir: Path) -> bytes:

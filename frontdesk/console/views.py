@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from frontdesk.console.auth import new_csrf_token, same_token, socket_token, verify_password
+from frontdesk.console.auth import check_login, new_csrf_token, same_token, socket_token
 from frontdesk.console.keys import DESK, SECRET
 
 TITLE = "frontdesk console"
@@ -57,7 +57,7 @@ async def login(request: web.Request) -> web.Response:
     password = str(form.get("password", ""))
     desk = request.config_dict[DESK]
     account = await desk.agents.get(name) if name else {}
-    if not account or not verify_password(account.get("password_hash", ""), password):
+    if not await check_login(account.get("password_hash"), password):
         context = {
             "title": TITLE,
             "error": "Wrong name or password.",
