@@ -64,12 +64,19 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
             ({"message": "x" * 51, "session_id": client.session_id}, "message_too_long"),
             ({"message": "hi", "session_id": client.session_id, "customData": "x"}, "bad_request"),
             ({"message": "hi", "session_id": "someone-else"}, "bad_request"),
+            # A lone surrogate cannot be stored: refused with a reason, never a crash.
+            ({"message": "hi \ud800", "session_id": client.session_id}, "bad_request"),
+            ({"message": "hi", "title": "\udfff", "session_id": client.session_id}, "bad_request"),
+            (
+                {"message": "hi", "session_id": client.session_id, "customData": {"a": "\ud800"}},
+                "bad_request",
+            ),
         ]
         for payload, code in cases:
             ack = await client.sio.call("user_uttered", payload, timeout=5)
             assert ack["ok"] is False and ack["error"]["code"] == code, payload
             assert (await client.next("frontdesk_error"))["code"] == code
-        too_long = client.received["frontdesk_error"][-3]
+        too_long = client.received["frontdesk_error"][-6]
         assert "51" in too_long["message"] and "50" in too_long["message"]
 
         # The connection still works and nothing was stored by the refused events.

@@ -235,8 +235,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         if session_id != session.get("session_id"):
             raise BadInput("bad_request", "session_id does not match this connection's session")
         message = data.get("message")
-        if not isinstance(message, str):
-            raise BadInput("bad_request", "message must be text")
+        if not isinstance(message, str) or not _valid_text(message):
+            raise BadInput("bad_request", "message must be text (valid UTF-8)")
         message = message.strip()
         if not message:
             raise BadInput("empty_message", self._text(session, "empty_message"))
@@ -250,6 +250,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         ):
             raise BadInput("bad_request", "client_msg_id must be 1-128 letters, digits or _.:-")
         title = data.get("title")
+        if isinstance(title, str) and not _valid_text(title):
+            raise BadInput("bad_request", "title must be valid UTF-8 text")
         shown = title.strip()[:limit] if isinstance(title, str) and title.strip() else message
         custom = _custom_data(data.get("customData"))
         return Inbound(
@@ -326,9 +328,22 @@ def _custom_data(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise BadInput("bad_request", "customData must be an object")
-    if len(json.dumps(value, default=str)) > MAX_CUSTOM_DATA:
+    try:
+        encoded = json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        raise BadInput("bad_request", "customData must be JSON with valid UTF-8 text") from None
+    if len(encoded) > MAX_CUSTOM_DATA:
         raise BadInput("bad_request", f"customData must be under {MAX_CUSTOM_DATA} bytes")
     return value
+
+
+def _valid_text(value: str) -> bool:
+    """False for text that cannot be stored, such as a lone UTF-16 surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _str(value: Any) -> str | None:
