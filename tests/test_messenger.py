@@ -137,6 +137,7 @@ async def test_forged_signatures_and_bad_bodies_are_refused(
         async with http.post(url, data=tampered, headers=headers) as resp:
             assert resp.status == 403
     assert (await post_body(server, None, raw=b"{oops"))[0] == 400
+    assert (await post_body(server, None, raw=b"[" * 200_000 + b"]" * 200_000))[0] == 400
     assert (await post_body(server, {"object": "instagram", "entry": []}))[0] == 400
     store = server.app[STORE]
     assert await store.get_conversation(f"messenger:{psid}") == {}

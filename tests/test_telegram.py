@@ -128,6 +128,7 @@ async def test_forged_secret_token_and_bad_bodies_are_refused(
     assert (await post_update(server, update, secret=None))[0] == 403
     assert (await post_update(server, update, secret=SECRET[:-1]))[0] == 403
     assert (await post_update(server, None, raw=b"{not json"))[0] == 400
+    assert (await post_update(server, None, raw=b"[" * 200_000 + b"]" * 200_000))[0] == 400
     assert (await post_update(server, {"message": update["message"]}))[0] == 400
     store = server.app[STORE]
     assert await store.get_conversation(f"telegram:{chat_id}") == {}

@@ -84,7 +84,7 @@ class MessengerChannel:
             raise web.HTTPForbidden(text="signature does not match")
         try:
             events = parse_body(json.loads(body))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested beyond reason
             log.warning("refused a Messenger webhook body that is not JSON: %s", exc)
             raise web.HTTPBadRequest(text="the body must be JSON") from None
         except BadInput as exc:

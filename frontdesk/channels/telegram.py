@@ -70,7 +70,7 @@ class TelegramChannel:
             raise web.HTTPForbidden(text="secret token does not match")
         try:
             update = parse_update(json.loads(await request.read()))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested beyond reason
             log.warning("refused a Telegram webhook body that is not JSON: %s", exc)
             raise web.HTTPBadRequest(text="the body must be a JSON Update") from None
         except BadInput as exc:
