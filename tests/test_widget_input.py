@@ -52,6 +52,9 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
         assert error["code"] == "bad_request"
         await client.sio.emit("session_request", {"session_id": "bad id with spaces"})
         assert (await client.next("frontdesk_error"))["code"] == "bad_request"
+        huge = {"session_id": client.session_id, "last_seq": 10**30}
+        await client.sio.emit("session_request", huge)
+        assert (await client.next("frontdesk_error"))["code"] == "bad_request"
 
         await client.sio.emit("session_request", {"session_id": client.session_id, "frontdesk": 1})
         assert await client.next("session_confirm") == client.session_id

@@ -127,7 +127,11 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
                 raise BadInput("bad_request", "session_id must be 1-128 letters, digits or _.:-")
             last_seq = data.get("last_seq", 0)
-            if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
+            if (
+                not isinstance(last_seq, int)
+                or isinstance(last_seq, bool)
+                or not 0 <= last_seq < 2**53
+            ):
                 raise BadInput("bad_request", "last_seq must be a whole number >= 0")
             custom = _custom_data(data.get("customData"))
             extras = data.get("frontdesk") is not None  # frontdesk's widget announces itself
@@ -150,7 +154,10 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             named_language=_str(custom.get("language")),
             extras=extras,
         )
-        await self.save_session(sid, session)
+        try:
+            await self.save_session(sid, session)
+        except KeyError:  # the client disconnected while the conversation was opened
+            return
         await self.enter_room(sid, session_id if extras else plain_room(session_id))
         await self.emit("session_confirm", session_id, to=sid)
         if extras:  # stock Rasa clients keep their own history and know no extra events
