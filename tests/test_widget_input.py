@@ -82,6 +82,8 @@ async def test_malformed_events_get_errors_and_nothing_breaks(
         too_long = client.received["frontdesk_error"][-6]
         assert "51" in too_long["message"] and "50" in too_long["message"]
 
+        # An event named like a reserved one is no connection: the session is untouched.
+        await client.sio.emit("connect", {"HTTP_ACCEPT_LANGUAGE": "ru"})
         # The connection still works and nothing was stored by the refused events.
         ack = await client.say("x" * 50)
         assert ack == {"ok": True, "seq": 1, "duplicate": False}

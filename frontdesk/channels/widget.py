@@ -112,6 +112,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- inbound ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if not is_connection(environ):
+            return  # a client emitted an event named "connect": not a connection
         await self.save_session(
             sid, {"accept_language": str(environ.get("HTTP_ACCEPT_LANGUAGE", ""))[:200]}
         )
@@ -342,6 +344,12 @@ def _custom_data(value: Any) -> dict[str, Any]:
     if len(encoded) > MAX_CUSTOM_DATA:
         raise BadInput("bad_request", f"customData must be under {MAX_CUSTOM_DATA} bytes")
     return value
+
+
+def is_connection(environ: Any) -> bool:
+    """Whether on_connect was called for a real connection (its WSGI-style environ), not for
+    an event a client named "connect", which python-socketio dispatches the same way."""
+    return isinstance(environ, dict) and "aiohttp.request" in environ
 
 
 def _valid_text(value: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 import socketio
 
+from frontdesk.channels.widget import is_connection
 from frontdesk.console.auth import agent_from_token
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.errors import DeskError, StoreUnavailable
@@ -64,6 +65,8 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- connection -----------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if not is_connection(environ):
+            return  # a client emitted an event named "connect": not a connection
         token = auth.get("token") if isinstance(auth, dict) else None
         agent = agent_from_token(self.secret, token)
         if agent is None or not await self.desk.agents.get(agent):
