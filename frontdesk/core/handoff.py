@@ -172,6 +172,7 @@ class Handoff:
             meta, fields["reason"], fields.get("reason_detail", ""), summary, extra, first=True
         )
         self.outbox.metrics.messages_left.inc()
+        await self.leave.confirm(meta, fields)
         await self.console.queue_changed()
 
     async def tell_wait(self, meta: Mapping[str, str]) -> None:

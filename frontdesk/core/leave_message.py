@@ -36,6 +36,12 @@ class LeaveMessage:
         )
         await self.outbox.send(meta["id"], meta.get("channel", "widget"), Outbound(text, buttons))
 
+    async def confirm(self, meta: Mapping[str, str], fields: Mapping[str, str]) -> None:
+        """Tell the customer their message is saved (once it is: the case exists)."""
+        when = self._when(meta)
+        text = self.templates.say(meta, "leave_message_done", email=fields["email"], **when)
+        await self._send(meta, text, cancel=False)
+
     def _when(self, meta: Mapping[str, str]) -> dict[str, str]:
         return self.waits.reopening(meta.get("language", self.templates.default_language))
 
@@ -84,11 +90,6 @@ class LeaveMessage:
             return None
         message = inbound.text.strip()[:MAX_MESSAGE]
         when = self._when(meta)
-        await self._send(
-            meta,
-            self.templates.say(meta, "leave_message_done", email=meta.get("lm_email", ""), **when),
-            cancel=False,
-        )
         return {
             "kind": "message",
             "email": meta.get("lm_email", ""),
