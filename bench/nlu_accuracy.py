@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PYTHON, ROOT, Services, env_rasa, figure, print_header
 
 from frontdesk.core.flows import load_flows
+from frontdesk.core.router import NOT_UNDERSTOOD, unsure
 from frontdesk.core.understanding import understanding
 
 BENCH = "nlu"
@@ -76,7 +77,6 @@ DEV_ANSWERS: dict[str, tuple[str, ...]] = {
     "contact_human_agent": ("human_handoff",),
     "oos": (),
 }
-NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
 
 
 @dataclass
@@ -115,14 +115,9 @@ def decide(parse: dict[str, object], min_confidence: float) -> str | None:
     """What the customer is given, as the gateway decides: an answer id or None (not sure)."""
     fields = understanding({"latest_message": parse})
     intent = fields.get("last_intent", "")
-    if intent in NOT_UNDERSTOOD or not intent:
+    if intent in NOT_UNDERSTOOD or not intent or unsure(fields, min_confidence):
         return None
-    if fields.get("area"):
-        confident = float(fields.get("answer_confidence") or 0) >= min_confidence
-        if fields.get("answer_matches") != "1" or not confident:
-            return None
-        return fields["intent"]
-    return intent
+    return fields["intent"] if fields.get("area") else intent
 
 
 async def parse_all(url: str, texts: list[str]) -> list[dict[str, object]]:

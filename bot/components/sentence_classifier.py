@@ -20,7 +20,7 @@ import logging
 import pickle
 import re
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse
@@ -113,17 +113,26 @@ class SentenceEncoderClassifier(GraphComponent, IntentClassifier):
 
     # -- features --------------------------------------------------------------------------
 
-    def _features(self, texts: List[Text], vectoriser: Any) -> Any:
-        cleaned = [normalise(t) for t in texts]
+    def _features(self, cleaned: List[Text], vectoriser: Any) -> Tuple[Any, Any]:
+        """(encoder + n-grams, n-grams alone) for normalised texts; each computed once."""
         dense = Encoder.encode(cleaned) * float(self._config["embedding_weight"])
         sparse = vectoriser.transform(cleaned)
-        return scipy.sparse.hstack([scipy.sparse.csr_matrix(dense), sparse]).tocsr()
+        combined = scipy.sparse.hstack([scipy.sparse.csr_matrix(dense), sparse]).tocsr()
+        return combined, sparse
+
+    def _logistic(self, strength: float) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(
+            C=strength * float(self._config["C"]),
+            max_iter=int(self._config["max_iter"]),
+            random_state=int(self._config["random_seed"]),
+        )
 
     # -- training --------------------------------------------------------------------------
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
         texts: List[Text] = []
         labels: List[Text] = []
@@ -145,22 +154,13 @@ class SentenceEncoderClassifier(GraphComponent, IntentClassifier):
             sublinear_tf=True,
             min_df=2,
         )
-        vectoriser.fit([normalise(t) for t in texts])
-        features = self._features(texts, vectoriser)
-        classifier = LogisticRegression(
-            C=float(self._config["C"]),
-            max_iter=int(self._config["max_iter"]),
-            random_state=int(self._config["random_seed"]),
-        )
-        classifier.fit(features, labels)
+        cleaned = [normalise(t) for t in texts]
+        vectoriser.fit(cleaned)
+        combined, ngrams = self._features(cleaned, vectoriser)
+        classifier = self._logistic(1.0).fit(combined, labels)
         # A second opinion from the character n-grams alone: an answer is only as sure as
-        # both models together (see _annotate).
-        checker = LogisticRegression(
-            C=2 * float(self._config["C"]),
-            max_iter=int(self._config["max_iter"]),
-            random_state=int(self._config["random_seed"]),
-        )
-        checker.fit(vectoriser.transform([normalise(t) for t in texts]), labels)
+        # both models together (see process).
+        checker = self._logistic(2.0).fit(ngrams, labels)
         retrieval = sorted({area for label, area in areas.items() if label != area})
         self._model = {
             "vectoriser": vectoriser,
@@ -205,9 +205,9 @@ class SentenceEncoderClassifier(GraphComponent, IntentClassifier):
             return messages
         vectoriser, classifier = self._model["vectoriser"], self._model["classifier"]
         checker = self._model["checker"]
-        batch = [texts[i] for i in todo]
-        probabilities = classifier.predict_proba(self._features(batch, vectoriser))
-        second = checker.predict_proba(vectoriser.transform([normalise(t) for t in batch]))
+        combined, ngrams = self._features([normalise(texts[i]) for i in todo], vectoriser)
+        probabilities = classifier.predict_proba(combined)
+        second = checker.predict_proba(ngrams)
         order = [list(checker.classes_).index(label) for label in classifier.classes_]
         for row, index in enumerate(todo):
             # An answer's confidence is the geometric mean of both models' probabilities:

@@ -39,6 +39,14 @@ NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope", UNSURE}
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "human_handoff", "ask_wait_time"}
 
 
+def unsure(understood: Mapping[str, str], min_answer_confidence: float) -> bool:
+    """An FAQ answer the bot is not sure of: picked from another area, or low confidence."""
+    if not understood.get("area") or min_answer_confidence <= 0:
+        return False
+    confidence = float(understood.get("answer_confidence") or 0)
+    return understood.get("answer_matches") != "1" or confidence < min_answer_confidence
+
+
 @dataclass(frozen=True)
 class Accepted:
     seq: int
@@ -242,13 +250,7 @@ class Router:
         await self._apply_controls(meta, understood, controls)
 
     def _unsure(self, understood: Mapping[str, str]) -> bool:
-        """An FAQ answer the bot is not sure of: picked from another area, or low confidence."""
-        if not understood.get("area") or self.flows.min_answer_confidence <= 0:
-            return False
-        confidence = float(understood.get("answer_confidence") or 0)
-        return (
-            understood.get("answer_matches") != "1" or confidence < self.flows.min_answer_confidence
-        )
+        return unsure(understood, self.flows.min_answer_confidence)
 
     def _understood(
         self, inbound: Inbound, meta: Mapping[str, str], parse: dict[str, Any]
