@@ -34,8 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from redis.asyncio import Redis
 
 from frontdesk.config import ROOT
+from frontdesk.core.conversation import Conversations
 from frontdesk.core.estimate import Estimate
+from frontdesk.core.events import EventBus
 from frontdesk.core.hours import Hours
+from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import Waits, load_wait_config
@@ -86,14 +89,16 @@ class Day:
         store = RedisStore(redis)
         templates = Templates(ROOT / "flows", "en")
         always = Hours(zone=__import__("zoneinfo").ZoneInfo("UTC"), always_open=True)
+        metrics = Metrics()
         self.waits = Waits(
-            store,
+            Conversations(store, EventBus(), "en"),
             self.cases,
             self.agents,
-            Outbox(store),
+            Outbox(store, metrics),
             templates,
             always,
             load_wait_config(ROOT / "flows"),
+            metrics,
             clock=lambda: self.now,
         )
         self.events: list[Event] = []

@@ -31,19 +31,14 @@ from frontdesk.console import make_console
 from frontdesk.console.auth import load_secret
 from frontdesk.console.keys import DESK, SECRET
 from frontdesk.console.namespace import AgentNamespace
-from frontdesk.core.agentdesk import AgentDesk
+from frontdesk.core.build import build_core
 from frontdesk.core.flows import Flows, load_flows
-from frontdesk.core.handoff import Handoff
 from frontdesk.core.hours import Hours, load_hours
-from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.metrics import Metrics
-from frontdesk.core.notify import Fanout
 from frontdesk.core.outbox import Outbox
-from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
-from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
-from frontdesk.core.waits import Waits, WaitWatcher, load_wait_config
+from frontdesk.core.waits import load_wait_config
 from frontdesk.errors import StoreUnavailable
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
@@ -138,43 +133,38 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = app[STORE]
-    outbox = Outbox(store, app[METRICS])
-    templates, flows = app[TEMPLATES], app[FLOWS]
-    cases = CaseStore(app[REDIS])
     agent_store = AgentStore(app[REDIS])
-    waits = Waits(
-        store,
-        cases,
+    core = build_core(
+        app[STORE],
+        CaseStore(app[REDIS]),
         agent_store,
-        outbox,
-        templates,
+        app[BOT],
+        app[TEMPLATES],
+        app[FLOWS],
         app[HOURS],
         load_wait_config(settings.flows_dir),
-        default_capacity=flows.agent_capacity,
+        app[METRICS],
     )
-    leave = LeaveMessage(store, outbox, templates, waits)
-    handoff = Handoff(store, cases, outbox, templates, flows, waits, leave)
-    survey = Survey(store, cases, outbox, templates)
-    desk = AgentDesk(handoff, agent_store, survey)
-    agents = AgentNamespace(desk, app[SECRET])
-    handoff.console = Fanout(agents, WaitWatcher(waits))
+    router, waits = core.router, core.waits
+    agents = AgentNamespace(core.desk, app[SECRET])
+    agents.subscribe(core.bus)
     app[SIO].register_namespace(agents)
-    app[DESK] = desk
-    router = Router(store, app[BOT], outbox, templates, handoff, survey)
+    app[DESK] = core.desk
     widget = WidgetChannel(
         router,
-        store,
+        core.conversations,
+        app[STORE],
         app[TEMPLATES],
+        waits,
         settings.max_message_length,
         settings.history_limit,
-        AnswerRatings(store, outbox, templates),
+        core.ratings,
     )
-    outbox.register(WIDGET, widget)
+    core.outbox.register(WIDGET, widget)
     app[SIO].register_namespace(widget)
     app[ROUTER] = router
     app[WIDGET_CHANNEL] = widget
-    app[OUTBOX] = outbox
+    app[OUTBOX] = core.outbox
     heartbeat = asyncio.create_task(_heartbeat(agent_store))
     yield
     heartbeat.cancel()

@@ -25,6 +25,7 @@ class Turn:
     answer_confidence: float = 0.9
     texts: tuple[str, ...] = ("",)
     control: dict[str, Any] | None = None
+    entities: tuple[tuple[str, str], ...] = ()  # (entity, value): order_number, email, product
 
     def body(self) -> dict[str, Any]:
         messages: list[dict[str, Any]] = [{"text": t} for t in self.texts if t]
@@ -32,7 +33,7 @@ class Turn:
             messages.append({"custom": {"frontdesk": self.control}})
         understood: dict[str, Any] = {
             "intent": {"name": self.intent, "confidence": self.confidence},
-            "entities": [],
+            "entities": [{"entity": name, "value": value} for name, value in self.entities],
         }
         if self.answer:
             area = self.intent

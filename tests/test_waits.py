@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from frontdesk.app import STORE, make_app
+from frontdesk.app import ROUTER, make_app
 from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
 from tests.conftest import ALWAYS_OPEN, flows_copy, free_port, make_settings
@@ -74,8 +74,9 @@ async def agent(server: TestServer, people: list[Any], capacity: int) -> AgentCl
 
 
 async def ask_for_person(server: TestServer, client: WidgetClient) -> None:
-    meta = await server.app[STORE].get_conversation(client.session_id)
-    await server.app[DESK].handoff.request({**meta, "id": client.session_id}, "customer_asked")
+    router = server.app[ROUTER]
+    conversation = await router.conversations.get(client.session_id)
+    await router.handoff.request(conversation, "customer_asked")
 
 
 async def status(client: WidgetClient) -> dict[str, Any]:
@@ -172,7 +173,7 @@ async def test_after_hours_a_request_becomes_a_message_with_a_stated_reply_time(
     intro = await client.until_message(lambda m: "closed" in m.get("text", ""))
     assert "we reopen tomorrow at 9:00 and will reply by 11:00" in intro["text"]
     assert "What e-mail address" in intro["text"]
-    assert server.app[DESK].handoff.waits.hours.next_opening(dt.datetime.now(dt.UTC)) == reopen
+    assert server.app[ROUTER].handoff.waits.hours.next_opening(dt.datetime.now(dt.UTC)) == reopen
 
     await client.say("ana at example dot com")
     refused = await client.until_message(lambda m: "doesn't look like an e-mail" in m["text"])
@@ -190,10 +191,11 @@ async def test_after_hours_a_request_becomes_a_message_with_a_stated_reply_time(
     assert case["kind"] == "message" and case["email"] == "ana@example.com"
     assert case["message"] == "Order 1042 came without the laces. Can you send them?"
     assert case["promised_reply_by"] == "11:00"
-    # Left messages come before live requests in the queue agents see.
-    waiting = await server.app[DESK].cases.queue()
-    scores = dict(waiting)
-    assert scores[mine[0]["case_id"]] < time.time() - 1e9
+    # A left message is not a place in the live queue (it is answered by e-mail), and the
+    # conversation gets no live-queue pushes.
+    assert mine[0]["kind"] == "message"
+    assert mine[0]["case_id"] not in dict(await server.app[DESK].cases.queue())
+    assert await server.app[ROUTER].handoff.waits.statuses() == []
 
 
 async def test_typical_reply_comes_from_real_first_response_times(
@@ -201,7 +203,7 @@ async def test_typical_reply_comes_from_real_first_response_times(
 ) -> None:
     server = await start()
     await agent(server, people, capacity=2)  # someone is online
-    waits = server.app[DESK].handoff.waits
+    waits = server.app[ROUTER].handoff.waits
     cases = server.app[DESK].cases
     assert await waits.typical_reply("en") == (
         "A person typically replies within an hour during opening hours"
@@ -247,3 +249,29 @@ async def test_auto_assignment_gives_the_request_to_the_least_loaded_agent(
     event = await other.next("case_assigned")
     assert event["case"]["card"]["conversation_id"] == second.session_id
     assert (await second.next("agent_joined"))["name"] == other.name
+
+
+async def test_a_customer_who_reloads_while_waiting_keeps_the_place_in_line(
+    start: Callable[..., Any], people: list[Any]
+) -> None:
+    """Bug: after a reload the queue status was gone, and the "Leave a message" button went
+    away as soon as the customer typed anything else."""
+    server = await start()
+    client = await customer(server, people)
+    await ask_for_person(server, client)  # open, but nobody online
+    first = await client.until("queue_status", lambda s: s.get("text"))
+    assert first["leave_message"] is True
+    await client.close()
+
+    again = WidgetClient(client.base_url, client.session_id)
+    people.append(again)
+    await again.connect()
+    status = await again.next("queue_status")
+    assert status["text"] == first["text"] and status["position"] == 1
+    titles = [a["title"] for a in status["actions"]]
+    assert titles == ["Leave a message", "Cancel my request"]
+    # The status (with its actions) lives outside the transcript: a button press from it works.
+    payload = next(a["payload"] for a in status["actions"] if a["title"] == "Leave a message")
+    await again.say(payload, title="Leave a message")
+    await again.until("queue_status", lambda s: s.get("cleared"))
+    await again.until_message(lambda m: "What e-mail address" in m.get("text", ""))

@@ -1044,20 +1044,33 @@
       renderTyping();
     });
 
-    socket.on('agent_joined', (data) => {
-      if (data && data.name) addNotice(t('joined', { name: String(data.name) }));
-    });
-
-    socket.on('agent_left', (data) => {
-      if (data && data.name) addNotice(t('left', { name: String(data.name) }));
+    // "Maria joined" / "Maria has closed this conversation" arrive as messages of the
+    // transcript (they survive a reload); these events only update who is typing.
+    socket.on('agent_joined', () => {
       agentTyping = null;
       renderTyping();
     });
 
+    socket.on('agent_left', () => {
+      agentTyping = null;
+      renderTyping();
+    });
+
+    // The customer's place in line, with its actions ("Leave a message", "Cancel request"):
+    // they stay in view while the customer waits, whatever else is said meanwhile.
     socket.on('queue_status', (data) => {
       const text = data && !data.cleared && data.text ? String(data.text) : '';
-      queueEl.textContent = text;
+      queueEl.textContent = '';
       queueEl.hidden = !text;
+      if (!text) return;
+      queueEl.append(h('span', 'fd-queue-text', null, text));
+      const actions = Array.isArray(data.actions) ? data.actions : [];
+      for (const action of actions) {
+        if (!action || typeof action.title !== 'string' || typeof action.payload !== 'string') continue;
+        const button = h('button', 'fd-queue-action', { type: 'button' }, action.title);
+        button.addEventListener('click', () => sendMessage(action.payload, action.title));
+        queueEl.append(button);
+      }
     });
 
     socket.on('widget_config', (data) => {

@@ -10,10 +10,12 @@ from typing import Any
 
 import socketio
 
+from frontdesk.core.conversation import Conversations
 from frontdesk.core.messages import Inbound
 from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
+from frontdesk.core.waits import Waits
 from frontdesk.errors import BadInput, StoreUnavailable
 from frontdesk.store.base import Store
 
@@ -75,8 +77,10 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
         self,
         router: Router,
+        conversations: Conversations,
         store: Store,
         templates: Templates,
+        waits: Waits,
         max_message_length: int,
         history_limit: int,
         ratings: AnswerRatings,
@@ -84,6 +88,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> None:
         super().__init__(namespace)
         self.router = router
+        self.conversations = conversations
+        self.waits = waits
         self.ratings = ratings
         self.store = store
         self.templates = templates
@@ -140,7 +146,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             language = self.templates.pick_language(
                 _str(custom.get("language")), session.get("accept_language")
             )
-            meta = await self.router.open_conversation(
+            conversation = await self.router.open_conversation(
                 session_id, CHANNEL, language, _details(custom)
             )
         except BadInput as exc:
@@ -152,7 +158,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             return
         session.update(
             session_id=session_id,
-            language=meta.get("language", language),
+            language=conversation.language,
             named_language=_str(custom.get("language")),
             extras=extras,
         )
@@ -165,11 +171,22 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         if extras:  # stock Rasa clients keep their own history and know no extra events
             await self._send_history(sid, session_id, last_seq)
             await self._send_config(sid, session["language"])
+            if conversation.waiting:  # a reload while waiting keeps the place in line in view
+                await self._send_queue_status(sid, conversation.case_id)
+
+    async def _send_queue_status(self, sid: str, case_id: str) -> None:
+        try:
+            status = await self.waits.status_of(case_id)
+        except StoreUnavailable as exc:
+            log.error("queue_status: %s", exc)
+            return
+        if status is not None:
+            await self.emit("queue_status", self.waits.payload(status), to=sid)
 
     async def _send_config(self, sid: str, language: str) -> None:
         """The header's "Typically replies in …", from the same data as every wait quote."""
         try:
-            status = await self.router.handoff.waits.typical_reply(language)
+            status = await self.waits.typical_reply(language)
         except StoreUnavailable as exc:
             log.error("widget_config: %s", exc)
             return
@@ -232,7 +249,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         session["named_language"] = named
         if language != session.get("language"):
             session["language"] = language
-            await self.store.update_conversation(session["session_id"], {"language": language})
+            conversation = await self.conversations.get(session["session_id"])
+            await self.conversations.set_language(conversation, language)
         await self.save_session(sid, session)
 
     def _inbound(self, session: dict[str, Any], data: Any) -> Inbound:
@@ -302,7 +320,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         if not session_id or not isinstance(data, dict):
             return
         try:
-            await self.router.handoff.customer_typing(session_id, bool(data.get("typing")))
+            await self.router.customer_typing(session_id, bool(data.get("typing")))
         except StoreUnavailable as exc:
             log.warning("user_typing: %s", exc)
 

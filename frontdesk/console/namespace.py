@@ -11,6 +11,20 @@ import socketio
 from frontdesk.channels.widget import is_connection
 from frontdesk.console.auth import agent_from_token
 from frontdesk.core.agentdesk import AgentDesk
+from frontdesk.core.events import (
+    AgentsChanged,
+    CaseAssigned,
+    CaseCancelled,
+    CaseClosed,
+    CaseQueued,
+    CaseTransferred,
+    CaseUpdated,
+    CustomerSaid,
+    CustomerTyping,
+    Event,
+    EventBus,
+    MessageLeft,
+)
 from frontdesk.errors import DeskError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -25,37 +39,68 @@ def agent_room(agent: str) -> str:
 
 
 class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Agents act through Socket.IO events (each answered with an ack); what changes in the
+    core reaches them as domain events from the bus, turned into the console's events
+    (documented in console/static/events.js)."""
+
     def __init__(self, desk: AgentDesk, secret: bytes) -> None:
         super().__init__(NAMESPACE)
         self.desk = desk
         self.secret = secret
 
-    # -- ConsoleNotifier ------------------------------------------------------------------------
+    # -- domain events -> console events ---------------------------------------------------------
 
-    async def queue_changed(self) -> None:
+    def subscribe(self, bus: EventBus) -> None:
+        for kind in (CaseQueued, CaseCancelled, MessageLeft):
+            bus.subscribe(kind, self._queue_changed)
+        bus.subscribe(CaseUpdated, self._case_updated)
+        bus.subscribe(CaseAssigned, self._case_assigned)
+        bus.subscribe(CaseTransferred, self._case_transferred)
+        bus.subscribe(CaseClosed, self._case_closed)
+        bus.subscribe(CustomerSaid, self._customer_said)
+        bus.subscribe(CustomerTyping, self._customer_typing)
+        bus.subscribe(AgentsChanged, self._agents_changed)
+
+    async def _queue_changed(self, event: Event | None = None) -> None:
         await self.emit("queue", {"items": await self.desk.queue_items()}, room=ALL_AGENTS)
 
-    async def agents_changed(self) -> None:
+    async def _agents_changed(self, event: Event | None = None) -> None:
         await self.emit("agents", {"items": await self.desk.agents_overview()}, room=ALL_AGENTS)
 
-    async def case_assigned(self, agent: str, case_id: str) -> None:
+    async def _assigned(self, agent: str, case_id: str) -> None:
         view = await self.desk.case_view(agent, case_id)
         await self.emit("case_assigned", {"case": view}, room=agent_room(agent))
         await self._my_cases(agent)
 
-    async def case_message(self, agent: str, case_id: str, entry: Mapping[str, Any]) -> None:
-        await self.emit(
-            "case_message", {"case_id": case_id, "entry": dict(entry)}, room=agent_room(agent)
-        )
+    async def _case_assigned(self, event: CaseAssigned) -> None:
+        await self._assigned(event.agent, event.case_id)
+        await self._queue_changed()
+        await self._agents_changed()
 
-    async def customer_typing(self, agent: str, case_id: str, typing: bool) -> None:
-        await self.emit(
-            "customer_typing", {"case_id": case_id, "typing": typing}, room=agent_room(agent)
-        )
+    async def _case_transferred(self, event: CaseTransferred) -> None:
+        await self.emit("case_closed", {"case_id": event.case_id}, room=agent_room(event.source))
+        await self._my_cases(event.source)
+        await self._assigned(event.target, event.case_id)
+        await self._agents_changed()
 
-    async def case_closed(self, agent: str, case_id: str) -> None:
-        await self.emit("case_closed", {"case_id": case_id}, room=agent_room(agent))
-        await self._my_cases(agent)
+    async def _case_closed(self, event: CaseClosed) -> None:
+        await self.emit("case_closed", {"case_id": event.case_id}, room=agent_room(event.agent))
+        await self._my_cases(event.agent)
+        await self._agents_changed()
+
+    async def _case_updated(self, event: CaseUpdated) -> None:
+        view = await self.desk.case_view(event.agent, event.case_id)
+        room = agent_room(event.agent) if event.agent else ALL_AGENTS
+        await self.emit("case_updated", {"case": view}, room=room)
+        await self._queue_changed()
+
+    async def _customer_said(self, event: CustomerSaid) -> None:
+        entry = {"case_id": event.case_id, "entry": dict(event.entry)}
+        await self.emit("case_message", entry, room=agent_room(event.agent))
+
+    async def _customer_typing(self, event: CustomerTyping) -> None:
+        typing = {"case_id": event.case_id, "typing": event.typing}
+        await self.emit("customer_typing", typing, room=agent_room(event.agent))
 
     async def _my_cases(self, agent: str) -> None:
         await self.emit(
@@ -88,15 +133,13 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.emit("hello", hello, to=sid)
         await self.emit("queue", {"items": await self.desk.queue_items()}, to=sid)
         await self.emit("my_cases", {"items": await self.desk.my_cases(agent)}, to=sid)
-        await self.agents_changed()
-        await self.desk.auto_assign()
+        await self.desk.bus.publish(AgentsChanged())  # others see them; waiting cases may go
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
         agent = session.get("agent")
         if agent:
-            await self.desk.agents.connected(agent, -1)
-            await self.agents_changed()
+            await self.desk.connected(agent, -1)
 
     # -- actions (each answers {ok: true, ...} or {ok: false, error: {code, message}}) -----------
 

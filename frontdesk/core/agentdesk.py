@@ -7,32 +7,46 @@ import time
 from typing import Any
 
 from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
-from frontdesk.core.handoff import Handoff
+from frontdesk.core.conversation import CaseState, Conversations
+from frontdesk.core.events import AgentReplied, AgentsChanged, EventBus
+from frontdesk.core.flows import Flows
 from frontdesk.core.messages import Outbound
+from frontdesk.core.outbox import Outbox
 from frontdesk.core.survey import Survey
+from frontdesk.core.templates import Templates
 from frontdesk.errors import DeskError
-from frontdesk.store.agents import AgentStore
+from frontdesk.store.base import AgentStore, CaseStore, Store
 
 MAX_NOTE = 5000
 AGENT_CACHE_SECONDS = 30.0
 
 
 class AgentDesk:
-    def __init__(self, handoff: Handoff, agents: AgentStore, survey: Survey) -> None:
-        self.handoff = handoff
-        self.store = handoff.store
-        self.cases = handoff.cases
-        self.outbox = handoff.outbox
-        self.templates = handoff.templates
-        self.flows = handoff.flows
-        self.agents = agents
-        self.survey = survey
-        handoff.after_queue = self.auto_assign
-        self._agents: dict[str, tuple[float, dict[str, Any]]] = {}
+    """What agents do, and the views the console shows them. Changes are published on the
+    bus (the console, waits and auto-assignment listen); nothing here calls the console."""
 
-    @property
-    def console(self) -> Any:
-        return self.handoff.console
+    def __init__(
+        self,
+        conversations: Conversations,
+        store: Store,
+        cases: CaseStore,
+        agents: AgentStore,
+        outbox: Outbox,
+        templates: Templates,
+        flows: Flows,
+        survey: Survey,
+        bus: EventBus,
+    ) -> None:
+        self.conversations = conversations
+        self.store = store
+        self.cases = cases
+        self.agents = agents
+        self.outbox = outbox
+        self.templates = templates
+        self.flows = flows
+        self.survey = survey
+        self.bus = bus
+        self._agents: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -53,7 +67,8 @@ class AgentDesk:
         return info
 
     async def queue_items(self) -> list[dict[str, Any]]:
-        waiting = await self.cases.queue()
+        """Left messages (kind "message", answered by e-mail) first, then the live queue."""
+        waiting = await self.cases.messages() + await self.cases.queue()
         now = time.time()
         rows = await self.cases.get_many([case_id for case_id, _ in waiting])
         return [queue_item(row, now) for row in rows]
@@ -126,20 +141,16 @@ class AgentDesk:
         if result == 0:
             raise DeskError("already_taken", "someone else took this conversation, or it ended")
         case = await self.cases.get(case_id)
-        meta = await self.store.get_conversation(case["conversation_id"])
-        await self.store.update_conversation(meta["id"], {"state": "agent", "agent": agent})
+        conversation_id = case["conversation_id"]
         name = info["display_name"]
-        channel = meta.get("channel", "widget")
+        conversation = await self.conversations.get(conversation_id)
         await self.outbox.event(
-            meta["id"], channel, "queue_status", {"text": None, "cleared": True}
+            conversation.id, conversation.channel, "agent_joined", {"name": name}
         )
-        await self.outbox.event(meta["id"], channel, "agent_joined", {"name": name})
-        text = self.templates.say(meta, "agent_joined", name=name)
-        entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
-        await self.console.case_assigned(agent, case_id)
-        await self.console.case_message(agent, case_id, entry)
-        await self.console.queue_changed()
-        await self.console.agents_changed()
+        text = self.templates.render(conversation.language, "agent_joined", name=name)
+        message = Outbound(text=text, role="system")
+        await self.outbox.send(conversation.id, conversation.channel, message)
+        await self.conversations.assign(conversation_id, case_id, agent, name)
         return await self.case_view(agent, case_id)
 
     async def reply(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
@@ -153,11 +164,12 @@ class AgentDesk:
             case["conversation_id"], case.get("channel", "widget"), message
         )
         now = time.time()
+        first: float | None = None
         if not case.get("first_reply_at") and await self.cases.set_once(
             case_id, "first_reply_at", f"{now:.3f}"
         ):
-            waited = now - float(case.get("requested_at") or now)
-            self.outbox.metrics.first_response.observe(waited)
+            first = now - float(case.get("requested_at") or now)
+        await self.bus.publish(AgentReplied(case_id, agent, first))
         return entry  # the console that sent it shows it from the ack (and tells other tabs)
 
     async def note(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
@@ -216,58 +228,48 @@ class AgentDesk:
         if result == 0:
             raise DeskError("not_yours", "this conversation is not assigned to you")
         old = (await self.agent(agent))["display_name"]
-        await self.store.update_conversation(case["conversation_id"], {"agent": target})
-        meta = await self.store.get_conversation(case["conversation_id"])
-        text = self.templates.say(meta, "agent_transferred", old=old, new=to["display_name"])
-        channel = meta.get("channel", "widget")
-        await self.outbox.event(meta["id"], channel, "agent_joined", {"name": to["display_name"]})
-        entry = await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
-        await self.console.case_closed(agent, case_id)
-        await self.console.case_assigned(target, case_id)
-        await self.console.case_message(target, case_id, entry)
-        await self.console.agents_changed()
+        conversation_id = case["conversation_id"]
+        conversation = await self.conversations.get(conversation_id)
+        text = self.templates.render(
+            conversation.language, "agent_transferred", old=old, new=to["display_name"]
+        )
+        name = {"name": to["display_name"]}
+        await self.outbox.event(conversation.id, conversation.channel, "agent_joined", name)
+        message = Outbound(text=text, role="system")
+        await self.outbox.send(conversation.id, conversation.channel, message)
+        await self.conversations.transfer(conversation_id, case_id, agent, target)
 
     async def close(self, agent: str, case_id: str) -> None:
         case = await self._held(agent, case_id)
         info = await self.agent(agent)
-        meta = await self.store.get_conversation(case["conversation_id"])
-        channel = meta.get("channel", "widget")
-        text = self.templates.say(meta, "closing_line", name=info["display_name"])
-        await self.outbox.send(meta["id"], channel, Outbound(text=text, role="system"))
-        await self.outbox.event(meta["id"], channel, "agent_left", {"name": info["display_name"]})
-        end_seq = await self.store.last_seq(meta["id"])
+        conversation = await self.conversations.get(case["conversation_id"])
+        channel = conversation.channel
+        text = self.templates.render(
+            conversation.language, "closing_line", name=info["display_name"]
+        )
+        await self.outbox.send(conversation.id, channel, Outbound(text=text, role="system"))
+        left = {"name": info["display_name"]}
+        await self.outbox.event(conversation.id, channel, "agent_left", left)
+        end_seq = await self.store.last_seq(conversation.id)
         await self.cases.release(
             case_id,
             agent,
-            {"state": "closed", "closed_at": f"{time.time():.3f}", "end_seq": str(end_seq)},
+            {
+                "state": CaseState.CLOSED.value,
+                "closed_at": f"{time.time():.3f}",
+                "end_seq": str(end_seq),
+            },
         )
-        await self.store.update_conversation(meta["id"], {"agent": ""})
-        await self.survey.start(meta)
-        await self.console.case_closed(agent, case_id)
-        await self.console.agents_changed()
-        await self.auto_assign()
+        conversation = await self.conversations.close(conversation.id, case_id, agent)
+        await self.survey.ask(conversation)
 
     async def set_presence(self, agent: str, status: str) -> None:
         if status not in ("available", "away"):
             raise DeskError("bad_status", "presence is available or away")
         await self.agents.set_status(agent, status)
-        await self.console.agents_changed()
-        await self.auto_assign()
+        await self.bus.publish(AgentsChanged())
 
-    async def auto_assign(self) -> None:
-        """With auto_assign on, give waiting cases (oldest first) to the least-loaded agents."""
-        if not self.flows.auto_assign:
-            return
-        for case_id, _ in await self.cases.queue():
-            candidates = [
-                a
-                for a in await self.agents_overview()
-                if a["status"] == "available" and a["load"] < a["capacity"]
-            ]
-            if not candidates:
-                return
-            chosen = min(candidates, key=lambda a: (a["load"] / a["capacity"], a["load"]))
-            try:
-                await self.claim(chosen["name"], case_id)
-            except DeskError:
-                continue
+    async def connected(self, agent: str, delta: int) -> None:
+        """An agent's console connected (+1) or went away (-1)."""
+        await self.agents.connected(agent, delta)
+        await self.bus.publish(AgentsChanged())

@@ -46,6 +46,19 @@ def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> di
             for key in ("name", "email", "id")
             if case.get(f"customer_{key}")
         },
+        "customer_label": customer_label(case),
+        "also_asked": json.loads(case.get("also_asked") or "[]"),
+        "kind": case.get("kind") or "live",
+        "left_message": (
+            {
+                "email": case.get("email", ""),
+                "message": case.get("message", ""),
+                "promised_reply_by": case.get("promised_reply_by", ""),
+                "promised_reply_at": _float(case.get("promised_reply_at")),
+            }
+            if case.get("kind") == "message"
+            else None
+        ),
         "requested_at": requested,
         "joined_at": joined,
         "waited_seconds": round((joined or time.time()) - requested, 1),
@@ -68,6 +81,8 @@ def queue_item(case: Mapping[str, str], now: float) -> dict[str, Any]:
         "reason": case.get("reason_detail") or case.get("reason"),
         "summary": case.get("summary"),
         "customer": customer_label(case),
+        "kind": case.get("kind") or "live",
+        "promised_reply_by": case.get("promised_reply_by"),
     }
 
 

@@ -1,4 +1,5 @@
-"""The customer's side of a handoff: request a person, wait in line, cancel, talk to the agent.
+"""The customer's side of a handoff: request a person, wait in line, cancel, leave a message,
+talk to the agent.
 
 A case is one handoff. It carries what the bot understood so the agent never asks twice.
 """
@@ -8,39 +9,37 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from frontdesk.core.conversation import (
+    CANCEL_REQUEST,
+    KEEP_TRYING,
+    REQUEST_PERSON,
+    Case,
+    CaseKind,
+    CaseState,
+    Conversation,
+    Conversations,
+    State,
+)
+from frontdesk.core.events import CaseUpdated, CustomerSaid, CustomerTyping, EventBus
 from frontdesk.core.flows import Flows
 from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.messages import Outbound, QuickReply
-from frontdesk.core.notify import ConsoleNotifier, NoConsole
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import Waits
-from frontdesk.store.base import Store
-from frontdesk.store.cases import CaseStore
+from frontdesk.store.base import CaseStore, Store
 
-CANCEL = "/fd_cancel_handoff"
-REQUEST = "/human_handoff"
-CASE_FIELDS = (
-    "channel",
-    "language",
-    "area",
-    "intent",
-    "confidence",
-    "captured",
-    "page_url",
-    "customer_name",
-    "customer_email",
-    "customer_id",
-    "channel_user",
-)
+CASE_FIELDS = ("area", "intent", "confidence", "captured")
+MAX_TOPICS = 5  # topics raised while waiting, kept on the case card
 
 
 class Handoff:
     def __init__(
         self,
+        conversations: Conversations,
         store: Store,
         cases: CaseStore,
         outbox: Outbox,
@@ -48,170 +47,218 @@ class Handoff:
         flows: Flows,
         waits: Waits,
         leave: LeaveMessage,
+        bus: EventBus,
     ) -> None:
-        self.waits = waits
-        self.leave = leave
+        self.conversations = conversations
         self.store = store
         self.cases = cases
         self.outbox = outbox
         self.templates = templates
         self.flows = flows
-        self.console: ConsoleNotifier = NoConsole()
-        self.after_queue: Callable[[], Awaitable[None]] | None = None
+        self.waits = waits
+        self.leave = leave
+        self.bus = bus
 
-    async def _send(self, meta: Mapping[str, str], message: Outbound) -> dict[str, Any]:
-        return await self.outbox.send(meta["id"], meta.get("channel", "widget"), message)
+    async def _send(self, conversation: Conversation, message: Outbound) -> dict[str, Any]:
+        return await self.outbox.send(conversation.id, conversation.channel, message)
 
-    def summary(self, meta: Mapping[str, str], reason: str, detail: str) -> str:
-        """ "return for order 1042, item arrived damaged" — what the agent is told, in brief."""
-        captured = json.loads(meta.get("captured") or "{}")
+    def _say(self, conversation: Conversation, key: str, **context: Any) -> str:
+        return self.templates.render(conversation.language, key, **context)
+
+    def summary(self, conversation: Conversation, detail: str = "") -> str:
+        """ "return for order 1042, item arrived damaged" — what the agent is told, in brief
+        (empty when the bot knows nothing specific)."""
+        captured = conversation.captured
         parts = []
-        area_label = self.flows.area_labels.get(meta.get("area", ""), "")
+        area_label = self.flows.area_labels.get(conversation.area, "")
         order = captured.get("order_number")
         if area_label:
             parts.append(f"{area_label} for order {order}" if order else area_label)
         elif order:
             parts.append(f"order {order}")
-        topic = detail or self.flows.topics.get(meta.get("intent", ""), "")
+        topic = detail or self.flows.topics.get(conversation.intent, "")
         if topic:
             parts.append(topic)
-        if not parts and meta.get("last_question"):
-            parts.append(f"“{meta['last_question'][:120]}”")
+        question = conversation.understood.get("last_question", "")
+        if not parts and question:
+            parts.append(f"“{question[:120]}”")
         if captured.get("email"):
             parts.append(f"e-mail {captured['email']}")
-        return ", ".join(parts) or self.flows.reasons.get(reason, reason)
+        return ", ".join(parts)
 
-    async def request(self, meta: Mapping[str, str], reason: str, detail: str = "") -> None:
+    def _cancel(self, conversation: Conversation) -> QuickReply:
+        return QuickReply(self._say(conversation, "button_cancel_request"), CANCEL_REQUEST)
+
+    async def _status_reply(self, conversation: Conversation) -> bool:
+        """Tell a waiting customer where they are in line; False if they are not in it."""
+        if not conversation.waiting:
+            return False
+        status = await self.waits.status_of(conversation.case_id)
+        if status is None:
+            return False
+        await self._send(
+            conversation, self.waits.status_message(status, self._cancel(conversation))
+        )
+        return True
+
+    async def request(self, conversation: Conversation, reason: str, detail: str = "") -> None:
         """Queue the conversation for a person (once), telling the customer what was passed on,
         where they are in line, how long it should take and why. Closed: leave a message."""
-        state = meta.get("state", "bot")
-        if state in ("agent", "leave_message"):
+        if conversation.state in (State.AGENT, State.LEAVING_MESSAGE):
             return
-        if state == "queued" and meta.get("case_id"):
-            status = await self.waits.status_of(meta["case_id"])
-            if status is not None:
-                await self._send(meta, self.waits.status_message(status, self._cancel(meta)))
-                return
+        if conversation.state is State.QUEUED:
+            if not await self._status_reply(conversation):
+                await self._send(conversation, Outbound(self._say(conversation, "handoff_queued")))
+            return
+        if conversation.state is State.LEFT_MESSAGE:
+            await self.leave.already_left(conversation, await self.cases.get(conversation.case_id))
+            return
         if not self.waits.is_open():
-            await self.leave.start(meta, reason, detail)
+            await self.leave.start(conversation, reason, detail)
             return
-        summary = self.summary(meta, reason, detail)
-        case_id = await self._create_case(meta, reason, detail, summary, {})
-        self.outbox.metrics.handoffs.labels(reason).inc()
-        await self._send(
-            meta, Outbound(text=self.templates.say(meta, "handoff_confirm", summary=summary))
+        summary = self.summary(conversation, detail)
+        case = await self._create_case(conversation, reason, detail, summary, CaseKind.LIVE, {})
+        confirm = (
+            self._say(conversation, "handoff_confirm", summary=summary)
+            if summary
+            else self._say(conversation, "handoff_confirm_plain")
         )
-        status = await self.waits.status_of(case_id)
+        await self._send(conversation, Outbound(text=confirm))
+        status = await self.waits.status_of(case.id)
         if status is not None:
-            message = self.waits.status_message(status, self._cancel(meta))
-            hint = self.templates.say(meta, "handoff_queued")
-            await self._send(meta, Outbound(f"{message.text} {hint}", message.quick_replies))
+            message = self.waits.status_message(status, self._cancel(conversation))
+            hint = self._say(conversation, "handoff_queued")
+            await self._send(
+                conversation, Outbound(f"{message.text} {hint}", message.quick_replies)
+            )
             await self.waits.record_quote(status)
-            await self.waits.push(status, meta, text_too=False)
-        await self.console.queue_changed()
-        if self.after_queue is not None:
-            await self.after_queue()
+            await self.waits.push(status, text_too=False)
+        # Queued once the customer has their quote, so listeners (the console, auto-assignment,
+        # other customers' waits) see a case whose customer knows where they stand.
+        await self.conversations.queue(conversation, case)
 
     async def _create_case(
         self,
-        meta: Mapping[str, str],
+        conversation: Conversation,
         reason: str,
         detail: str,
         summary: str,
+        kind: CaseKind,
         extra: Mapping[str, str],
-        first: bool = False,
-    ) -> str:
-        conversation_id = meta["id"]
-        case_id = uuid.uuid4().hex
+    ) -> Case:
         fields = {
-            "id": case_id,
-            "conversation_id": conversation_id,
-            "state": "queued",
+            "id": uuid.uuid4().hex,
+            "conversation_id": conversation.id,
+            "state": CaseState.QUEUED.value,
             "reason": reason,
             "reason_detail": detail or self.flows.reasons.get(reason, reason),
-            "summary": summary,
+            "summary": summary or self.flows.reasons.get(reason, reason),
             "requested_at": f"{time.time():.3f}",
-            "start_seq": meta.get("segment_start", "1"),
-            "handoff_seq": str(await self.store.last_seq(conversation_id)),
+            "start_seq": str(conversation.segment_start),
+            "handoff_seq": str(await self.store.last_seq(conversation.id)),
+            "channel": conversation.channel,
+            "language": conversation.language,
+            **{k: v for k, v in conversation.understood.items() if k in CASE_FIELDS},
+            **conversation.details,
             **extra,
         }
-        for name in CASE_FIELDS:
-            if meta.get(name):
-                fields[name] = meta[name]
-        await self.cases.create(case_id, fields, customer_key=conversation_id, first=first)
-        await self.store.update_conversation(
-            conversation_id, {"state": "queued", "case_id": case_id, "fallbacks_in_a_row": "0"}
-        )
-        return case_id
+        await self.cases.create(fields["id"], fields, customer_key=conversation.id, kind=kind)
+        return Case.from_fields(fields)
 
-    def _cancel(self, meta: Mapping[str, str]) -> QuickReply:
-        return QuickReply(self.templates.say(meta, "button_cancel_request"), CANCEL)
+    async def _withdraw(self, conversation: Conversation) -> Conversation | None:
+        """Take a waiting customer out of the queue; None if they were not in it (an agent
+        took the case a moment ago, or there was nothing to cancel)."""
+        if not conversation.waiting or not await self.cases.dequeue(conversation.case_id):
+            return None
+        closed = {"state": CaseState.CANCELLED.value, "closed_at": f"{time.time():.3f}"}
+        await self.cases.update(conversation.case_id, closed)
+        return await self.conversations.cancel_request(conversation)
 
-    async def leave_message(self, meta: Mapping[str, str]) -> None:
+    async def cancel(self, conversation: Conversation) -> None:
+        if conversation.state is State.AGENT:
+            return  # a person has just taken it: nothing to cancel
+        await self._withdraw(conversation)
+        await self._send(conversation, Outbound(text=self._say(conversation, "handoff_cancelled")))
+
+    async def leave_message(self, conversation: Conversation) -> None:
         """The customer would rather leave a message than wait (nobody online)."""
-        case_id = meta.get("case_id", "")
-        if meta.get("state") == "queued" and case_id and await self.cases.dequeue(case_id):
-            await self.cases.update(
-                case_id, {"state": "cancelled", "closed_at": f"{time.time():.3f}"}
-            )
-            await self.console.queue_changed()
-            case = await self.cases.get(case_id)
-            await self.leave.start(
-                meta, case.get("reason", "customer_asked"), case.get("reason_detail", "")
-            )
+        if conversation.state is State.LEAVING_MESSAGE:
             return
-        await self.leave.start(meta, "customer_asked", "")
+        reason, detail = "customer_asked", ""
+        if conversation.waiting:
+            case = Case.from_fields(await self.cases.get(conversation.case_id))
+            withdrawn = await self._withdraw(conversation)
+            if withdrawn is None:
+                return  # an agent took it meanwhile
+            conversation = withdrawn
+            reason, detail = case.reason, case.fields.get("reason_detail", "")
+        if conversation.state is State.LEFT_MESSAGE:
+            await self.leave.already_left(conversation, await self.cases.get(conversation.case_id))
+            return
+        await self.leave.start(conversation, reason, detail)
 
-    async def left_message(self, meta: Mapping[str, str], fields: Mapping[str, str]) -> None:
-        """Store a complete left message as a case agents see first."""
-        captured = {**json.loads(meta.get("captured") or "{}"), "email": fields["email"]}
-        meta = {**meta, "captured": json.dumps(captured, ensure_ascii=False)}
-        summary = self.summary(meta, fields["reason"], fields.get("reason_detail", ""))
+    async def left_message(self, conversation: Conversation, fields: Mapping[str, str]) -> None:
+        """Store a complete left message as a case agents answer by e-mail."""
+        captured = {**conversation.captured, "email": fields["email"]}
+        conversation = conversation.with_understood(
+            {"captured": json.dumps(captured, ensure_ascii=False)}
+        )
+        detail = fields.get("reason_detail", "")
+        summary = self.summary(conversation, detail)
         extra = {k: v for k, v in fields.items() if k not in ("reason", "reason_detail")}
-        await self._create_case(
-            meta, fields["reason"], fields.get("reason_detail", ""), summary, extra, first=True
+        case = await self._create_case(
+            conversation, fields["reason"], detail, summary, CaseKind.MESSAGE, extra
         )
-        self.outbox.metrics.messages_left.inc()
-        await self.leave.confirm(meta, fields)
-        await self.console.queue_changed()
+        conversation = await self.conversations.message_left(conversation, case)
+        await self.leave.confirm(conversation, fields)
 
-    async def tell_wait(self, meta: Mapping[str, str]) -> None:
+    async def tell_wait(self, conversation: Conversation) -> None:
         """Answer "how long will it take?" from the same data the widget header uses."""
-        if meta.get("state") == "queued" and meta.get("case_id"):
-            status = await self.waits.status_of(meta["case_id"])
-            if status is not None:
-                await self._send(meta, self.waits.status_message(status, self._cancel(meta)))
-                return
-        language = meta.get("language", self.templates.default_language)
-        text = await self.waits.typical_reply(language)
-        await self._send(meta, Outbound(text=self.templates.say(meta, "wait_answer", typical=text)))
-
-    async def offer_person(self, meta: Mapping[str, str]) -> None:
-        buttons = (
-            QuickReply(self.templates.say(meta, "button_talk_to_person"), REQUEST),
-            QuickReply(self.templates.say(meta, "button_keep_trying"), "/greet"),
-        )
+        if await self._status_reply(conversation):
+            return
+        text = await self.waits.typical_reply(conversation.language)
         await self._send(
-            meta, Outbound(text=self.templates.say(meta, "offer_person"), quick_replies=buttons)
+            conversation, Outbound(text=self._say(conversation, "wait_answer", typical=text))
         )
 
-    async def cancel(self, meta: Mapping[str, str]) -> None:
-        case_id = meta.get("case_id", "")
-        if meta.get("state") == "queued" and case_id and await self.cases.dequeue(case_id):
-            await self.cases.update(
-                case_id, {"state": "cancelled", "closed_at": f"{time.time():.3f}"}
-            )
-            await self.store.update_conversation(meta["id"], {"state": "bot"})
-            await self.console.queue_changed()
-        await self._send(meta, Outbound(text=self.templates.say(meta, "handoff_cancelled")))
+    async def offer_person(self, conversation: Conversation) -> None:
+        buttons = (
+            QuickReply(self._say(conversation, "button_talk_to_person"), REQUEST_PERSON),
+            QuickReply(self._say(conversation, "button_keep_trying"), KEEP_TRYING),
+        )
+        text = self._say(conversation, "offer_person")
+        await self._send(conversation, Outbound(text=text, quick_replies=buttons))
 
-    async def to_agent(self, meta: Mapping[str, str], entry: Mapping[str, Any]) -> None:
-        """A customer message while an agent has the conversation goes to that agent
-        (the conversation remembers which agent and case since the claim)."""
-        if meta.get("agent") and meta.get("case_id"):
-            await self.console.case_message(meta["agent"], meta["case_id"], entry)
+    async def new_topic(self, conversation: Conversation, question: str) -> None:
+        """The customer raised something while waiting: it goes on the case card, so the
+        agent who takes the case sees it without asking."""
+        if not conversation.waiting or not question:
+            return
+        case = Case.from_fields(await self.cases.get(conversation.case_id))
+        topics: list[str] = json.loads(case.fields.get("also_asked") or "[]")
+        if question in topics:
+            return
+        topics = [*topics, question[:200]][-MAX_TOPICS:]
+        fields = {"also_asked": json.dumps(topics, ensure_ascii=False)}
+        base = case.fields.get("summary_first") or case.fields.get("summary", "")
+        fields["summary_first"] = base
+        fields["summary"] = "; ".join([base, *(f"“{t[:120]}”" for t in topics)])
+        for name in CASE_FIELDS:  # the latest topic's understanding, if the case had none
+            if conversation.understood.get(name) and not case.fields.get(name):
+                fields[name] = conversation.understood[name]
+        await self.cases.update(case.id, fields)
+        await self.bus.publish(CaseUpdated(case.id, conversation.id))
+
+    async def to_agent(self, conversation: Conversation, entry: Mapping[str, Any]) -> None:
+        """A customer message while an agent has the conversation goes to that agent."""
+        if conversation.agent and conversation.case_id:
+            await self.bus.publish(
+                CustomerSaid(conversation.id, conversation.case_id, conversation.agent, entry)
+            )
 
     async def customer_typing(self, conversation_id: str, typing: bool) -> None:
-        meta = await self.store.get_conversation(conversation_id)
-        if meta.get("state") == "agent" and meta.get("agent") and meta.get("case_id"):
-            await self.console.customer_typing(meta["agent"], meta["case_id"], typing)
+        conversation = await self.conversations.get(conversation_id)
+        if conversation.state is State.AGENT and conversation.agent and conversation.case_id:
+            await self.bus.publish(
+                CustomerTyping(conversation_id, conversation.case_id, conversation.agent, typing)
+            )

@@ -1,20 +1,25 @@
 """Outside hours (or with nobody online) a request for a person becomes "leave a message":
-an e-mail address, the message, a stated reply time, and a case agents see first."""
+an e-mail address, the message, a stated reply time, and a case agents answer by e-mail."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 
+from frontdesk.core.conversation import (
+    CANCEL_REQUEST,
+    Conversation,
+    Conversations,
+    LeaveDraft,
+    State,
+)
 from frontdesk.core.messages import Inbound, Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import Waits
-from frontdesk.store.base import Store
 
-CANCEL = "/fd_cancel_handoff"
 EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 MAX_MESSAGE = 4000
 
@@ -24,78 +29,92 @@ def valid_email(text: str) -> bool:
 
 
 class LeaveMessage:
-    def __init__(self, store: Store, outbox: Outbox, templates: Templates, waits: Waits) -> None:
-        self.store = store
+    def __init__(
+        self, conversations: Conversations, outbox: Outbox, templates: Templates, waits: Waits
+    ) -> None:
+        self.conversations = conversations
         self.outbox = outbox
         self.templates = templates
         self.waits = waits
 
-    async def _send(self, meta: Mapping[str, str], text: str, cancel: bool = True) -> None:
+    def _say(self, conversation: Conversation, key: str, **context: Any) -> str:
+        return self.templates.render(conversation.language, key, **context)
+
+    async def _send(self, conversation: Conversation, text: str, cancel: bool = True) -> None:
         buttons = (
-            (QuickReply(self.templates.say(meta, "button_never_mind"), CANCEL),) if cancel else ()
+            (QuickReply(self._say(conversation, "button_never_mind"), CANCEL_REQUEST),)
+            if cancel
+            else ()
         )
-        await self.outbox.send(meta["id"], meta.get("channel", "widget"), Outbound(text, buttons))
+        await self.outbox.send(conversation.id, conversation.channel, Outbound(text, buttons))
 
-    async def confirm(self, meta: Mapping[str, str], fields: Mapping[str, str]) -> None:
+    def _when(self, conversation: Conversation) -> dict[str, str]:
+        """When we reply: {reopen, reply_by}. Open but nobody online: no "we reopen" (we are
+        open); the reply is promised within the reply window from now."""
+        return self.waits.reopening(conversation.language)
+
+    def _done_key(self) -> str:
+        return "leave_message_done" if not self.waits.is_open() else "leave_message_done_open"
+
+    async def confirm(self, conversation: Conversation, fields: Mapping[str, str]) -> None:
         """Tell the customer their message is saved (once it is: the case exists)."""
-        when = self._when(meta)
-        text = self.templates.say(meta, "leave_message_done", email=fields["email"], **when)
-        await self._send(meta, text, cancel=False)
+        when = self._when(conversation)
+        text = self._say(conversation, self._done_key(), email=fields["email"], **when)
+        await self._send(conversation, text, cancel=False)
 
-    def _when(self, meta: Mapping[str, str]) -> dict[str, str]:
-        return self.waits.reopening(meta.get("language", self.templates.default_language))
-
-    async def start(self, meta: Mapping[str, str], reason: str, detail: str) -> None:
-        closed = not self.waits.is_open()
-        email = json.loads(meta.get("captured") or "{}").get("email", "")
-        step = "message" if email else "email"
-        await self.store.update_conversation(
-            meta["id"],
-            {
-                "state": "leave_message",
-                "lm_step": step,
-                "lm_email": email,
-                "lm_reason": reason,
-                "lm_detail": detail,
-            },
+    async def already_left(self, conversation: Conversation, case: Mapping[str, str]) -> None:
+        """A customer whose message is waiting asks for a person again: say where it stands."""
+        text = self._say(
+            conversation,
+            "leave_message_already",
+            email=case.get("email", ""),
+            reply_by=case.get("promised_reply_by", ""),
         )
+        await self._send(conversation, text, cancel=False)
+
+    async def start(self, conversation: Conversation, reason: str, detail: str) -> None:
+        closed = not self.waits.is_open()
+        email = conversation.captured.get("email") or conversation.details.get("customer_email", "")
+        step = "message" if email else "email"
+        draft = LeaveDraft(step=step, email=email, reason=reason, detail=detail)
+        conversation = await self.conversations.start_leaving(conversation, draft)
         intro = "leave_message_closed" if closed else "leave_message_offline"
         ask = "leave_message_ask_message" if email else "leave_message_ask_email"
         text = (
-            self.templates.say(meta, intro, **self._when(meta))
+            self._say(conversation, intro, **self._when(conversation))
             + " "
-            + self.templates.say(meta, ask, email=email)
+            + self._say(conversation, ask, email=email)
         )
-        await self._send(meta, text)
+        await self._send(conversation, text)
 
-    async def answer(self, inbound: Inbound, meta: Mapping[str, str]) -> dict[str, str] | None:
+    async def answer(self, inbound: Inbound, conversation: Conversation) -> dict[str, str] | None:
         """Take the customer's answer; returns the case fields once the message is complete."""
         text = inbound.bot_text.strip()
-        if text == CANCEL:
-            await self.store.update_conversation(meta["id"], {"state": "bot", "lm_step": ""})
+        if conversation.state is not State.LEAVING_MESSAGE:
+            return None
+        if text == CANCEL_REQUEST:
+            conversation = await self.conversations.stop_leaving(conversation)
             await self._send(
-                meta, self.templates.say(meta, "leave_message_cancelled"), cancel=False
+                conversation, self._say(conversation, "leave_message_cancelled"), cancel=False
             )
             return None
-        if meta.get("lm_step") == "email":
+        if conversation.leave.step == "email":
             if not valid_email(text):
-                await self._send(meta, self.templates.say(meta, "leave_message_bad_email"))
+                await self._send(conversation, self._say(conversation, "leave_message_bad_email"))
                 return None
-            await self.store.update_conversation(
-                meta["id"], {"lm_step": "message", "lm_email": text}
-            )
+            conversation = await self.conversations.leaving_email(conversation, text)
             await self._send(
-                meta, self.templates.say(meta, "leave_message_ask_message", email=text)
+                conversation, self._say(conversation, "leave_message_ask_message", email=text)
             )
             return None
         message = inbound.text.strip()[:MAX_MESSAGE]
-        when = self._when(meta)
+        when = self._when(conversation)
         return {
-            "kind": "message",
-            "email": meta.get("lm_email", ""),
+            "email": conversation.leave.email,
             "message": message,
-            "reason": meta.get("lm_reason", "customer_asked"),
-            "reason_detail": meta.get("lm_detail", ""),
+            "reason": conversation.leave.reason,
+            "reason_detail": conversation.leave.detail,
             "promised_reply_by": when["reply_by"],
+            "promised_reply_at": when["reply_at"],
             "left_at": f"{time.time():.3f}",
         }

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from frontdesk.core.events import (
+    AgentReplied,
+    AnswerRated,
+    CaseQueued,
+    EventBus,
+    MessageLeft,
+    SurveyAnswered,
+)
+
 MINUTES = (15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400)
 
 
@@ -64,3 +73,29 @@ class Metrics:
 
     def export(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def count_events(bus: EventBus, metrics: Metrics) -> None:
+    """Domain events that are also operators' metrics."""
+
+    async def queued(event: CaseQueued) -> None:
+        metrics.handoffs.labels(event.reason).inc()
+
+    async def left(event: MessageLeft) -> None:
+        metrics.messages_left.inc()
+
+    async def replied(event: AgentReplied) -> None:
+        if event.first_reply_seconds is not None:
+            metrics.first_response.observe(event.first_reply_seconds)
+
+    async def surveyed(event: SurveyAnswered) -> None:
+        metrics.survey.labels(event.step, event.score).inc()
+
+    async def rated(event: AnswerRated) -> None:
+        metrics.answer_ratings.labels(event.answer_id, "yes" if event.helpful else "no").inc()
+
+    bus.subscribe(CaseQueued, queued)
+    bus.subscribe(MessageLeft, left)
+    bus.subscribe(AgentReplied, replied)
+    bus.subscribe(SurveyAnswered, surveyed)
+    bus.subscribe(AnswerRated, rated)

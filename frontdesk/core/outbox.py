@@ -30,9 +30,9 @@ class ChannelSender(Protocol):
 class Outbox:
     """Stores each outbound message in the transcript, then hands it to the customer's channel."""
 
-    def __init__(self, store: Store, metrics: Metrics | None = None) -> None:
+    def __init__(self, store: Store, metrics: Metrics) -> None:
         self._store = store
-        self.metrics = metrics or Metrics()
+        self._metrics = metrics
         self._channels: dict[str, ChannelSender] = {}
 
     def register(self, channel: str, sender: ChannelSender) -> None:
@@ -42,7 +42,7 @@ class Outbox:
         entry = message.to_entry()
         result = await self._store.append(conversation_id, entry)
         entry["seq"] = result.seq
-        self.metrics.messages.labels(channel, message.role).inc()
+        self._metrics.messages.labels(channel, message.role).inc()
         sender = self._channels.get(channel)
         if sender is None:
             log.error("no sender for channel %r; message %s stored only", channel, result.seq)

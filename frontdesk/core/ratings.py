@@ -7,7 +7,8 @@ rating is kept with the conversation (`rating:<seq>` = `<answer_id> yes|no`) and
 
 from __future__ import annotations
 
-from frontdesk.core.handoff import REQUEST
+from frontdesk.core.conversation import REQUEST_PERSON, Conversations
+from frontdesk.core.events import AnswerRated, EventBus
 from frontdesk.core.messages import Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
@@ -16,10 +17,19 @@ from frontdesk.store.base import Store
 
 
 class AnswerRatings:
-    def __init__(self, store: Store, outbox: Outbox, templates: Templates) -> None:
+    def __init__(
+        self,
+        conversations: Conversations,
+        store: Store,
+        outbox: Outbox,
+        templates: Templates,
+        bus: EventBus,
+    ) -> None:
+        self.conversations = conversations
         self.store = store
         self.outbox = outbox
         self.templates = templates
+        self.bus = bus
 
     async def rate(self, conversation_id: str, seq: int, helpful: bool) -> str:
         """Record the rating of the answer at `seq`; returns its answer id. Rating the same
@@ -36,11 +46,13 @@ class AnswerRatings:
             return answer_id
         await self.store.update_conversation(conversation_id, {field: value})
         if field not in meta:
-            self.outbox.metrics.answer_ratings.labels(answer_id, "yes" if helpful else "no").inc()
+            await self.bus.publish(AnswerRated(answer_id, helpful))
         if not helpful:
-            channel = meta.get("channel", "widget")
-            language = meta.get("language", self.templates.default_language)
-            button = QuickReply(self.templates.render(language, "button_talk_to_person"), REQUEST)
+            conversation = await self.conversations.get(conversation_id)
+            language = conversation.language
+            button = QuickReply(
+                self.templates.render(language, "button_talk_to_person"), REQUEST_PERSON
+            )
             text = self.templates.render(language, "answer_not_helpful")
-            await self.outbox.send(conversation_id, channel, Outbound(text, (button,)))
+            await self.outbox.send(conversation_id, conversation.channel, Outbound(text, (button,)))
         return answer_id

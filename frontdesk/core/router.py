@@ -1,4 +1,11 @@
-"""Channel-neutral conversation logic: store what the customer said, get the answer, send it."""
+"""Where a customer message enters the core and where it is routed.
+
+`Router.accept` stores the message (once per client id) and schedules its turn; turns of one
+conversation run in order. `Router.turn` routes by the conversation's state
+(frontdesk.core.conversation.State): to the agent who has it, to the survey or the
+leave-a-message steps, or to the bot, whose answer is checked (never a confident wrong answer)
+and sent through the outbox, followed by the bot's markers (handoff, wait time, topic rules).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +18,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from frontdesk.core.handoff import CANCEL, REQUEST, Handoff
+from frontdesk.core.conversation import (
+    CANCEL_REQUEST,
+    LEAVE_MESSAGE,
+    REQUEST_PERSON,
+    Conversation,
+    Conversations,
+    State,
+)
+from frontdesk.core.flows import Flows
+from frontdesk.core.handoff import Handoff
 from frontdesk.core.language import detect
 from frontdesk.core.messages import BotReply, Inbound, Outbound, QuickReply, customer_entry
+from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.understanding import understanding
-from frontdesk.core.waits import LEAVE_MESSAGE
 from frontdesk.errors import BotUnavailable, FrontdeskError
 from frontdesk.store.base import Store
 
@@ -58,34 +74,37 @@ class Router:
 
     def __init__(
         self,
+        conversations: Conversations,
         store: Store,
         bot: Bot,
         outbox: Outbox,
         templates: Templates,
+        flows: Flows,
         handoff: Handoff,
         survey: Survey,
+        metrics: Metrics,
         typing_delay: float = 0.7,
     ) -> None:
-        self.typing_delay = typing_delay
-        self.handoff = handoff
-        self.survey = survey
-        self.flows = handoff.flows
+        self.conversations = conversations
         self.store = store
         self.bot = bot
         self.outbox = outbox
         self.templates = templates
+        self.flows = flows
+        self.handoff = handoff
+        self.survey = survey
+        self.metrics = metrics
+        self.typing_delay = typing_delay
         self._tails: dict[str, asyncio.Task[None]] = {}
 
     async def open_conversation(
         self, conversation_id: str, channel: str, language: str, details: Mapping[str, str]
-    ) -> dict[str, str]:
+    ) -> Conversation:
         """Create the conversation on first contact; later contacts keep its language."""
-        fields = {"channel": channel, "language": language, "state": "bot"}
-        fields["created_at"] = f"{time.time():.3f}"
-        await self.store.create_conversation(conversation_id, {**fields, **details})
-        if details:
-            await self.store.update_conversation(conversation_id, details)
-        return await self.store.get_conversation(conversation_id)
+        return await self.conversations.open(conversation_id, channel, language, details)
+
+    async def customer_typing(self, conversation_id: str, typing: bool) -> None:
+        await self.handoff.customer_typing(conversation_id, typing)
 
     async def accept(self, inbound: Inbound) -> Accepted:
         """Store the customer's message (once per client id) and schedule the reply."""
@@ -93,7 +112,7 @@ class Router:
             inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
         )
         if not result.duplicate:
-            self.outbox.metrics.messages.labels(inbound.channel, "customer").inc()
+            self.metrics.messages.labels(inbound.channel, "customer").inc()
             self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
 
@@ -138,12 +157,11 @@ class Router:
 
     async def _typing_later(self, inbound: Inbound, seq: int) -> None:
         await asyncio.sleep(self.typing_delay)
-        meta = await self.store.get_conversation(inbound.conversation_id)
-        language = meta.get("language", self.templates.default_language)
+        conversation = await self.conversations.get(inbound.conversation_id)
         order = ORDER_NUMBER.search(inbound.bot_text)
         activity = (
-            self.templates.render(language, "activity_order", order=order.group(1))
-            if order and meta.get("state", "bot") != "agent"
+            self.templates.render(conversation.language, "activity_order", order=order.group(1))
+            if order and conversation.state is not State.AGENT
             else ""
         )
         await self.outbox.typing(inbound.conversation_id, inbound.channel, True, seq, activity)
@@ -155,74 +173,68 @@ class Router:
 
     async def turn(self, inbound: Inbound, seq: int) -> bool:
         """Handle one customer message; True when it was relayed to an agent."""
-        conversation_id = inbound.conversation_id
-        meta = await self.store.get_conversation(conversation_id)
-        meta.setdefault("id", conversation_id)
-        state = meta.get("state", "bot")
+        conversation = await self.conversations.get(inbound.conversation_id)
         command = inbound.bot_text.strip()
-        if state == "agent":
-            entry = {**customer_entry(inbound), "seq": seq}
-            await self.handoff.to_agent(meta, entry)
+        if conversation.state is State.AGENT:
+            await self.handoff.to_agent(conversation, {**customer_entry(inbound), "seq": seq})
             return True
-        if state == "survey" and await self.survey.answer(inbound, meta):
-            return False
-        if state == "leave_message":
-            fields = await self.handoff.leave.answer(inbound, meta)
+        if conversation.state is State.SURVEY:
+            if await self.survey.answer(inbound, conversation):
+                return False
+            conversation = await self.conversations.get(conversation.id)
+        if conversation.state is State.LEAVING_MESSAGE:
+            fields = await self.handoff.leave.answer(inbound, conversation)
             if fields is not None:
-                await self.handoff.left_message(meta, fields)
+                await self.handoff.left_message(conversation, fields)
             return False
-        if command == CANCEL:
-            await self.handoff.cancel(meta)
+        if command == CANCEL_REQUEST:
+            await self.handoff.cancel(conversation)
         elif command == LEAVE_MESSAGE:
-            await self.handoff.leave_message(meta)
+            await self.handoff.leave_message(conversation)
         else:
             # Show the work: "typing…" only when the answer takes longer than typing_delay.
             typing = asyncio.create_task(self._typing_later(inbound, seq))
             try:
-                await self._bot_turn(inbound, meta)
+                await self._bot_turn(inbound, conversation)
             finally:
                 typing.cancel()
         return False
 
-    async def _follow_language(self, inbound: Inbound, meta: dict[str, str]) -> str:
+    async def _follow_language(self, inbound: Inbound, conversation: Conversation) -> Conversation:
         """The conversation's language, switched when the customer clearly writes in another
         of ours (a Russian question on an English page is answered in Russian)."""
-        language = meta.get("language", self.templates.default_language)
         if inbound.bot_text.startswith("/"):
-            return language
+            return conversation
         detected = detect(inbound.bot_text)
-        if detected and detected != language and detected in self.templates.languages:
-            language = meta["language"] = detected
-            await self.store.update_conversation(inbound.conversation_id, {"language": language})
+        if detected and detected != conversation.language and detected in self.templates.languages:
+            conversation = await self.conversations.set_language(conversation, detected)
             # The widget's own words and its header line follow the customer too.
-            status = await self.handoff.waits.typical_reply(language)
+            status = await self.handoff.waits.typical_reply(detected)
             await self.outbox.event(
-                inbound.conversation_id,
-                meta.get("channel", inbound.channel),
+                conversation.id,
+                conversation.channel,
                 "widget_config",
-                {"language": language, "detected": True, "status_text": status},
+                {"language": detected, "detected": True, "status_text": status},
             )
-        return language
+        return conversation
 
-    async def _bot_turn(self, inbound: Inbound, meta: dict[str, str]) -> None:
-        conversation_id = inbound.conversation_id
-        channel = meta.get("channel", inbound.channel)
-        language = await self._follow_language(inbound, meta)
-        metrics = self.outbox.metrics
+    async def _bot_turn(self, inbound: Inbound, conversation: Conversation) -> None:
+        conversation = await self._follow_language(inbound, conversation)
+        language, channel = conversation.language, conversation.channel
         started = time.perf_counter()
         try:
             metadata = {**inbound.metadata, "language": language}
-            reply = await self.bot.send(conversation_id, inbound.bot_text, metadata)
+            reply = await self.bot.send(conversation.id, inbound.bot_text, metadata)
         except BotUnavailable as exc:
-            metrics.bot_failures.inc()
-            log.warning("bot unavailable for %s: %s", conversation_id, exc)
-            await self.store.update_conversation(conversation_id, {"bot_pending": "1"})
+            self.metrics.bot_failures.inc()
+            log.warning("bot unavailable for %s: %s", conversation.id, exc)
             text = self.templates.render(language, "bot_unavailable")
-            await self.outbox.send(conversation_id, channel, Outbound(text=text, role="system"))
+            await self.outbox.send(conversation.id, channel, Outbound(text=text, role="system"))
             return
         outbound, controls = split_replies(reply.messages)
-        understood = self._understood(inbound, meta, reply.understood)
-        if self._unsure(understood):
+        understood = self._understood(inbound, conversation, reply.understood)
+        not_sure = unsure(understood, self.flows.min_answer_confidence)
+        if not_sure:
             # Never a confident wrong answer: say so, ask for more, offer a person.
             kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
             understood = {
@@ -231,7 +243,9 @@ class Router:
                 **kept,
             }
             text = self.templates.render(language, "unsure_answer")
-            button = QuickReply(self.templates.render(language, "button_talk_to_person"), REQUEST)
+            button = QuickReply(
+                self.templates.render(language, "button_talk_to_person"), REQUEST_PERSON
+            )
             outbound = [Outbound(text=text, quick_replies=(button,))]
         elif understood.get("area") and outbound:
             # Every FAQ answer says which answer it is, so the customer can rate it.
@@ -242,27 +256,22 @@ class Router:
                 answer_confidence=round(float(understood.get("answer_confidence") or 0), 3),
             )
         for message in outbound:
-            await self.outbox.send(conversation_id, channel, message)
-        metrics.bot_turn.observe(time.perf_counter() - started)
+            await self.outbox.send(conversation.id, channel, message)
+        self.metrics.bot_turn.observe(time.perf_counter() - started)
         if understood.get("last_intent") in NOT_UNDERSTOOD:
-            metrics.not_understood.inc()
-        meta.update(understood)
-        await self._apply_controls(meta, understood, controls)
-
-    def _unsure(self, understood: Mapping[str, str]) -> bool:
-        return unsure(understood, self.flows.min_answer_confidence)
+            self.metrics.not_understood.inc()
+        if not_sure:  # what the bot guessed is not the topic: a handoff must not repeat it
+            conversation = await self.conversations.forget_topic(conversation)
+        await self._apply_controls(conversation, understood, controls)
 
     def _understood(
-        self, inbound: Inbound, meta: Mapping[str, str], parse: dict[str, Any]
+        self, inbound: Inbound, conversation: Conversation, parse: dict[str, Any]
     ) -> dict[str, str]:
         """What the bot understood (area, intent, confidence, captured values), to keep."""
         if not parse:
             return {}
         fields = understanding({"latest_message": parse})
-        captured = {
-            **json.loads(meta.get("captured") or "{}"),
-            **json.loads(fields.get("captured", "{}")),
-        }
+        captured = {**conversation.captured, **json.loads(fields.get("captured", "{}"))}
         if captured:
             fields["captured"] = json.dumps(captured, ensure_ascii=False)
         if fields.get("last_intent") not in SMALL_TALK and not inbound.bot_text.startswith("/"):
@@ -270,27 +279,31 @@ class Router:
         return fields
 
     async def _apply_controls(
-        self, meta: dict[str, str], understood: dict[str, str], controls: list[dict[str, Any]]
+        self, conversation: Conversation, understood: dict[str, str], controls: list[dict[str, Any]]
     ) -> None:
-        """Store what was understood (one write) and act on the bot's markers."""
-        conversation_id = meta["id"]
+        """Keep what was understood (one write) and act on the bot's markers."""
         events = {str(c.get("event")): c for c in controls}
-        if "fallback" in events or meta.get("last_intent") in NOT_UNDERSTOOD:
-            await self.store.update_conversation(conversation_id, understood)
-            count = await self.store.incr_field(conversation_id, "fallbacks_in_a_row")
-            if count >= self.flows.fallbacks_before_offer and meta.get("state", "bot") == "bot":
-                await self.store.update_conversation(conversation_id, {"fallbacks_in_a_row": "0"})
-                await self.handoff.offer_person(meta)
+        fallback = "fallback" in events or understood.get("last_intent") in NOT_UNDERSTOOD
+        conversation = await self.conversations.remember(conversation, understood, fallback)
+        if conversation.waiting and understood.get("last_question"):
+            await self.handoff.new_topic(conversation, understood["last_question"])
+        if fallback:
+            if (
+                conversation.fallbacks_in_a_row >= self.flows.fallbacks_before_offer
+                and conversation.state is State.BOT
+            ):
+                await self.conversations.reset_fallbacks(conversation)
+                await self.handoff.offer_person(conversation)
             return
-        await self.store.update_conversation(
-            conversation_id, {**understood, "fallbacks_in_a_row": "0", "bot_pending": "0"}
-        )
         if "handoff" in events:
             reason = str(events["handoff"].get("reason") or "customer_asked")
-            await self.handoff.request(meta, reason)
+            await self.handoff.request(conversation, reason)
         elif "wait_time" in events:
-            await self.handoff.tell_wait(meta)
-        elif meta.get("intent") in self.flows.topics and meta.get("last_intent") == meta.get(
-            "area"
+            await self.handoff.tell_wait(conversation)
+        elif (
+            conversation.intent in self.flows.topics
+            and conversation.last_intent == conversation.area
         ):
-            await self.handoff.request(meta, "topic", self.flows.topics[meta["intent"]])
+            await self.handoff.request(
+                conversation, "topic", self.flows.topics[conversation.intent]
+            )

@@ -18,20 +18,27 @@ from typing import Any
 
 import yaml
 
+from frontdesk.core.conversation import CANCEL_REQUEST, LEAVE_MESSAGE, Conversations
 from frontdesk.core.estimate import Estimate, Slots, estimate_waits
+from frontdesk.core.events import (
+    AgentsChanged,
+    CaseAssigned,
+    CaseCancelled,
+    CaseClosed,
+    CaseQueued,
+    EventBus,
+    MessageLeft,
+)
 from frontdesk.core.hours import Hours
 from frontdesk.core.messages import Outbound, QuickReply
-from frontdesk.core.notify import NoConsole
+from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
 from frontdesk.errors import ConfigError
-from frontdesk.store.agents import AgentStore
-from frontdesk.store.base import Store
-from frontdesk.store.cases import CaseStore
+from frontdesk.store.base import AgentStore, CaseStore
 
 log = logging.getLogger(__name__)
 
-LEAVE_MESSAGE = "/fd_leave_message"
 LIVE_STATUS_CHANNELS = {"widget"}  # channels that show a live status line; others get text
 SAMPLE_WINDOW = 7 * 24 * 3600
 
@@ -74,6 +81,7 @@ class QueueStatus:
     agents_online: int
     customers_served: int
     waiting: int
+    pushed: Mapping[str, str] = field(default_factory=dict)  # what the customer was last shown
 
     @property
     def reason(self) -> str:
@@ -84,13 +92,14 @@ class QueueStatus:
 
 @dataclass
 class Waits:
-    store: Store
+    conversations: Conversations
     cases: CaseStore
     agents: AgentStore
     outbox: Outbox
     templates: Templates
     hours: Hours
     config: WaitConfig
+    metrics: Metrics
     clock: Callable[[], float] = time.time
     default_capacity: int = 3
     _samples: tuple[float, list[float], list[float], list[float]] = (0.0, [], [], [])
@@ -141,7 +150,7 @@ class Waits:
 
     async def statuses(self) -> list[QueueStatus]:
         queue = await self.cases.queue()
-        self.outbox.metrics.waiting.set(len(queue))
+        self.metrics.waiting.set(len(queue))
         if not queue:
             return []
         handle, _, pickup = await self._recent()
@@ -173,6 +182,7 @@ class Waits:
                 agents_online=len(slots),
                 customers_served=served,
                 waiting=len(queue),
+                pushed=row,
             )
             for index, row in enumerate(rows)
         ]
@@ -221,7 +231,15 @@ class Waits:
                 else None
             ),
             "leave_message": status.estimate is None,
+            "actions": [
+                {"title": q.title, "payload": q.payload}
+                for q in self.status_message(status, self._cancel_button(status)).quick_replies
+            ],
         }
+
+    def _cancel_button(self, status: QueueStatus) -> QuickReply:
+        title = self.templates.render(status.language, "button_cancel_request")
+        return QuickReply(title, CANCEL_REQUEST)
 
     def status_message(self, status: QueueStatus, cancel: QuickReply) -> Outbound:
         buttons = [cancel]
@@ -255,6 +273,7 @@ class Waits:
         reply_by = self.hours.reply_by(now)
         same_day = opening.astimezone(self.hours.zone).date() == reply_by.date()
         return {
+            "reply_at": f"{reply_by.timestamp():.0f}",
             "reopen": self.when(opening, language),
             "reply_by": (
                 f"{reply_by.hour}:{reply_by.minute:02d}"
@@ -292,37 +311,32 @@ class Waits:
         now = self.clock()
         pending = False
         for status in await self.statuses():
-            meta = await self.store.get_conversation(status.conversation_id)
-            last_position = int(meta.get("status_position") or 0)
-            last_high = float(meta.get("status_high") or 0)
-            last_reason = meta.get("status_reason", "")
+            shown = status.pushed
+            last_position = int(shown.get("status_position") or 0)
+            last_high = float(shown.get("status_high") or 0)
+            last_reason = shown.get("status_reason", "")
             high = status.estimate.high_minutes if status.estimate else 0
             moved = abs(high - last_high) > self.config.material_change * max(last_high, 1)
             changed = status.position != last_position or status.reason != last_reason
             if not (changed or moved):
                 continue
-            if now - float(meta.get("status_at") or 0) < self.config.min_interval_seconds:
+            if now - float(shown.get("status_at") or 0) < self.config.min_interval_seconds:
                 pending = True
                 continue
-            await self.push(status, meta, text_too=changed)
+            await self.push(status, text_too=changed)
         if pending:
             self._defer()
 
-    async def push(self, status: QueueStatus, meta: Mapping[str, str], text_too: bool) -> None:
+    async def push(self, status: QueueStatus, text_too: bool) -> None:
         if status.channel in LIVE_STATUS_CHANNELS:
             await self.outbox.event(
                 status.conversation_id, status.channel, "queue_status", self.payload(status)
             )
         elif text_too:
-            cancel = QuickReply(
-                self.templates.render(status.language, "button_cancel_request"),
-                "/fd_cancel_handoff",
-            )
-            await self.outbox.send(
-                status.conversation_id, status.channel, self.status_message(status, cancel)
-            )
-        await self.store.update_conversation(
-            status.conversation_id,
+            message = self.status_message(status, self._cancel_button(status))
+            await self.outbox.send(status.conversation_id, status.channel, message)
+        await self.cases.update(
+            status.case_id,
             {
                 "status_position": str(status.position),
                 "status_high": str(status.estimate.high_minutes if status.estimate else 0),
@@ -363,15 +377,25 @@ class Waits:
             if task is not None:
                 task.cancel()
 
+    # -- listening --------------------------------------------------------------------------------
 
-class WaitWatcher(NoConsole):
-    """Listens to queue and agent changes (like the console does) to refresh waits."""
+    def subscribe(self, bus: EventBus) -> None:
+        """Waits change when the queue or the agents change; a customer who stops waiting
+        (cancelled, took the leave-a-message path, or got an agent) loses the status line."""
+        for kind in (CaseQueued, CaseClosed, AgentsChanged, MessageLeft):
+            bus.subscribe(kind, self._changed)
+        bus.subscribe(CaseCancelled, self._left_queue)
+        bus.subscribe(CaseAssigned, self._left_queue)
 
-    def __init__(self, waits: Waits) -> None:
-        self.waits = waits
+    async def _changed(self, event: object) -> None:
+        self.request_publish()
 
-    async def queue_changed(self) -> None:
-        self.waits.request_publish()
+    async def _left_queue(self, event: CaseCancelled | CaseAssigned) -> None:
+        conversation = await self.conversations.get(event.conversation_id)
+        await self.clear(conversation.id, conversation.channel)
+        self.request_publish()
 
-    async def agents_changed(self) -> None:
-        self.waits.request_publish()
+    async def clear(self, conversation_id: str, channel: str) -> None:
+        if channel in LIVE_STATUS_CHANNELS:
+            cleared = {"text": None, "cleared": True}
+            await self.outbox.event(conversation_id, channel, "queue_status", cleared)

@@ -37,7 +37,75 @@ class Store(Protocol):
     async def create_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> bool:
         """Set the fields only if the conversation is new; True if it was created."""
 
+    async def transition(
+        self, conversation_id: str, allowed: list[str], fields: Mapping[str, str]
+    ) -> bool:
+        """Write fields (one of them the new state) only if the conversation's current state
+        is one of `allowed` (a missing state counts as "bot"); False, nothing written, if not."""
+
     async def incr_field(self, conversation_id: str, name: str, by: int = 1) -> int: ...
 
     async def first_time(self, namespace: str, key: str, ttl_seconds: int) -> bool:
         """True the first time (namespace, key) is seen within ttl_seconds (dedupe of updates)."""
+
+
+class CaseStore(Protocol):
+    """Handoff cases: the live queue, left messages, agents' open cases, notes."""
+
+    async def create(
+        self, case_id: str, fields: Mapping[str, str], customer_key: str, kind: str = "live"
+    ) -> None:
+        """A new case: in the live queue (kind "live") or the left messages ("message")."""
+
+    async def get(self, case_id: str) -> dict[str, str]: ...
+
+    async def get_many(self, case_ids: list[str]) -> list[dict[str, str]]: ...
+
+    async def update(self, case_id: str, fields: Mapping[str, str]) -> None: ...
+
+    async def set_once(self, case_id: str, name: str, value: str) -> bool: ...
+
+    async def queue(self) -> list[tuple[str, float]]:
+        """The live queue, oldest request first."""
+
+    async def messages(self) -> list[tuple[str, float]]:
+        """Left messages waiting for an answer, oldest first."""
+
+    async def dequeue(self, case_id: str) -> bool:
+        """Take a case out of the queue or the left messages; False if it was in neither."""
+
+    async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
+        """1 claimed, 0 no longer waiting, -1 agent at capacity."""
+
+    async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int: ...
+
+    async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None: ...
+
+    async def agent_cases(self, agent: str) -> list[str]: ...
+
+    async def loads(self, agents: list[str]) -> dict[str, int]: ...
+
+    async def customer_cases(self, customer_key: str, limit: int = 20) -> list[str]: ...
+
+    async def add_note(self, case_id: str, note: Mapping[str, Any]) -> None: ...
+
+    async def notes(self, case_id: str) -> list[dict[str, Any]]: ...
+
+    async def closed_since(self, since: float) -> list[str]: ...
+
+
+class AgentStore(Protocol):
+    """Agent accounts and presence."""
+
+    async def save(self, name: str, fields: Mapping[str, str]) -> None: ...
+
+    async def get(self, name: str) -> dict[str, str]: ...
+
+    async def names(self) -> list[str]: ...
+
+    async def set_status(self, name: str, status: str) -> None: ...
+
+    async def connected(self, name: str, delta: int) -> int: ...
+
+    async def presence(self) -> dict[str, tuple[str, int]]:
+        """name -> (status, open console connections) for every known agent."""

@@ -1,8 +1,9 @@
 """Handoff cases, the waiting queue and agents' loads, in Redis.
 
 A case is one handoff: from the customer's request to the agent closing it. Its fields are a
-Redis hash; the queue is a sorted set by request time; each agent's open cases are a set whose
-size is the agent's load. Claims and transfers are Lua scripts, so capacity holds under races.
+Redis hash; the live queue and the left messages are two sorted sets by request time (a left
+message is never a place in the live queue); each agent's open cases are a set whose size is
+the agent's load. Claims and transfers are Lua scripts, so capacity holds under races.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from redis.asyncio import Redis
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
 QUEUE = "fd:queue"
+MESSAGES = "fd:messages"
 CLOSED = "fd:cases:closed"
-FIRST_OFFSET = 1e10  # queue score offset that sorts left messages before live requests
 
-# KEYS: queue, agent's cases, case; ARGV: case id, capacity, now, agent
+# KEYS: queue, agent's cases, case, messages; ARGV: case id, capacity, now, agent
 _CLAIM = """
 if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and redis.call('ZREM', KEYS[4], ARGV[1]) == 0 then
+  return 0
+end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'state', 'agent', 'agent', ARGV[4])
 redis.call('HSETNX', KEYS[3], 'joined_at', ARGV[3])
@@ -55,16 +58,16 @@ class CaseStore:
         self._transfer = redis.register_script(_TRANSFER)
 
     async def create(
-        self, case_id: str, fields: Mapping[str, str], customer_key: str, first: bool = False
+        self, case_id: str, fields: Mapping[str, str], customer_key: str, kind: str = "live"
     ) -> None:
-        """A new case waiting in the queue, remembered in the customer's case list.
-        `first` puts it ahead of every live request (messages left while we were closed)."""
-        requested_at = float(fields["requested_at"]) - (FIRST_OFFSET if first else 0)
+        """A new case in the live queue (or, kind "message", among the left messages),
+        remembered in the customer's case list."""
+        requested_at = float(fields["requested_at"])
         with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
-                mapping: dict[Any, Any] = dict(fields)
+                mapping: dict[Any, Any] = {**fields, "kind": kind}
                 pipe.hset(case_key(case_id), mapping=mapping)
-                pipe.zadd(QUEUE, {case_id: requested_at})
+                pipe.zadd(MESSAGES if kind == "message" else QUEUE, {case_id: requested_at})
                 pipe.lpush(f"fd:customer:{customer_key}:cases", case_id)
                 await pipe.execute()
 
@@ -94,17 +97,21 @@ class CaseStore:
         rows = await call(self.redis.zrange(QUEUE, 0, -1, withscores=True))
         return [(text(member), float(score)) for member, score in rows]
 
-    async def position(self, case_id: str) -> int | None:
-        """1-based place in the queue, or None when not waiting."""
-        rank = await call(self.redis.zrank(QUEUE, case_id))
-        return None if rank is None else int(rank) + 1
+    async def messages(self) -> list[tuple[str, float]]:
+        rows = await call(self.redis.zrange(MESSAGES, 0, -1, withscores=True))
+        return [(text(member), float(score)) for member, score in rows]
 
     async def dequeue(self, case_id: str) -> bool:
-        return bool(await call(self.redis.zrem(QUEUE, case_id)))
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(QUEUE, case_id)
+                pipe.zrem(MESSAGES, case_id)
+                removed = await pipe.execute()
+        return any(removed)
 
     async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
         """1 claimed, 0 no longer waiting, -1 agent at capacity."""
-        keys = [QUEUE, agent_cases_key(agent), case_key(case_id)]
+        keys = [QUEUE, agent_cases_key(agent), case_key(case_id), MESSAGES]
         moment = time.time() if now is None else now
         args: list[str | int] = [case_id, capacity, f"{moment:.3f}", agent]
         return int(await call(self._claim(keys=keys, args=args)))

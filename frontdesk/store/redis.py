@@ -23,6 +23,20 @@ if ARGV[1] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], seq) end
 return {seq, 0}
 """
 
+# KEYS[1] conversation hash; ARGV[1] fields as JSON, ARGV[2..] allowed current states
+_TRANSITION = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or state == '' then state = 'bot' end
+for i = 2, #ARGV do
+  if ARGV[i] == state then
+    local fields = cjson.decode(ARGV[1])
+    for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
+    return 1
+  end
+end
+return 0
+"""
+
 
 def _key(conversation_id: str, part: str = "") -> str:
     # The hash tag keeps one conversation's keys in one slot on a Redis cluster.
@@ -33,6 +47,7 @@ class RedisStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._append = redis.register_script(_APPEND)
+        self._transition = redis.register_script(_TRANSITION)
 
     async def ping(self) -> bool:
         try:
@@ -88,6 +103,14 @@ class RedisStore:
                     pipe.hsetnx(key, name, value)
                 results = await pipe.execute()
         return bool(results[0])
+
+    async def transition(
+        self, conversation_id: str, allowed: list[str], fields: Mapping[str, str]
+    ) -> bool:
+        data = json.dumps(dict(fields), ensure_ascii=False)
+        with redis_errors():
+            done = await self._transition(keys=[_key(conversation_id)], args=[data, *allowed])
+        return bool(int(done))
 
     async def incr_field(self, conversation_id: str, name: str, by: int = 1) -> int:
         with redis_errors():
