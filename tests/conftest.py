@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestServer
 from frontdesk.app import make_app
 from frontdesk.botmodel import BOT_DIR, ensure_model
 from frontdesk.config import ROOT, Settings, load_settings
-from frontdesk.supervisor import RasaProcess, rasa_env, redis_answers, wait_until
+from frontdesk.supervisor import RasaProcess, rasa_env
+from tests.startup import redis_answers, wait_until
 
 pytest_plugins = ["tests.support", "tests.browser", "tests.fake_rasa"]
 

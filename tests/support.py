@@ -1,4 +1,5 @@
-"""Test helpers: a Socket.IO widget client that records what the server sends."""
+"""Test helpers: a flaky store, and Socket.IO clients (a customer's widget, an agent's console)
+that record what the server sends."""
 
 from __future__ import annotations
 
@@ -9,6 +10,29 @@ from typing import Any
 
 import pytest
 import socketio
+
+from frontdesk.errors import StoreUnavailable
+from frontdesk.store.base import AppendResult
+
+
+def refuse_to_store_once(monkeypatch: pytest.MonkeyPatch, store: Any, client_msg_id: str) -> None:
+    """The store fails, as when Redis blinks, the first time it is asked to append the message
+    with this client_msg_id; every other call, and the next try of that one, works."""
+    append = store.append
+    refused = False
+
+    async def flaky(
+        conversation_id: str, entry: dict[str, Any], msg_id: str | None = None
+    ) -> AppendResult:
+        nonlocal refused
+        if msg_id == client_msg_id and not refused:
+            refused = True
+            raise StoreUnavailable("could not store the message: Connection refused (test)")
+        result: AppendResult = await append(conversation_id, entry, msg_id)
+        return result
+
+    monkeypatch.setattr(store, "append", flaky)
+
 
 EVENTS = (
     "session_confirm",

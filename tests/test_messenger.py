@@ -23,6 +23,7 @@ from frontdesk.core.messages import Outbound, QuickReply
 from tests.bot_answers import area_of
 from tests.conftest import free_port, make_settings
 from tests.fake_apis import Call, FakeGraph
+from tests.support import refuse_to_store_once
 
 PAGE_TOKEN = "EAAG-test-page-access-token"
 APP_SECRET = "0123456789abcdef-app-secret"
@@ -197,6 +198,38 @@ async def test_a_repeated_mid_is_processed_once_and_postbacks_map_to_payloads(
     assert [(e["text"], e.get("payload")) for e in history if e["role"] == "customer"] == [
         ("hello, world!", None),
         ("Talk to a person", "/human_handoff"),
+    ]
+
+
+async def test_a_body_that_could_not_be_stored_is_refused_and_taken_on_the_retry(
+    start_gateway: Callable[..., Any], fake_graph: FakeGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await start_gateway()
+    store = server.app[STORE]
+    psid = new_psid()
+    second = new_mid()
+    body = page_body(
+        messaging(psid, message={"mid": new_mid(), "text": "hello, world!"}),
+        messaging(psid, message={"mid": second, "text": "Where is my order?"}),
+    )
+    refuse_to_store_once(monkeypatch, store, second)
+    assert (await post_body(server, body))[0] == 503  # so the platform delivers it again
+
+    def customer_texts(history: list[dict[str, Any]]) -> list[str]:
+        return [e["text"] for e in history if e["role"] == "customer"]
+
+    assert customer_texts(await store.history(f"messenger:{psid}")) == ["hello, world!"]
+    assert await post_body(server, body) == (200, "EVENT_RECEIVED")  # the platform's retry
+    assert (await post_body(server, body))[0] == 200  # one more repeat changes nothing
+    later = page_body(messaging(psid, message={"mid": new_mid(), "text": "Anyone there?"}))
+    assert (await post_body(server, later))[0] == 200
+    # Turns run in order: once the reply to "Anyone there?" is out, any other would be too.
+    await fake_graph.wait_for("messages", 3, to(psid))
+    assert len([c for c in fake_graph.of("messages") if to(psid)(c)]) == 3
+    assert customer_texts(await store.history(f"messenger:{psid}")) == [
+        "hello, world!",
+        "Where is my order?",
+        "Anyone there?",
     ]
 
 

@@ -24,6 +24,7 @@ from frontdesk.errors import ConfigError
 from tests.bot_answers import area_of, response_of
 from tests.conftest import free_port, make_settings
 from tests.fake_apis import FakeTelegram
+from tests.support import refuse_to_store_once
 
 TOKEN = "123456789:AAH-test_token-for-the-fake-bot-api"
 SECRET = "s3cret-Token_for-tests"
@@ -173,6 +174,83 @@ async def test_a_duplicated_update_is_processed_once(
     assert [e["text"] for e in history if e["role"] == "customer"] == ["Hello?", "Anyone there?"]
 
 
+async def test_an_update_that_could_not_be_stored_is_refused_and_taken_on_the_retry(
+    start_gateway: Callable[..., Any],
+    fake_telegram: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await start_gateway()
+    store = server.app[STORE]
+    chat_id = new_id()
+    update = text_update(chat_id, "Where is my order?")
+    refuse_to_store_once(monkeypatch, store, f"tg-msg:{update['message']['message_id']}")
+    assert (await post_update(server, update))[0] == 503  # so Telegram delivers it again
+    assert await store.history(f"telegram:{chat_id}") == []
+    assert (await post_update(server, update))[0] == 200  # Telegram's retry
+    [reply] = await fake_telegram.wait_for("sendMessage", where=to_chat(chat_id))
+    assert "your message is saved" in reply.body["text"]
+    assert (await post_update(server, update))[0] == 200  # one more repeat changes nothing
+    assert (await post_update(server, text_update(chat_id, "Anyone there?")))[0] == 200
+    # Turns run in order: once the reply to "Anyone there?" is out, any other would be too.
+    await fake_telegram.wait_for("sendMessage", 2, to_chat(chat_id))
+    assert len([c for c in fake_telegram.of("sendMessage") if to_chat(chat_id)(c)]) == 2
+    history = await store.history(f"telegram:{chat_id}")
+    customer = [e["text"] for e in history if e["role"] == "customer"]
+    assert customer == ["Where is my order?", "Anyone there?"]
+
+
+async def test_polling_fetches_an_update_again_until_it_is_stored(
+    start_gateway: Callable[..., Any],
+    fake_telegram: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await start_gateway(TELEGRAM_MODE="polling", TELEGRAM_SECRET_TOKEN="")
+    store = server.app[STORE]
+    chat_id = new_id()
+    update = text_update(chat_id, "Is anyone there?")
+    refuse_to_store_once(monkeypatch, store, f"tg-msg:{update['message']['message_id']}")
+    await fake_telegram.queue_update(update)
+    [reply] = await fake_telegram.wait_for("sendMessage", where=to_chat(chat_id))
+    assert "your message is saved" in reply.body["text"]
+    history = await store.history(f"telegram:{chat_id}")
+    assert [e["text"] for e in history if e["role"] == "customer"] == ["Is anyone there?"]
+
+
+async def test_an_expired_button_is_kept_and_answered_once(
+    start_gateway: Callable[..., Any], fake_telegram: FakeTelegram
+) -> None:
+    server = await start_gateway()
+    chat_id = new_id()
+    markup = {"inline_keyboard": [[{"text": "Not quite", "callback_data": "fdq:0123abcd"}]]}
+    bot_message = {
+        "message_id": new_id(),
+        "from": {"id": 42, "is_bot": True, "first_name": "Shop", "username": "shop_bot"},
+        "chat": chat(chat_id),
+        "date": 1746268800,
+        "text": "Did that answer your question?",
+        "reply_markup": markup,
+    }
+    press = {
+        "update_id": new_id(),
+        "callback_query": {
+            "id": "4382bfdwdsf43" + str(new_id()),
+            "from": user(chat_id),
+            "message": bot_message,
+            "chat_instance": "-76543210987654321",
+            "data": "fdq:0123abcd",  # a long payload's short id that has expired
+        },
+    }
+    assert (await post_update(server, press))[0] == 200
+    assert (await post_update(server, press))[0] == 200  # Telegram delivered it twice
+    replies = [c.body["text"] for c in fake_telegram.of("sendMessage") if to_chat(chat_id)(c)]
+    assert len(replies) == 1 and "no longer available" in replies[0]
+    history = await server.app[STORE].history(f"telegram:{chat_id}")
+    assert [(e["role"], e["text"]) for e in history] == [
+        ("customer", "Not quite"),
+        ("system", replies[0]),
+    ]
+
+
 async def test_quick_replies_become_an_inline_keyboard_and_a_press_is_acknowledged(
     start_gateway: Callable[..., Any], fake_telegram: FakeTelegram
 ) -> None:
@@ -260,8 +338,9 @@ async def test_stickers_photos_and_edits_are_kept_and_answered_politely(
         message_update(chat_id, photo=photo, caption="the box arrived like this"),
         edited,
     ):
+        sent = len(fake_telegram.of("sendMessage"))
         assert (await post_update(server, update))[0] == 200
-        await fake_telegram.wait_for("sendMessage", len(fake_telegram.of("sendMessage")) + 1)
+        await fake_telegram.wait_for("sendMessage", sent + 1)
     replies = [c.body["text"] for c in fake_telegram.of("sendMessage") if to_chat(chat_id)(c)]
     assert "I can only read text for now" in replies[0] and replies[0] == replies[1]
     assert "send the corrected text as a new message" in replies[2]

@@ -9,6 +9,7 @@ import aiohttp
 
 from frontdesk.channels.common import shorten
 from frontdesk.channels.http import JsonApi, Reply, RetryPolicy
+from frontdesk.core.messages import QuickReply
 
 MAX_TEXT = 2000  # message.text
 MAX_QUICK_REPLIES = 13
@@ -54,13 +55,13 @@ class MessengerApi(JsonApi):
         return await self.post("me/messages", body, what, params, attempts, timeout)
 
 
-def quick_replies(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def quick_replies(items: Sequence[QuickReply]) -> list[dict[str, str]]:
     """At most 13 text quick replies, titles cut to 20 characters."""
     return [
         {
             "content_type": "text",
-            "title": shorten(str(q["title"]), MAX_QUICK_REPLY_TITLE),
-            "payload": str(q["payload"] or q["title"])[:MAX_PAYLOAD],
+            "title": shorten(q.title, MAX_QUICK_REPLY_TITLE),
+            "payload": q.payload[:MAX_PAYLOAD],
         }
         for q in items[:MAX_QUICK_REPLIES]
     ]
