@@ -1,0 +1,296 @@
+/*
+ * The console's protocol with the gateway: the ONE description of every Socket.IO event the
+ * console receives on the namespace /agent, and of every action it emits with the shape of its
+ * acknowledgement. Other modules import the frozen name objects below and never spell an event
+ * name themselves.
+ *
+ * Server side: frontdesk/console/namespace.py (events and actions), frontdesk/core/agentdesk.py
+ * (queue items, my cases, agents, case views) and frontdesk/core/casecard.py (card, queue item,
+ * earlier item, customer_label()).
+ *
+ * Payloads are untrusted: checkPayload() says whether one has the shape a handler relies on; the
+ * socket module logs and ignores any that does not, so an unexpected shape never throws.
+ */
+
+/** The Socket.IO namespace of the console. */
+export const NAMESPACE = '/agent';
+
+// ---------------------------------------------------------------- shared shapes
+
+/**
+ * An agent as hello describes the one logged in.
+ * @typedef {Object} Me
+ * @property {string} name            login name (unique)
+ * @property {string} display_name    what customers and colleagues see
+ * @property {number} capacity        how many conversations at once
+ * @property {'available'|'away'} status
+ */
+
+/**
+ * One agent in the team overview (hello.agents, agents.items): the transfer list.
+ * @typedef {Object} AgentItem
+ * @property {string} name
+ * @property {string} display_name
+ * @property {number} capacity
+ * @property {'available'|'away'|'offline'} status   offline: no console connected
+ * @property {number} load            conversations the agent holds now
+ */
+
+/**
+ * A canned reply the agent can insert (hello.canned); its text comes from the `canned` action.
+ * @typedef {Object} CannedItem
+ * @property {string} key
+ * @property {string} title
+ */
+
+/**
+ * A customer waiting in the queue (queue.items), from casecard.queue_item().
+ * @typedef {Object} QueueItem
+ * @property {string} case_id
+ * @property {string} conversation_id
+ * @property {number} requested_at    unix seconds
+ * @property {number} waited_seconds  at the server's "now" (the console derives its clock skew)
+ * @property {?string} area
+ * @property {?string} intent
+ * @property {?string} language
+ * @property {?string} channel        widget | telegram | messenger | ...
+ * @property {?string} reason         detail, else reason code
+ * @property {?string} summary
+ * @property {string} customer        display label from customer_label(): name, else e-mail,
+ *                                    else channel user, else "Visitor xxxxxx"
+ */
+
+/**
+ * One of the agent's own conversations (my_cases.items).
+ * @typedef {Object} MyCaseItem
+ * @property {string} case_id
+ * @property {string} customer        display label from customer_label() (as QueueItem.customer)
+ * @property {?string} channel
+ * @property {?string} area
+ * @property {?string} state          agent | queued | closed | ...
+ * @property {number} [unread]        optional; the console keeps its own count when absent
+ */
+
+/**
+ * A button the bot offered.
+ * @typedef {Object} QuickReply
+ * @property {string} title
+ * @property {string} payload
+ */
+
+/**
+ * One transcript entry (case_message.entry, CaseView.transcript).
+ * @typedef {Object} TranscriptEntry
+ * @property {number} seq             position in the conversation (deduplicates copies)
+ * @property {number} ts              unix seconds
+ * @property {'customer'|'bot'|'agent'|'system'} role   anything else is shown as system
+ * @property {string} text
+ * @property {string} [sender_name]   the agent's display name
+ * @property {Array<QuickReply|string>} [quick_replies]
+ */
+
+/**
+ * A private note on a case.
+ * @typedef {Object} Note
+ * @property {number} ts
+ * @property {string} agent           login name
+ * @property {string} [agent_display_name]
+ * @property {string} text
+ */
+
+/**
+ * An earlier case of the same customer (CaseView.earlier), from casecard.earlier_item().
+ * @typedef {Object} EarlierItem
+ * @property {string} case_id
+ * @property {?number} requested_at
+ * @property {?number} closed_at
+ * @property {?string} area
+ * @property {?string} reason
+ * @property {?string} summary
+ * @property {string[]} tags
+ * @property {?(string|number)} csat  1..5
+ * @property {?string} state
+ * @property {?string} agent
+ */
+
+/**
+ * The case card, from casecard.card().
+ * @typedef {Object} CaseCard
+ * @property {string} case_id
+ * @property {string} conversation_id
+ * @property {?string} state
+ * @property {?string} reason
+ * @property {?string} reason_detail
+ * @property {?string} summary
+ * @property {?string} area
+ * @property {?string} intent
+ * @property {?number} confidence     0..1
+ * @property {Object<string, *>} captured   order_number, email, product, ...
+ * @property {string[]} bot_answers
+ * @property {?string} language
+ * @property {?string} channel
+ * @property {?string} channel_user
+ * @property {?string} page_url
+ * @property {{name?: string, email?: string, id?: string}} customer   the known details
+ * @property {string} customer_label  display label from customer_label()
+ * @property {number} requested_at
+ * @property {?number} joined_at
+ * @property {number} waited_seconds
+ * @property {?string} agent          login name of the holder
+ * @property {string[]} tags
+ */
+
+/**
+ * Everything about one case: the answer of claim and open_case, and the payload of
+ * case_assigned and case_updated.
+ * @typedef {Object} CaseView
+ * @property {CaseCard} card
+ * @property {TranscriptEntry[]} transcript   this handoff's part of the conversation
+ * @property {EarlierItem[]} earlier
+ * @property {Note[]} notes
+ * @property {string[]} tags
+ */
+
+// ---------------------------------------------------------------- events the console receives
+
+/**
+ * @typedef {Object} HelloPayload      sent once per connection, first
+ * @property {Me} agent
+ * @property {CannedItem[]} canned
+ * @property {string[]} tags          the tags an agent may choose (flows/tags.yml)
+ * @property {AgentItem[]} agents
+ */
+/** @typedef {{items: QueueItem[]}} QueuePayload            the whole queue, on every change */
+/** @typedef {{items: MyCaseItem[]}} MyCasesPayload         all of the agent's cases */
+/** @typedef {{items: AgentItem[]}} AgentsPayload           the whole team, on every change */
+/** @typedef {{case: CaseView}} CaseAssignedPayload         a case became the agent's */
+/** @typedef {{case_id: string, entry: TranscriptEntry}} CaseMessagePayload */
+/** @typedef {{case_id: string, typing: boolean}} CustomerTypingPayload */
+/** @typedef {{case_id: string}} CaseClosedPayload          ended, or no longer the agent's */
+/** @typedef {{case: CaseView}} CaseUpdatedPayload          the case's card or side data changed */
+
+/** Names of the events the server sends on /agent. */
+export const SERVER_EVENTS = Object.freeze({
+  /** Payload: {@link HelloPayload}. */
+  HELLO: 'hello',
+  /** Payload: {@link QueuePayload}. */
+  QUEUE: 'queue',
+  /** Payload: {@link MyCasesPayload}. */
+  MY_CASES: 'my_cases',
+  /** Payload: {@link AgentsPayload}. */
+  AGENTS: 'agents',
+  /** Payload: {@link CaseAssignedPayload}. */
+  CASE_ASSIGNED: 'case_assigned',
+  /** Payload: {@link CaseMessagePayload}. */
+  CASE_MESSAGE: 'case_message',
+  /** Payload: {@link CustomerTypingPayload}. */
+  CUSTOMER_TYPING: 'customer_typing',
+  /** Payload: {@link CaseClosedPayload}. */
+  CASE_CLOSED: 'case_closed',
+  /** Payload: {@link CaseUpdatedPayload}. */
+  CASE_UPDATED: 'case_updated'
+});
+
+// ---------------------------------------------------------------- actions the console emits
+
+/*
+ * Every action but typing is emitted with an acknowledgement. The server answers
+ *   {ok: true, ...result}                              on success, or
+ *   {ok: false, error: {code: string, message: string}} (AckError) on failure,
+ * e.g. code at_capacity, already_taken, not_yours, unknown_case, bad_request, store_unavailable.
+ * The console gives up after its ack timeout (code "timeout").
+ *
+ * action      request                                      result (besides ok: true)
+ * presence    {status: 'available'|'away'}                 {}
+ * claim       {case_id}                                    {case: CaseView}
+ * open_case   {case_id}                                    {case: CaseView}
+ * reply       {case_id, text, client_msg_id}               {seq: number}
+ * note        {case_id, text}                              {note: Note}
+ * typing      {case_id, typing: boolean}                   (emitted without waiting for an ack)
+ * canned      {case_id, key}                               {text: string}
+ * tags        {case_id, tags: string[]}                    {tags: string[]}   (sorted, unique)
+ * transfer    {case_id, to: string}                        {}                 (to: agent name)
+ * close       {case_id}                                    {}
+ */
+
+/**
+ * @typedef {Object} AckError
+ * @property {false} ok
+ * @property {{code: string, message: string}} error
+ */
+/** @typedef {{ok: true}} PresenceAck */
+/** @typedef {{ok: true, case: CaseView}} ClaimAck */
+/** @typedef {{ok: true, case: CaseView}} OpenCaseAck */
+/** @typedef {{ok: true, seq: number}} ReplyAck */
+/** @typedef {{ok: true, note: Note}} NoteAck */
+/** @typedef {{ok: true, text: string}} CannedAck */
+/** @typedef {{ok: true, tags: string[]}} TagsAck */
+/** @typedef {{ok: true}} TransferAck */
+/** @typedef {{ok: true}} CloseAck */
+
+/** Names of the actions the console emits on /agent (see the table above). */
+export const ACTIONS = Object.freeze({
+  PRESENCE: 'presence',
+  CLAIM: 'claim',
+  OPEN_CASE: 'open_case',
+  REPLY: 'reply',
+  NOTE: 'note',
+  TYPING: 'typing',
+  CANNED: 'canned',
+  TAGS: 'tags',
+  TRANSFER: 'transfer',
+  CLOSE: 'close'
+});
+
+/** Socket.IO's own connection events (client side). */
+export const SOCKET_EVENTS = Object.freeze({
+  CONNECT: 'connect',
+  DISCONNECT: 'disconnect',
+  CONNECT_ERROR: 'connect_error'
+});
+
+/** The disconnect reason when the server ended the session (it will not reconnect). */
+export const SERVER_DISCONNECT_REASON = 'io server disconnect';
+
+// ---------------------------------------------------------------- payload checks
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+function isId(v) {
+  return (typeof v === 'string' && v !== '') || (typeof v === 'number' && isFinite(v));
+}
+function hasItems(d) {
+  return isObject(d) && Array.isArray(d.items);
+}
+/** A case view, or (as older servers sent) the card or case itself. */
+function isCaseLike(v) {
+  return isObject(v) && (isObject(v.card) ? isId(v.card.case_id) || isId(v.case_id) : isId(v.case_id));
+}
+
+/**
+ * What each handler relies on. Fields inside are still read defensively (items that are not
+ * objects are skipped, missing texts are shown as empty), so these checks stay shallow.
+ */
+const CHECKS = Object.freeze({
+  [SERVER_EVENTS.HELLO]: isObject,
+  [SERVER_EVENTS.QUEUE]: hasItems,
+  [SERVER_EVENTS.MY_CASES]: hasItems,
+  [SERVER_EVENTS.AGENTS]: hasItems,
+  [SERVER_EVENTS.CASE_ASSIGNED]: (d) => isObject(d) && (isCaseLike(d.case) || (d.case === undefined && isCaseLike(d))),
+  [SERVER_EVENTS.CASE_MESSAGE]: (d) => isObject(d) && isId(d.case_id) && isObject(d.entry),
+  [SERVER_EVENTS.CUSTOMER_TYPING]: (d) => isObject(d) && isId(d.case_id),
+  [SERVER_EVENTS.CASE_CLOSED]: (d) => isObject(d) && isId(d.case_id),
+  [SERVER_EVENTS.CASE_UPDATED]: (d) => isObject(d) && isObject(d.case) && isObject(d.case.card) && isId(d.case.card.case_id)
+});
+
+/** True when `data` has the shape the handler of `event` relies on (see the typedefs above). */
+export function checkPayload(event, data) {
+  const check = CHECKS[event];
+  return typeof check === 'function' && check(data);
+}
+
+/** True for a name in ACTIONS. */
+export function isAction(name) {
+  return Object.values(ACTIONS).indexOf(name) >= 0;
+}
