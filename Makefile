@@ -7,11 +7,12 @@ PY        := $(VENV)/bin/python
 BOT_VENV  := bot/.venv
 HOST_PY   ?= python3
 
-.PHONY: help run gateway train test lint pytest bench setup system-deps lock clean
+.PHONY: help run gateway train test test-core lint pytest bench setup system-deps lock clean
 
 help:
 	@echo "make run    set everything up, train the bot if needed, start Rasa + gateway (embedded Redis)"
 	@echo "make test   set everything up (redis-server, chromium, npm packages) and run the whole suite"
+	@echo "make test-core  the fast layer only (conversation model and routing rules, seconds)"
 	@echo "make bench  run the benchmarks and print their figures"
 	@echo "make lock   refresh requirements.lock and bot/requirements.lock (exact versions, hashes)"
 
@@ -47,7 +48,13 @@ tests/webchat/node_modules/.stamp: tests/webchat/package.json tests/webchat/pack
 	cd tests/webchat && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.stamp $(BOT_VENV)/.stamp widget/node_modules/.stamp
+# The console's charting library (Chart.js, pinned), served at /console/vendor/ for the reports.
+CONSOLE_NPM := frontdesk/console/node_modules/.stamp
+$(CONSOLE_NPM): frontdesk/console/package.json frontdesk/console/package-lock.json
+	cd frontdesk/console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.stamp $(BOT_VENV)/.stamp widget/node_modules/.stamp $(CONSOLE_NPM)
 
 # Debian packages the tests use: a real redis-server and headless Chromium.
 system-deps:
@@ -66,7 +73,7 @@ train: $(VENV)/.stamp $(BOT_VENV)/.stamp
 run: setup train
 	$(PY) server.py run
 
-gateway: $(VENV)/.stamp widget/node_modules/.stamp
+gateway: $(VENV)/.stamp widget/node_modules/.stamp $(CONSOLE_NPM)
 	$(PY) server.py gateway
 
 # --- checks ---------------------------------------------------------------------------------
@@ -79,8 +86,12 @@ pytest: setup system-deps train tests/webchat/node_modules/.stamp
 
 test: setup system-deps train lint pytest
 
+# The fast layer on its own: no Redis, Rasa or browser (pytest also runs it first in `make test`).
+test-core: $(VENV)/.stamp
+	$(VENV)/bin/pytest tests/core
+
 bench: setup train
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(BOT_VENV) widget/node_modules bot/models var
+	rm -rf $(VENV) $(BOT_VENV) widget/node_modules frontdesk/console/node_modules bot/models var

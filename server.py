@@ -19,6 +19,7 @@ from frontdesk.botmodel import ensure_model
 from frontdesk.channels.http import RetryPolicy
 from frontdesk.channels.telegram_api import TelegramApi
 from frontdesk.config import Settings, load_settings
+from frontdesk.customers_cli import manage_customers
 from frontdesk.errors import ConfigError, FrontdeskError
 from frontdesk.supervisor import RasaProcess
 
@@ -124,8 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--display-name", default="", help="the name customers see (default: NAME)")
     add.add_argument("--capacity", type=int, default=0, help="conversations at once")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--role",
+        choices=("agent", "lead", "admin"),
+        default="",
+        help="agent (default for a new account), or lead/admin: reports and what the bot "
+        "could not answer",
+    )
     agent_commands.add_parser("list", help="list agents")
     agent_commands.add_parser("remove", help="remove an agent").add_argument("name")
+    customers = commands.add_parser(
+        "customers", help="what is stored of a customer; erase it; the retention sweep"
+    )
+    customer_commands = customers.add_subparsers(dest="action", required=True)
+    customer_commands.add_parser(
+        "show", help="list a customer's conversations and cases"
+    ).add_argument("target", metavar="ID_OR_EMAIL", help="a conversation id or an e-mail")
+    forget = customer_commands.add_parser(
+        "forget", help="delete a customer's conversations, transcripts and cases"
+    )
+    forget.add_argument("target", metavar="ID_OR_EMAIL", help="a conversation id or an e-mail")
+    forget.add_argument("--force", action="store_true", help="even while waiting or with an agent")
+    customer_commands.add_parser("sweep", help="remove conversations older than RETENTION_DAYS now")
     args = parser.parse_args(argv)
 
     try:
@@ -148,10 +169,22 @@ def main(argv: list[str] | None = None) -> int:
                         getattr(args, "display_name", ""),
                         getattr(args, "capacity", 0),
                         password,
+                        getattr(args, "role", ""),
                     )
                 )
             )
             return 0
+        if args.command == "customers":
+            text, code = asyncio.run(
+                manage_customers(
+                    settings,
+                    args.action,
+                    getattr(args, "target", ""),
+                    getattr(args, "force", False),
+                )
+            )
+            print(text, file=sys.stderr if code else sys.stdout)
+            return code
         if args.command == "telegram" and not polling:
             print(asyncio.run(telegram_webhook(settings, args.action, getattr(args, "url", None))))
             return 0

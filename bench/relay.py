@@ -165,7 +165,7 @@ async def relay_load(
         session_id = f"relay-{tag}-{index}-{time.time_ns()}"
         await sio.connect(customer_url, transports=["websocket"])
         await sio.emit("session_request", {"session_id": session_id, "frontdesk": 1})
-        await asyncio.wait_for(confirmed.get(), 30)
+        session_id = await asyncio.wait_for(confirmed.get(), 30)  # the id the gateway issued
         await sio.emit("user_uttered", {"message": "/human_handoff", "session_id": session_id})
         await asyncio.wait_for(turn_end.get(), 30)
         customers.append((sio, session_id, inbox))

@@ -22,22 +22,26 @@ from common import PYTHON, ROOT, Services, print_header
 
 ORDER = [
     "wait_honesty",
+    "reports",
     "relay",
     "connections",
     "bot_turn",
     "pipeline",
     "nlu_accuracy",
     "rasa_workers",
+    "abuse",
 ]
 NEEDS_SHARED_RASA = {"bot_turn", "pipeline", "nlu_accuracy"}
 LIMIT = {
     "wait_honesty": 300,
+    "reports": 600,
     "relay": 300,
     "connections": 400,
     "bot_turn": 600,
     "pipeline": 900,
     "nlu_accuracy": 300,
     "rasa_workers": 600,
+    "abuse": 200,
 }
 
 

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from frontdesk.config import Settings
 from frontdesk.console.auth import hash_password
+from frontdesk.console.roles import ROLES, role_of
 from frontdesk.errors import ConfigError
 from frontdesk.store.agents import AgentStore
 from frontdesk.store.embedded import EmbeddedRedis
@@ -33,7 +34,10 @@ async def manage_agents(
     display_name: str = "",
     capacity: int = 0,
     password: str = "",
+    role: str = "",
 ) -> str:
+    """role: agent | lead | admin (console/roles.py); a new account without one is an agent,
+    an existing one keeps its role unless a new one is given."""
     embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
     url = await embedded.start() if embedded else settings.redis_url
     redis = Redis.from_url(url)
@@ -42,23 +46,27 @@ async def manage_agents(
         if action == "add":
             if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
                 raise ConfigError("an agent name is letters, digits, '-', '_' or '.'")
+            if role and role not in ROLES:
+                raise ConfigError(f"a role is one of {', '.join(ROLES)}, got {role!r}")
             if len(password) < MIN_PASSWORD:
                 raise ConfigError(f"the password needs at least {MIN_PASSWORD} characters")
             fields = {
                 "display_name": display_name or name,
                 "password_hash": hash_password(password),
                 "created_at": f"{time.time():.0f}",
+                "role": role or role_of(await agents.get(name)),
             }
             if capacity:
                 fields["capacity"] = str(capacity)
             await agents.save(name, fields)
-            return f"agent {name!r} saved ({fields['display_name']})"
+            return f"agent {name!r} saved ({fields['display_name']}, {fields['role']})"
         if action == "remove":
             await agents.remove(name)
             return f"agent {name!r} removed"
         rows = [await agents.get(n) for n in await agents.names()]
         lines = [
-            f"{r['name']}\t{r.get('display_name', '')}\tcapacity {r.get('capacity', 'default')}"
+            f"{r['name']}\t{r.get('display_name', '')}\t{role_of(r)}"
+            f"\tcapacity {r.get('capacity', 'default')}"
             for r in rows
         ]
         return "\n".join(lines) or "no agents yet: python server.py agents add NAME"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,14 @@ from typing import Any
 import aiohttp
 import socketio
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from frontdesk.botclient import BotClient
 from frontdesk.channels.http import RetryPolicy
 from frontdesk.channels.messenger import CHANNEL as MESSENGER
 from frontdesk.channels.messenger import MessengerChannel
 from frontdesk.channels.messenger_api import MessengerApi
+from frontdesk.channels.safeguards import Safeguards
 from frontdesk.channels.telegram import CHANNEL as TELEGRAM
 from frontdesk.channels.telegram import TelegramChannel
 from frontdesk.channels.telegram_api import TelegramApi
@@ -29,21 +31,28 @@ from frontdesk.channels.widget import WidgetChannel
 from frontdesk.config import Settings
 from frontdesk.console import make_console
 from frontdesk.console.auth import load_secret
-from frontdesk.console.keys import DESK, SECRET
+from frontdesk.console.keys import DESK, REPORTS, SECRET, THROTTLE
 from frontdesk.console.namespace import AgentNamespace
+from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
 from frontdesk.core.build import build_core
 from frontdesk.core.flows import Flows, load_flows
 from frontdesk.core.hours import Hours, load_hours
+from frontdesk.core.later import Later
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import load_wait_config
 from frontdesk.errors import StoreUnavailable
+from frontdesk.mail.web import INBOX, MAIL_STORE, feedback_page, mail_ctx
+from frontdesk.reports import Reports
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
+from frontdesk.store.mail import MailStore
+from frontdesk.store.retention import Retention
+from frontdesk.store.turns import RedisTurns
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +69,12 @@ HOURS = web.AppKey("hours", Hours)
 METRICS = web.AppKey("metrics", Metrics)
 WIDGET_CHANNEL = web.AppKey("widget_channel", WidgetChannel)
 OUTBOX = web.AppKey("outbox", Outbox)
+LATER = web.AppKey("later", Later)
 TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
 MESSENGER_CHANNEL = web.AppKey("messenger_channel", MessengerChannel)
 
+REDIS_CONNECTIONS = 100
+REDIS_POOL_WAIT = 5.0  # seconds a command may wait for a free connection
 SOCKETIO_CLIENT = Path("node_modules/socket.io-client/dist/socket.io.min.js")
 WIDGET_FILES = {
     ".js": "text/javascript; charset=utf-8",
@@ -78,7 +90,11 @@ def open_redis(url: str) -> Redis:
     options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
     if not url.startswith("unix:"):
         options["socket_keepalive"] = True
-    return Redis.from_url(url, **options)
+    # Under load a command waits (bounded) for a free connection instead of failing at once.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_POOL_WAIT, **options
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -91,10 +107,24 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_URL] = url
     app[REDIS] = client
     app[STORE] = RedisStore(client)
+    app[THROTTLE] = LoginThrottle(client, ThrottlePolicy.from_settings(settings))
     yield
     await client.aclose()
     if embedded:
         await embedded.stop()
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Empty conversations expire after EMPTY_CONVERSATION_TTL; closed ones older than
+    RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
+    settings = app[SETTINGS]
+    app[STORE].expire_empty_after(settings.empty_conversation_ttl)
+    retention = Retention(app[STORE], CaseStore(app[REDIS]), settings.retention_days)
+    sweeps = asyncio.create_task(retention.run())
+    yield
+    sweeps.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeps
 
 
 async def socketio_redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -133,23 +163,36 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    agent_store = AgentStore(app[REDIS])
+    process_id = uuid.uuid4().hex
+    agent_store = AgentStore(app[REDIS], process_id)
+    app[MAIL_STORE] = MailStore(app[REDIS])
     core = build_core(
         app[STORE],
         CaseStore(app[REDIS]),
         agent_store,
+        RedisTurns(app[REDIS]),
+        process_id,
         app[BOT],
         app[TEMPLATES],
         app[FLOWS],
         app[HOURS],
         load_wait_config(settings.flows_dir),
         app[METRICS],
+        mail=app[MAIL_STORE],
+        mail_sending=bool(settings.smtp_url),
+        secret=app[SECRET],
+        base_url=settings.base_url,
     )
+    app[INBOX] = core.inbox
     router, waits = core.router, core.waits
-    agents = AgentNamespace(core.desk, app[SECRET])
+    agents = AgentNamespace(core.desk, app[SECRET], core.inbox)
     agents.subscribe(core.bus)
     app[SIO].register_namespace(agents)
     app[DESK] = core.desk
+    app[REPORTS] = Reports(
+        app[REDIS], CaseStore(app[REDIS]), app[STORE], app[HOURS].zone, settings.bot_data_dir
+    )
+    app[REPORTS].subscribe(core.bus)  # reports count the domain events into Redis
     widget = WidgetChannel(
         router,
         core.conversations,
@@ -159,21 +202,56 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.max_message_length,
         settings.history_limit,
         core.ratings,
+        Safeguards.from_settings(app[SECRET], settings),
     )
     core.outbox.register(WIDGET, widget)
     app[SIO].register_namespace(widget)
     app[ROUTER] = router
     app[WIDGET_CHANNEL] = widget
     app[OUTBOX] = core.outbox
+    app[LATER] = core.later
     heartbeat = asyncio.create_task(_heartbeat(agent_store))
     yield
     heartbeat.cancel()
     try:  # finish turns in flight, but never hold shutdown hostage to a backlog
         await asyncio.wait_for(router.idle(), SHUTDOWN_GRACE)
     except TimeoutError:
-        log.warning("shutdown: turns still in flight after %.0f s; stopping anyway", SHUTDOWN_GRACE)
+        log.warning(
+            "shutdown: turns still in flight after %.0f s; handing them back", SHUTDOWN_GRACE
+        )
+        await _quietly(router.turns.hand_back())
     await waits.close()
-    await agent_store.forget_process()
+    await core.later.close()
+    await _quietly(agent_store.forget_process())
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except StoreUnavailable as exc:
+        log.warning("shutdown: %s", exc)
+
+
+async def turns_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Say this process is alive, and run the turns a process that died left unanswered.
+    Added last, so every channel can deliver before the first adoption."""
+    task = asyncio.create_task(_adopt_orphans(app[ROUTER]))
+    yield
+    task.cancel()
+
+
+async def _adopt_orphans(router: Router) -> None:
+    while True:
+        try:
+            await router.turns.beat()
+            adopted = await router.adopt_orphans()
+            if adopted:
+                log.warning("answering %d turn(s) a stopped gateway process left", adopted)
+        except StoreUnavailable as exc:
+            log.warning("turns: %s", exc)
+        except Exception:
+            log.exception("adopting turns failed")
+        await asyncio.sleep(ADOPT_EVERY)
 
 
 async def _heartbeat(agents: AgentStore) -> None:
@@ -283,6 +361,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 HEALTH_TIMEOUT = 2.0
+ADOPT_EVERY = 3.0  # seconds between looks for turns a stopped process left
 SHUTDOWN_GRACE = 8.0  # seconds for turns in flight at shutdown
 
 
@@ -354,12 +433,17 @@ def make_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(retention_ctx)  # before anything can open a conversation
     if settings.socketio_redis:
         app.cleanup_ctx.append(socketio_redis_ctx)
     app.cleanup_ctx.extend([bot_ctx, router_ctx])
+    app.cleanup_ctx.append(mail_ctx(settings))  # answers to left messages, by e-mail
+    app.router.add_get("/feedback/{token}", feedback_page)
     app.router.add_get("/", demo_page)
     app.router.add_get("/console", console_redirect)
-    app.add_subapp("/console/", make_console(app[SECRET], settings.base_url.startswith("https")))
+    secure_cookie = settings.base_url.startswith("https")
+    console = make_console(app[SECRET], secure_cookie, settings.trusted_proxies)
+    app.add_subapp("/console/", console)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/widget/vendor/socket.io.min.js", socketio_client)
@@ -372,4 +456,5 @@ def make_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(messenger_ctx)
         app.router.add_get("/channels/messenger", messenger_verify)
         app.router.add_post("/channels/messenger", messenger_webhook)
+    app.cleanup_ctx.append(turns_ctx)  # last: every channel is registered by then
     return app

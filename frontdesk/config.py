@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -13,8 +14,10 @@ from urllib.parse import urlparse
 import yaml
 
 from frontdesk.errors import ConfigError
+from frontdesk.mail.settings import mail_settings
 
 N = TypeVar("N", int, float)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +32,7 @@ class Settings:
     rasa_timeout: float = 10.0
     data_dir: Path = ROOT / "var"
     flows_dir: Path = ROOT / "flows"
+    bot_data_dir: Path = ROOT / "bot" / "data"  # learned.yml goes here (/console/unanswered)
     widget_dir: Path = ROOT / "widget"
     default_language: str = "en"
     max_message_length: int = 2000
@@ -37,6 +41,19 @@ class Settings:
     log_level: str = "INFO"
     socketio_redis: bool = False  # share Socket.IO emits between gateway processes via Redis
     secret_key: str = field(default="", repr=False)
+    # Agent console sign-in: proxies whose X-Forwarded-For/-Proto are believed (none by
+    # default), and the failed-login throttle (per user name and per client address).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window: float = 900.0
+    login_lockout: float = 30.0
+    login_max_lockout: float = 900.0
+    # Widget abuse limits (0 turns one off) and shopper identity verification.
+    rate_limit_per_second: float = 2.0
+    rate_limit_burst: int = 8
+    max_pending_turns: int = 10
+    identity_secret: str = field(default="", repr=False)
     # Telegram and Messenger channels; each is on when its credentials are set.
     telegram_token: str = field(default="", repr=False)
     telegram_secret_token: str = field(default="", repr=False)
@@ -50,6 +67,15 @@ class Settings:
     messenger_api_url: str = "https://graph.facebook.com/v19.0"
     channel_api_timeout: float = 10.0
     channel_api_attempts: int = 4
+    # Retention (frontdesk.store.retention): 0 turns either off.
+    empty_conversation_ttl: int = 24 * 3600  # seconds a conversation without a message lives
+    retention_days: int = 365  # days a closed conversation is kept after its last activity
+    # E-mail answers to left messages (frontdesk.mail.settings validates them).
+    smtp_url: str = field(default="", repr=False)  # may hold the SMTP password
+    mail_from: str = ""
+    mail_reply_to: str = ""
+    mail_retry_first: float = 30.0
+    mail_retry_max: float = 1800.0
 
     @property
     def telegram_enabled(self) -> bool:
@@ -204,6 +230,44 @@ def _channel_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _identity_secret(env: Mapping[str, str]) -> str:
+    """IDENTITY_SECRET: the key a shop's backend signs its logged-in shoppers' ids with."""
+    value = env.get("IDENTITY_SECRET", "").strip()
+    if value and len(value) < 16:
+        raise ConfigError("IDENTITY_SECRET must be at least 16 characters")
+    return value
+
+
+def _console_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """TRUSTED_PROXIES and the console's failed-login throttle, validated."""
+    proxies: list[IPNetwork] = []
+    for part in (p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",")):
+        if not part:
+            continue
+        try:
+            proxies.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list IP addresses or networks (CIDR), got {part!r}"
+            ) from None
+    lockout = _number(env, "LOGIN_LOCKOUT", 30.0, 0.1, 86_400.0)
+    max_lockout = _number(env, "LOGIN_MAX_LOCKOUT", 900.0, 0.1, 86_400.0)
+    if max_lockout < lockout:
+        raise ConfigError(
+            f"LOGIN_MAX_LOCKOUT ({max_lockout}) must not be shorter than LOGIN_LOCKOUT ({lockout})"
+        )
+    return {
+        "trusted_proxies": tuple(proxies),
+        "login_max_failures": _number(env, "LOGIN_MAX_FAILURES", 5, 1, 1000),
+        "login_max_failures_per_address": _number(
+            env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 100_000
+        ),
+        "login_failure_window": _number(env, "LOGIN_FAILURE_WINDOW", 900.0, 1.0, 7 * 86_400.0),
+        "login_lockout": lockout,
+        "login_max_lockout": max_lockout,
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate settings; raise ConfigError naming the variable at fault.
 
@@ -249,6 +313,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rasa_timeout=_number(env, "RASA_TIMEOUT", 10.0, 0.1, 600.0),
         data_dir=_dir("DATA_DIR", env.get("DATA_DIR"), ROOT / "var", must_exist=False),
         flows_dir=flows_dir,
+        bot_data_dir=_dir("BOT_DATA_DIR", env.get("BOT_DATA_DIR"), ROOT / "bot" / "data", False),
         widget_dir=_dir("WIDGET_DIR", env.get("WIDGET_DIR"), ROOT / "widget", must_exist=False),
         default_language=language,
         max_message_length=_number(env, "MAX_MESSAGE_LENGTH", 2000, 1, 100_000),
@@ -257,5 +322,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         socketio_redis=_bool(env, "SOCKETIO_REDIS", False),
         secret_key=env.get("SECRET_KEY", "").strip(),
+        empty_conversation_ttl=_number(env, "EMPTY_CONVERSATION_TTL", 24 * 3600, 0, 365 * 86400),
+        retention_days=_number(env, "RETENTION_DAYS", 365, 0, 100 * 365),
+        rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 2.0, 0.0, 10_000.0),
+        rate_limit_burst=_number(env, "RATE_LIMIT_BURST", 8, 1, 100_000),
+        max_pending_turns=_number(env, "MAX_PENDING_TURNS", 10, 0, 100_000),
+        identity_secret=_identity_secret(env),
         **_channel_settings(env),
+        **_console_settings(env),
+        **mail_settings(env),
     )

@@ -192,3 +192,106 @@ class MemoryAgents:
     async def presence(self) -> dict[str, tuple[str, int]]:
         names = set(self.status) | set(self.online)
         return {n: (self.status.get(n, "available"), self.online.get(n, 0)) for n in names}
+
+
+class MemoryTurns:
+    def __init__(self) -> None:
+        self.turns: dict[str, dict[int, dict[str, Any]]] = {}
+        self.alive_until: dict[str, float] = {}
+
+    async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None:
+        self.turns.setdefault(conversation_id, {})[seq] = json.loads(json.dumps(dict(turn)))
+
+    async def finish(self, conversation_id: str, seq: int) -> None:
+        self.turns.get(conversation_id, {}).pop(seq, None)
+        if not self.turns.get(conversation_id):
+            self.turns.pop(conversation_id, None)
+
+    async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]:
+        return {seq: dict(t) for seq, t in self.turns.get(conversation_id, {}).items()}
+
+    async def conversations(self) -> list[str]:
+        return list(self.turns)
+
+    async def adopt(self, conversation_id: str, seq: int, owner: str, new_owner: str) -> bool:
+        turn = self.turns.get(conversation_id, {}).get(seq)
+        if turn is None or turn.get("owner") != owner:
+            return False
+        turn["owner"] = new_owner
+        turn["attempts"] = int(turn.get("attempts") or 0) + 1
+        return True
+
+    async def beat(self, process_id: str, ttl_seconds: int) -> None:
+        self.alive_until[process_id] = time.time() + ttl_seconds
+
+    async def alive(self, process_id: str) -> bool:
+        return self.alive_until.get(process_id, 0) > time.time()
+
+    async def gone(self, process_id: str) -> None:
+        self.alive_until.pop(process_id, None)
+
+
+class MemoryMail:
+    """The mail outbox and satisfaction tokens (frontdesk.store.mail), in memory."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, str]] = {}
+        self.due: dict[str, float] = {}
+        self.open: dict[str, float] = {}
+        self.tokens: dict[str, str] = {}
+        self.used: dict[str, str] = {}
+
+    async def enqueue(self, case_id: str, fields: Mapping[str, str], now: float) -> None:
+        self.rows[case_id] = dict(fields)
+        self.due[case_id] = self.open[case_id] = now
+
+    async def get(self, case_id: str) -> dict[str, str]:
+        return dict(self.rows.get(case_id, {}))
+
+    async def take_due(self, now: float, lease_seconds: float, limit: int = 10) -> list[str]:
+        taken = sorted((at, c) for c, at in self.due.items() if at <= now)[:limit]
+        for _, case_id in taken:
+            self.due[case_id] = now + lease_seconds
+        return [c for _, c in taken]
+
+    async def next_due(self) -> float | None:
+        return min(self.due.values(), default=None)
+
+    async def update(self, case_id: str, fields: Mapping[str, str]) -> None:
+        self.rows.setdefault(case_id, {}).update(fields)
+
+    async def retry_at(self, case_id: str, at: float, fields: Mapping[str, str]) -> None:
+        await self.update(case_id, fields)
+        self.due[case_id] = at
+
+    async def hold(self, case_id: str, fields: Mapping[str, str]) -> None:
+        await self.update(case_id, fields)
+        self.due.pop(case_id, None)
+
+    async def delivered(self, case_id: str) -> None:
+        for table in (self.rows, self.due, self.open):
+            table.pop(case_id, None)
+
+    async def retry_now(self, case_id: str, now: float) -> bool:
+        if case_id not in self.open:
+            return False
+        self.due[case_id] = now
+        return True
+
+    async def undelivered(self) -> list[str]:
+        return [c for c, _ in sorted(self.open.items(), key=lambda item: item[1])]
+
+    async def issue_token(self, nonce: str, value: str, ttl_seconds: int) -> None:
+        self.tokens[nonce] = value
+
+    async def redeem_token(self, nonce: str, ttl_seconds: int) -> str | None:
+        value = self.tokens.pop(nonce, None)
+        if value is not None:
+            self.used[nonce] = value
+        return value
+
+    async def peek_token(self, nonce: str) -> str | None:
+        return self.tokens.get(nonce)
+
+    async def used_token(self, nonce: str) -> str | None:
+        return self.used.get(nonce)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import socketio
@@ -36,6 +36,7 @@ def refuse_to_store_once(monkeypatch: pytest.MonkeyPatch, store: Any, client_msg
 
 EVENTS = (
     "session_confirm",
+    "session_token",
     "history",
     "bot_uttered",
     "user_echo",
@@ -86,28 +87,64 @@ class Recorder:
 
 
 class WidgetClient(Recorder):
-    """A customer's widget speaking the Rasa socketio protocol, as a real Socket.IO client."""
+    """A customer's widget speaking the Rasa socketio protocol, as a real Socket.IO client.
 
-    def __init__(self, base_url: str, session_id: str | None = None) -> None:
+    Like frontdesk's widget it keeps the session id and resume token the server gave it, in
+    `storage`, which stands for the browser's localStorage: clients made with the same
+    session_id (tabs, reloads) share it. With `token` given (even "") a client does not use
+    that storage: it sends that token (none for ""), as someone else's browser would."""
+
+    storage: ClassVar[dict[str, tuple[str, str]]] = {}  # id once held -> (session id, token)
+
+    def __init__(
+        self, base_url: str, session_id: str | None = None, token: str | None = None
+    ) -> None:
         self.base_url = base_url
+        # Until confirmed, the id the client proposes (the server replaces one it did not issue).
         self.session_id = session_id or uuid.uuid4().hex
+        self._key = self.session_id
+        self.token = token or ""
+        self._shared = token is None
         self.last_seq = 0  # seq of the last message this client sent
         super().__init__(EVENTS)
+
+    def _recorder(self, name: str) -> Any:
+        record = super()._recorder(name)
+        if name not in ("session_confirm", "session_token"):
+            return record
+
+        async def adopt(data: Any = None) -> None:
+            if name == "session_confirm" and isinstance(data, str):
+                self.session_id = data
+            elif name == "session_token" and isinstance(data, dict):
+                self.token = data["token"]
+                if self._shared:
+                    kept = (data["session_id"], data["token"])
+                    self.storage[self._key] = self.storage[data["session_id"]] = kept
+            await record(data)
+
+        return adopt
 
     async def connect(
         self, last_seq: int = 0, custom: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        """session_request, then the server's session_confirm, session_token and history."""
+        if self._shared and self._key in self.storage:
+            self.session_id, self.token = self.storage[self._key]
         await self.sio.connect(self.base_url, transports=["websocket"])
         request: dict[str, Any] = {
             "session_id": self.session_id,
             "last_seq": last_seq,
             "frontdesk": 1,
         }
+        if self.token:
+            request["resume_token"] = self.token
         if custom:
             request["customData"] = custom
         await self.sio.emit("session_request", request)
         confirmed = await self.next("session_confirm")
-        assert confirmed == self.session_id
+        token = await self.next("session_token")
+        assert confirmed == token["session_id"] == self.session_id
         history: dict[str, Any] = await self.next("history")
         return history
 

@@ -208,12 +208,13 @@ async def test_a_client_without_frontdesk_extras_gets_rasas_exact_shapes(
     gateway: TestServer,
 ) -> None:
     client = Recorder(EVENTS)
-    session_id = uuid.uuid4().hex
     try:
         await client.sio.connect(str(gateway.make_url("/")), transports=["websocket"])
-        # Exactly what rasa-webchat sends: no `frontdesk` key, so no extras.
-        await client.sio.emit("session_request", {"session_id": session_id})
-        assert await client.next("session_confirm") == session_id
+        # Exactly what rasa-webchat sends on a first visit: no id yet, no `frontdesk` key (so
+        # no extras). The server issues the id, as Rasa does; the client uses it from then on.
+        await client.sio.emit("session_request", {"session_id": None})
+        session_id = await client.next("session_confirm")
+        assert isinstance(session_id, str) and len(session_id) == 32
 
         # rasa-webchat's empty init payload is ignored quietly, as Rasa does.
         empty = {"message": "", "customData": {"language": "en"}, "session_id": session_id}

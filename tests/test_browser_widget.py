@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
+from frontdesk.app import STORE, make_app
 from tests.bot_answers import area_of
+from tests.conftest import make_settings
+from tests.fake_rasa import FakeRasa, Turn
 
-pytestmark = [pytest.mark.rasa, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 
 async def _ask(page: Page, question: str) -> None:
@@ -16,6 +24,7 @@ async def _ask(page: Page, question: str) -> None:
     await page.locator(".fd-send").click()
 
 
+@pytest.mark.rasa
 async def test_demo_page_widget_answers_and_keeps_history(
     gateway: TestServer, browser: Browser
 ) -> None:
@@ -56,3 +65,111 @@ async def test_demo_page_widget_answers_and_keeps_history(
     seqs = [seq for seq, _ in after]
     assert len(set(seqs)) == len(seqs) and all(seqs)
     assert errors == []
+
+
+async def _scripted_gateway(
+    fake_rasa: tuple[FakeRasa, str],
+    redis_url: str,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Any],
+    **overrides: str,
+) -> tuple[FakeRasa, TestServer]:
+    fake, url = fake_rasa
+    for text in ("one", "two", "three", "mine", "typed earlier"):
+        fake.script[text] = Turn("greet", texts=(f"re: {text}",))
+    server: TestServer = await aiohttp_server(
+        make_app(make_settings(redis_url, url, tmp_path, **overrides))
+    )
+    return fake, server
+
+
+async def _shown(page: Page) -> list[list[str]]:
+    shown: list[list[str]] = await page.locator(".fd-msg").evaluate_all(
+        "els => els.map(e => [e.className.match(/fd-msg-(customer|bot|system|agent)/)[1],"
+        " e.querySelector('.fd-msg-text').textContent])"
+    )
+    return shown
+
+
+async def test_messages_sent_too_fast_wait_and_go_out_in_order(
+    fake_rasa: tuple[FakeRasa, str],
+    redis_url: str,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Any],
+    browser: Browser,
+) -> None:
+    _, server = await _scripted_gateway(
+        fake_rasa,
+        redis_url,
+        tmp_path,
+        aiohttp_server,
+        RATE_LIMIT_PER_SECOND="2",
+        RATE_LIMIT_BURST="1",
+    )
+    errors: list[str] = []
+    page = await browser.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/")))
+    await page.locator(".fd-launcher").click()
+    await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
+    for text in ("one", "two", "three"):
+        await _ask(page, text)
+    # The server refused some as too fast: the widget says so, keeps them, sends them later.
+    await expect(page.locator(".fd-error-text")).to_have_text(
+        "That was a lot at once \u2014 your message will go out in a few seconds."
+    )
+    await expect(page.locator(".fd-msg-customer[data-state=sent]")).to_have_count(3, timeout=15_000)
+    await expect(page.locator(".fd-msg-bot")).to_have_count(3, timeout=15_000)
+    await expect(page.locator(".fd-error")).to_be_hidden()
+    stored = await server.app[STORE].history(
+        await page.evaluate("() => window.frontdeskWidget.sessionId")
+    )
+    assert [e["text"] for e in stored if e["role"] == "customer"] == ["one", "two", "three"]
+    assert await page.evaluate("() => localStorage.getItem('frontdesk_outbox')") == "[]"
+    assert errors == []
+
+
+async def test_a_browser_that_knows_only_the_session_id_gets_a_new_conversation(
+    fake_rasa: tuple[FakeRasa, str],
+    redis_url: str,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Any],
+    browser: Browser,
+) -> None:
+    _, server = await _scripted_gateway(fake_rasa, redis_url, tmp_path, aiohttp_server)
+    owner = await browser.new_page()
+    await owner.goto(str(server.make_url("/")))
+    await owner.locator(".fd-launcher").click()
+    await _ask(owner, "mine")
+    await expect(owner.locator(".fd-msg-bot")).to_have_text(["re: mine"], timeout=20_000)
+    session_id = await owner.evaluate("() => window.frontdeskWidget.sessionId")
+    assert await owner.evaluate("() => localStorage.getItem('frontdesk_resume_token')")
+
+    # Another browser with the owner's session id, a made-up token and a message it typed
+    # earlier that never went out.
+    outbox = [{"client_msg_id": "early-1", "session_id": session_id, "message": "typed earlier"}]
+    other = await browser.new_context()
+    await other.add_init_script(
+        f"""localStorage.setItem('frontdesk_session_id', {json.dumps(session_id)});
+        localStorage.setItem('frontdesk_resume_token', 'made-up');
+        localStorage.setItem('frontdesk_outbox', {json.dumps(json.dumps(outbox))});"""
+    )
+    page = await other.new_page()
+    await page.goto(str(server.make_url("/")))
+    await page.locator(".fd-launcher").click()
+    await expect(page.locator(".fd-msg-bot")).to_have_text(["re: typed earlier"], timeout=20_000)
+    assert await _shown(page) == [["customer", "typed earlier"], ["bot", "re: typed earlier"]]
+    new_id = await page.evaluate("() => window.frontdeskWidget.sessionId")
+    assert new_id != session_id
+    assert await page.evaluate("() => localStorage.getItem('frontdesk_session_id')") == new_id
+    token = await page.evaluate("() => localStorage.getItem('frontdesk_resume_token')")
+    assert token and token != "made-up"
+
+    # The owner, reloading, still has exactly their own conversation.
+    await owner.reload()
+    if not await owner.locator(".fd-panel").is_visible():
+        await owner.locator(".fd-launcher").click()
+    await expect(owner.locator(".fd-msg")).to_have_count(2, timeout=20_000)
+    assert await _shown(owner) == [["customer", "mine"], ["bot", "re: mine"]]
+    assert await owner.evaluate("() => window.frontdeskWidget.sessionId") == session_id
+    await other.close()

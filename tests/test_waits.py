@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from frontdesk.app import ROUTER, make_app
 from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
+from frontdesk.mail.web import INBOX
 from tests.conftest import ALWAYS_OPEN, flows_copy, free_port, make_settings
 from tests.support import AgentClient, WidgetClient
 
@@ -184,8 +185,8 @@ async def test_after_hours_a_request_becomes_a_message_with_a_stated_reply_time(
     done = await client.until_message(lambda m: "your message is saved" in m["text"])
     assert "reply to ana@example.com by 11:00" in done["text"]
 
-    queue = await server.app[DESK].queue_items()
-    mine = [i for i in queue if i["conversation_id"] == client.session_id]
+    inbox = await server.app[INBOX].items()
+    mine = [i for i in inbox if i["conversation_id"] == client.session_id]
     assert len(mine) == 1
     case = await server.app[DESK].cases.get(mine[0]["case_id"])
     assert case["kind"] == "message" and case["email"] == "ana@example.com"
@@ -193,8 +194,10 @@ async def test_after_hours_a_request_becomes_a_message_with_a_stated_reply_time(
     assert case["promised_reply_by"] == "11:00"
     # A left message is not a place in the live queue (it is answered by e-mail), and the
     # conversation gets no live-queue pushes.
-    assert mine[0]["kind"] == "message"
+    assert mine[0]["kind"] == "message" and mine[0]["email"] == "ana@example.com"
+    assert mine[0]["promised_reply_by"] == "11:00" and not mine[0]["overdue"]
     assert mine[0]["case_id"] not in dict(await server.app[DESK].cases.queue())
+    assert await server.app[DESK].queue_items() == []  # the console's live queue
     assert await server.app[ROUTER].handoff.waits.statuses() == []
 
 

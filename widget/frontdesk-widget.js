@@ -6,9 +6,15 @@
  *   <script src="https://HOST/widget/frontdesk-widget.js" defer></script>
  * Optional attributes: data-server, data-language, data-title.
  * Optional page config (set before the tag): window.frontdeskConfig = {customData: {...}, open: true}.
+ * A logged-in shopper: customData {user_id, user_hash} (user_hash = hex HMAC-SHA256 of user_id
+ * with the gateway's IDENTITY_SECRET, computed by the shop's backend) keeps one conversation
+ * across the shopper's devices.
  *
  * The wire protocol is Rasa's socketio channel (session_request / session_confirm /
  * user_uttered / bot_uttered) plus frontdesk's extras (acks, history, typing, queue status...).
+ * The server issues the session id and, in `session_token`, a resume token for it; both are kept
+ * in localStorage and sent back with session_request. Without a valid token the server starts a
+ * new conversation, and the widget adopts its id and clears what it showed.
  * See widget/README.md.
  *
  * Non-ASCII characters appear only in comments (UI strings use \u escapes), so the code works
@@ -41,6 +47,8 @@
 
   const SERVER = resolveServer();
   const KEY_SESSION = 'frontdesk_session_id';
+  const KEY_TOKEN = 'frontdesk_resume_token'; // proves the conversation is ours (from session_token)
+  const SESSION_ID_RE = /^[A-Za-z0-9_.:-]{8,128}$/;
   const KEY_OUTBOX = 'frontdesk_outbox';
   const TYPING_THROTTLE_MS = 2000; // at most one user_typing(true) per 2 s
   const TYPING_IDLE_MS = 3000; // user_typing(false) after 3 s without keystrokes
@@ -49,6 +57,7 @@
   const REMOTE_TYPING_MAX_MS = 30000; // hide a typing indicator whose "false" never came
   const OUTBOX_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
   const MAX_MESSAGE_CHARS = 4000;
+  const MAX_HOLD_MS = 60000; // longest wait a rate_limited ack can impose before resending
 
   function resolveServer() {
     const explicit = attr('data-server') || (typeof pageConfig.server === 'string' ? pageConfig.server : '');
@@ -96,6 +105,7 @@
       feedbackYes: 'Yes',
       feedbackNo: 'No',
       feedbackThanks: 'Thanks for telling us.', // Thanks for telling us.
+      slowDown: 'That was a lot at once \u2014 your message will go out in a few seconds.', // That was a lot at once — your message will go out in a few seconds.
     },
     ru: {
       title: '\u041d\u0430\u043f\u0438\u0448\u0438\u0442\u0435 \u043d\u0430\u043c', // Напишите нам
@@ -122,6 +132,7 @@
       feedbackYes: '\u0414\u0430',
       feedbackNo: '\u041d\u0435\u0442',
       feedbackThanks: '\u0421\u043f\u0430\u0441\u0438\u0431\u043e \u0437\u0430 \u043e\u0446\u0435\u043d\u043a\u0443.', // Спасибо за оценку.
+      slowDown: '\u0421\u043b\u0438\u0448\u043a\u043e\u043c \u043c\u043d\u043e\u0433\u043e \u0441\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0439 \u043f\u043e\u0434\u0440\u044f\u0434 \u2014 \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u043c \u0432\u0430\u0448\u0435 \u0447\u0435\u0440\u0435\u0437 \u043f\u0430\u0440\u0443 \u0441\u0435\u043a\u0443\u043d\u0434.', // Слишком много сообщений подряд — отправим ваше через пару секунд.
     },
     es: {
       title: 'Chatea con nosotros',
@@ -148,6 +159,7 @@
       feedbackYes: 'S\u00ed',
       feedbackNo: 'No',
       feedbackThanks: 'Gracias por dec\u00edrnoslo.', // Gracias por decírnoslo.
+      slowDown: 'Vas muy r\u00e1pido: enviaremos tu mensaje en unos segundos.', // Vas muy rápido: enviaremos tu mensaje en unos segundos.
     },
   };
 
@@ -206,11 +218,10 @@
       .slice(0, 32);
   }
 
+  // Both come from the server (session_confirm, session_token); none yet on a first visit.
   let sessionId = store.get(KEY_SESSION);
-  if (!sessionId || !/^[A-Za-z0-9_-]{8,128}$/.test(sessionId)) {
-    sessionId = randomId();
-    store.set(KEY_SESSION, sessionId);
-  }
+  if (!sessionId || !SESSION_ID_RE.test(sessionId)) sessionId = null;
+  let resumeToken = store.get(KEY_TOKEN) || '';
 
   // The outbox holds customer messages the server has not acknowledged yet.
   function readOutbox() {
@@ -324,6 +335,9 @@
   let maxSeq = 0;
   let isOpen = false;
   let unread = 0;
+  let holdUntil = 0; // a rate_limited ack asked us to wait: nothing is sent before then
+  let holdTimer = null;
+  let slowNotice = false; // the error banner shows the "slow down" notice
 
   const seenSeqs = new Set(); // every seq handled (rendered or deliberately empty)
   const elBySeq = new Map(); // seq -> message element
@@ -483,10 +497,12 @@
   function showError(message) {
     errorText.textContent = String(message || t('failed'));
     errorEl.hidden = false;
+    slowNotice = false;
   }
   function hideError() {
     errorEl.hidden = true;
     errorText.textContent = '';
+    slowNotice = false;
   }
 
   function setConnectionNote(show) {
@@ -746,9 +762,9 @@
 
   function emitPending(p) {
     if (p.inFlight) return;
-    if (!socket || !ready || !socket.connected) {
+    if (!socket || !ready || !socket.connected || Date.now() < holdUntil) {
       if (p.state !== 'failed') setState(p, 'sending');
-      return; // flushed after the next session_request/history
+      return; // flushed after the next session_request/history, or when the hold ends
     }
     const e = p.entry;
     const payload = { message: e.message, session_id: sessionId, customData: e.customData, client_msg_id: e.client_msg_id };
@@ -771,12 +787,39 @@
       isFrontdeskServer = true;
       if (ack && ack.ok) {
         confirmPending(e.client_msg_id, toSeq(ack.seq));
+        if (slowNotice) hideError();
       } else {
         const error = (ack && ack.error) || {};
+        if (error.code === 'rate_limited') {
+          holdSending(error.retry_after); // kept in the outbox and sent again after the wait
+          return;
+        }
         outboxRemove(e.client_msg_id); // rejected: only an explicit retry sends it again
         setState(p, 'failed', error.message ? String(error.message) : '');
       }
     });
+  }
+
+  // The server refused a message as sent too fast: wait `seconds`, then send every pending
+  // message again, in order (nothing already accepted is sent twice: the ids are kept).
+  function holdSending(seconds) {
+    const wait = Math.min(Math.max(Number(seconds) || 1, 0.2) * 1000, MAX_HOLD_MS);
+    holdUntil = Math.max(holdUntil, Date.now() + wait + Math.random() * 200);
+    showError(t('slowDown'));
+    slowNotice = true;
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(() => {
+      holdTimer = null;
+      holdUntil = 0; // timers may fire a little early: the hold ends here, not by the clock
+      flushPending();
+    }, holdUntil - Date.now());
+  }
+
+  function flushPending() {
+    for (const p of Array.from(pending.values())) {
+      if (p.state === 'failed' && !readOutbox().some((e) => e.client_msg_id === p.entry.client_msg_id)) continue;
+      emitPending(p);
+    }
   }
 
   function retryPending(p) {
@@ -832,10 +875,46 @@
       }
       scrollToBottom(true);
     }
-    for (const p of Array.from(pending.values())) {
-      if (p.state === 'failed' && !readOutbox().some((e) => e.client_msg_id === p.entry.client_msg_id)) continue;
-      emitPending(p);
+    flushPending();
+  }
+
+  // A conversation the server gave us instead of ours (ours could not be resumed): keep what
+  // was typed and not yet accepted (it goes to the new conversation), forget what was shown.
+  function adoptSession(id) {
+    const previous = sessionId;
+    sessionId = id;
+    store.set(KEY_SESSION, id);
+    resumeToken = '';
+    store.set(KEY_TOKEN, '');
+    const entries = readOutbox();
+    let moved = false;
+    for (const e of entries) {
+      if (e.session_id == null || e.session_id === previous) {
+        e.session_id = id;
+        moved = true;
+      }
     }
+    if (moved) writeOutbox(entries);
+    for (const p of pending.values()) p.entry.session_id = id;
+    if (previous) clearConversation();
+  }
+
+  function clearConversation() {
+    const keep = new Set(Array.from(pending.values(), (p) => p.el));
+    for (const child of Array.from(list.children)) if (!keep.has(child)) child.remove();
+    qrRow = null;
+    seenSeqs.clear();
+    elBySeq.clear();
+    sentIds.clear();
+    maxSeq = 0;
+    unread = 0;
+    botTyping = false;
+    agentTyping = null;
+    queueEl.textContent = '';
+    queueEl.hidden = true;
+    renderTyping();
+    renderUnread();
+    refreshQuickReplies();
   }
 
   // ---------------------------------------------------------------------------
@@ -950,6 +1029,7 @@
       setConnectionNote(false);
       socket.emit('session_request', {
         session_id: sessionId,
+        resume_token: resumeToken || null,
         last_seq: everConnected ? maxSeq : 0,
         customData: buildCustomData(),
         frontdesk: 1, // announces frontdesk's widget: the server then sends its extras
@@ -977,12 +1057,17 @@
 
     socket.on('session_confirm', (data) => {
       const sid = typeof data === 'string' ? data : data && typeof data.session_id === 'string' ? data.session_id : null;
-      if (sid && sid !== sessionId && /^[A-Za-z0-9_-]{8,128}$/.test(sid)) {
-        sessionId = sid;
-        store.set(KEY_SESSION, sid);
-      }
+      if (sid && sid !== sessionId && SESSION_ID_RE.test(sid)) adoptSession(sid);
       clearTimeout(historyWaitTimer);
       historyWaitTimer = setTimeout(onSessionReady, HISTORY_WAIT_MS);
+    });
+
+    // frontdesk's servers: the token that resumes this conversation (after a reload, too).
+    socket.on('session_token', (data) => {
+      if (!data || typeof data.token !== 'string' || data.session_id !== sessionId) return;
+      isFrontdeskServer = true;
+      resumeToken = data.token;
+      store.set(KEY_TOKEN, data.token);
     });
 
     socket.on('history', (data) => {
@@ -1091,6 +1176,7 @@
 
     socket.on('frontdesk_error', (data) => {
       isFrontdeskServer = true;
+      if (data && data.code === 'rate_limited') return; // the ack says it: the message is kept
       const message = data && data.message ? String(data.message) : t('failed');
       showError(message);
       if (data && typeof data.client_msg_id === 'string') markFailedById(data.client_msg_id, message);

@@ -1,15 +1,37 @@
-"""The website widget channel: Rasa's socketio protocol, plus frontdesk's own events."""
+"""The website widget channel: Rasa's socketio protocol, plus frontdesk's own events.
+
+A conversation belongs to whoever opened it (frontdesk.channels.resume): `session_confirm` is
+the session id string, as Rasa sends it; frontdesk's widget then gets
+`session_token {session_id, token}` and resumes with `session_request {session_id,
+resume_token, frontdesk: 1}`. A client that may not have the id it asked for gets a new one.
+Customer messages are rate limited (frontdesk.channels.ratelimit): over a limit the ack is
+`{ok: false, error: {code: "rate_limited", message, retry_after}}` and nothing is stored.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import socketio
 
+from frontdesk.channels.ratelimit import RateLimiter
+from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
+from frontdesk.channels.safeguards import Safeguards
+from frontdesk.channels.widget_input import (
+    CLIENT_MSG_ID,
+    PRIVATE_CUSTOM_DATA,
+    SESSION_ID,
+    custom_data,
+    details_of,
+    is_connection,
+    text_or_none,
+    valid_text,
+)
+from frontdesk.channels.widget_shapes import history_shape, plain_room, plain_shape, rasa_shape
 from frontdesk.core.conversation import Conversations
 from frontdesk.core.messages import Inbound
 from frontdesk.core.ratings import AnswerRatings
@@ -19,56 +41,16 @@ from frontdesk.core.waits import Waits
 from frontdesk.errors import BadInput, StoreUnavailable
 from frontdesk.store.base import Store
 
+__all__ = ["CHANNEL", "WidgetChannel", "is_connection"]
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "widget"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-MAX_CUSTOM_DATA = 4096
-
-
-def plain_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored bot/agent/system entry exactly as Rasa's socketio channel emits it (stock Rasa
-    web clients recognise a message by its exact set of keys)."""
-    message: dict[str, Any] = {}
-    if entry.get("text"):
-        message["text"] = entry["text"]
-    if entry.get("quick_replies"):
-        message["quick_replies"] = [
-            {"content_type": "text", "title": q["title"], "payload": q["payload"]}
-            for q in entry["quick_replies"]
-        ]
-    if entry.get("image"):
-        message["attachment"] = {"type": "image", "payload": {"src": entry["image"]}}
-    if entry.get("custom"):
-        message["custom"] = entry["custom"]
-    return message
-
-
-def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """Rasa's shape plus frontdesk's extras (seq, ts, who sent it), for frontdesk's widget."""
-    message = plain_shape(entry)
-    message["seq"] = entry["seq"]
-    message["ts"] = entry["ts"]
-    message["sender"] = {"kind": entry["role"], "name": entry.get("sender_name")}
-    for key in ("answer_id", "answer_confidence"):
-        if entry.get(key) is not None:
-            message[key] = entry[key]
-    return message
-
-
-def plain_room(conversation_id: str) -> str:
-    """The room of a conversation's stock Rasa clients (no extras)."""
-    return f"plain:{conversation_id}"
-
-
-def history_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
-    if entry["role"] == "customer":
-        item = {"seq": entry["seq"], "ts": entry["ts"], "role": "customer", "text": entry["text"]}
-        if entry.get("client_msg_id"):
-            item["client_msg_id"] = entry["client_msg_id"]
-        return item
-    return {"role": entry["role"], **rasa_shape(entry)}
+# For a flows/ directory older than its `rate_limited` template (rendered with `seconds`).
+RATE_LIMITED = (
+    "You're sending messages faster than we can answer them. "
+    "Please wait a few seconds before sending more."
+)
 
 
 class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -84,9 +66,12 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         max_message_length: int,
         history_limit: int,
         ratings: AnswerRatings,
+        safeguards: Safeguards,
         namespace: str = "/",
     ) -> None:
         super().__init__(namespace)
+        self.access = safeguards.access
+        self.limiter = RateLimiter(safeguards.limits, router.pending_turns)
         self.router = router
         self.conversations = conversations
         self.waits = waits
@@ -131,8 +116,10 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
                 data = {}
             if not isinstance(data, dict):
                 raise BadInput("bad_request", "session_request must be an object")
-            session_id = data.get("session_id") or sid
-            if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            proposed = data.get("session_id") or None
+            if proposed is not None and (
+                not isinstance(proposed, str) or not SESSION_ID.match(proposed)
+            ):
                 raise BadInput("bad_request", "session_id must be 1-128 letters, digits or _.:-")
             last_seq = data.get("last_seq", 0)
             if (
@@ -141,14 +128,21 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
                 or not 0 <= last_seq < 2**53
             ):
                 raise BadInput("bad_request", "last_seq must be a whole number >= 0")
-            custom = _custom_data(data.get("customData"))
+            custom = custom_data(data.get("customData"))
             extras = data.get("frontdesk") is not None  # frontdesk's widget announces itself
             language = self.templates.pick_language(
-                _str(custom.get("language")), session.get("accept_language")
+                text_or_none(custom.get("language")), session.get("accept_language")
             )
+            grant = await self._grant(proposed, data.get("resume_token"), extras, custom)
+            details = details_of(custom)
+            if grant.user_id:
+                details["customer_id"] = grant.user_id[:500]
             conversation = await self.router.open_conversation(
-                session_id, CHANNEL, language, _details(custom)
+                grant.session_id, CHANNEL, language, details
             )
+            if not grant.resumed and not grant.user_id:  # an id the server just made up
+                access = TOKEN if extras else PLAIN
+                await self.store.update_conversation(grant.session_id, {ACCESS_FIELD: access})
         except BadInput as exc:
             await self._error(sid, session.get("language"), exc.code, exc.message)
             return
@@ -156,23 +150,66 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             log.error("session_request: %s", exc)
             await self._error(sid, None, "store_unavailable", None)
             return
+        session_id = grant.session_id
+        previous = session.get("session_id")
         session.update(
             session_id=session_id,
             language=conversation.language,
-            named_language=_str(custom.get("language")),
+            named_language=text_or_none(custom.get("language")),
             extras=extras,
         )
         try:
             await self.save_session(sid, session)
         except KeyError:  # the client disconnected while the conversation was opened
             return
+        if previous and previous != session_id:  # this connection no longer hears the old one
+            await self.leave_room(sid, previous)
+            await self.leave_room(sid, plain_room(previous))
+            await self._page_closed(previous, sid)
         await self.enter_room(sid, session_id if extras else plain_room(session_id))
+        await self.router.customer_presence(session_id, True)  # agents see it
         await self.emit("session_confirm", session_id, to=sid)
         if extras:  # stock Rasa clients keep their own history and know no extra events
-            await self._send_history(sid, session_id, last_seq)
+            token = {"session_id": session_id, "token": grant.token}
+            await self.emit("session_token", token, to=sid)
+            await self._send_history(sid, session_id, last_seq if grant.resumed else 0)
             await self._send_config(sid, session["language"])
             if conversation.waiting:  # a reload while waiting keeps the place in line in view
                 await self._send_queue_status(sid, conversation.case_id)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            return
+        if session.get("session_id"):
+            await self._page_closed(session["session_id"], sid)
+
+    async def _page_closed(self, session_id: str, sid: str) -> None:
+        """Agents see when the customer closed the last page with the chat (the console's
+        "Not on the page"). With a manager shared across processes, another process may still
+        hold a page: nothing is said."""
+        manager = self.server.manager
+        if type(manager) is not socketio.AsyncManager:
+            return
+        rooms = [session_id, plain_room(session_id)]
+        if not any(other != sid for other, _ in manager.get_participants(self.namespace, rooms)):
+            await self.router.customer_presence(session_id, False)
+
+    async def _grant(
+        self, proposed: str | None, token: Any, extras: bool, custom: Mapping[str, Any]
+    ) -> Grant:
+        """The conversation this client may have: its own (a valid token, a verified shopper,
+        or an id issued to a token-less client), or a new one. The answer is the same whether
+        or not a conversation the client may not have exists."""
+        issued_plain = False
+        if proposed is not None and may_be_plain(proposed, extras):
+            raw = await self.store.get_conversation(proposed)
+            issued_plain = raw.get(ACCESS_FIELD) == PLAIN and raw.get("channel") == CHANNEL
+        grant = self.access.decide(proposed, token, extras, custom, issued_plain)
+        if proposed is not None and not grant.resumed:
+            log.debug("session_request: %s is not this client's", proposed)
+        return grant
 
     async def _send_queue_status(self, sid: str, case_id: str) -> None:
         try:
@@ -216,6 +253,9 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"ok": True, "ignored": True}
         try:
             inbound = self._inbound(session, data)
+            retry_after = self.limiter.check(sid, inbound.conversation_id)
+            if retry_after:
+                return await self._rate_limited(sid, session, retry_after, client_msg_id)
             await self._follow_language(sid, session, inbound.metadata)
             accepted = await self.router.accept(inbound)
         except BadInput as exc:
@@ -227,6 +267,29 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
             await self.emit("user_echo", echo, room=inbound.conversation_id, skip_sid=sid)
         return {"ok": True, "seq": accepted.seq, "duplicate": accepted.duplicate}
+
+    async def _rate_limited(
+        self, sid: str, session: Mapping[str, Any], retry_after: float, client_msg_id: Any
+    ) -> dict[str, Any]:
+        """Refused, not stored: frontdesk's widget keeps the message and sends it again after
+        `retry_after` seconds; a stock client is told in a bot message (once a while)."""
+        try:
+            message = self._text(session, "rate_limited", seconds=math.ceil(retry_after))
+        except KeyError:  # flows without the template
+            message = RATE_LIMITED
+        error: dict[str, Any] = {
+            "code": "rate_limited",
+            "message": message,
+            "retry_after": round(retry_after, 2),
+        }
+        if isinstance(client_msg_id, str):
+            error["client_msg_id"] = client_msg_id
+        if self.limiter.flooding(sid):
+            log.warning("widget: closing a connection that keeps sending while told to wait")
+            await self.disconnect(sid)
+        elif not session.get("extras") and self.limiter.notice_due(sid, time.monotonic()):
+            await self.emit("bot_uttered", {"text": message}, to=sid)
+        return {"ok": False, "error": error}
 
     def _other_tabs(self, session_id: str, sid: str) -> bool:
         """Whether the customer has this conversation open elsewhere (on this process, or
@@ -242,7 +305,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         """The page's language (Rasa clients send it in customData with every message) is
         followed when the page changes it; the language the customer writes in is followed
         by the router, and an unchanged page language does not undo that."""
-        named = _str(custom.get("language"))
+        named = text_or_none(custom.get("language"))
         if not named or named == session.get("named_language"):
             return
         language = self.templates.pick_language(named)
@@ -262,7 +325,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         if session_id != session.get("session_id"):
             raise BadInput("bad_request", "session_id does not match this connection's session")
         message = data.get("message")
-        if not isinstance(message, str) or not _valid_text(message):
+        if not isinstance(message, str) or not valid_text(message):
             raise BadInput("bad_request", "message must be text (valid UTF-8)")
         message = message.strip()
         if not message:
@@ -273,14 +336,16 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             raise BadInput("message_too_long", text)
         client_msg_id = data.get("client_msg_id")
         if client_msg_id is not None and (
-            not isinstance(client_msg_id, str) or not _CLIENT_MSG_ID.match(client_msg_id)
+            not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.match(client_msg_id)
         ):
             raise BadInput("bad_request", "client_msg_id must be 1-128 letters, digits or _.:-")
         title = data.get("title")
-        if isinstance(title, str) and not _valid_text(title):
+        if isinstance(title, str) and not valid_text(title):
             raise BadInput("bad_request", "title must be valid UTF-8 text")
         shown = title.strip()[:limit] if isinstance(title, str) and title.strip() else message
-        custom = _custom_data(data.get("customData"))
+        custom = custom_data(data.get("customData"))
+        if any(key in custom for key in PRIVATE_CUSTOM_DATA):
+            custom = {k: v for k, v in custom.items() if k not in PRIVATE_CUSTOM_DATA}
         return Inbound(
             conversation_id=session_id,
             channel=CHANNEL,
@@ -348,46 +413,3 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         else:
             await self.emit("frontdesk_error", error, to=sid)
         return {"ok": False, "error": error}
-
-
-def _custom_data(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadInput("bad_request", "customData must be an object")
-    try:
-        encoded = json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, ValueError, RecursionError):
-        raise BadInput("bad_request", "customData must be JSON with valid UTF-8 text") from None
-    if len(encoded) > MAX_CUSTOM_DATA:
-        raise BadInput("bad_request", f"customData must be under {MAX_CUSTOM_DATA} bytes")
-    return value
-
-
-def is_connection(environ: Any) -> bool:
-    """Whether on_connect was called for a real connection (its WSGI-style environ), not for
-    an event a client named "connect", which python-socketio dispatches the same way."""
-    return isinstance(environ, dict) and "aiohttp.request" in environ
-
-
-def _valid_text(value: str) -> bool:
-    """False for text that cannot be stored, such as a lone UTF-16 surrogate."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _details(custom: Mapping[str, Any]) -> dict[str, str]:
-    """Conversation details worth keeping from customData (shown to agents later)."""
-    details: dict[str, str] = {}
-    for key in ("page_url", "customer_name", "customer_email", "customer_id"):
-        value = custom.get(key)
-        if isinstance(value, str) and value:
-            details[key] = value[:500]
-    return details

@@ -1,8 +1,11 @@
-"""The agent console: a sub-app at /console with sessions, jinja2 templates and static files."""
+"""The agent console: a sub-app at /console with sessions, jinja2 templates and static files.
+
+Every response the sub-app sends (pages, redirects, static files, 404s, errors answered by the
+parent app) carries the security headers; the session cookie is Secure when PUBLIC_URL is https
+or the request came over HTTPS (directly, or per X-Forwarded-Proto from a trusted proxy)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -11,7 +14,9 @@ from aiohttp import web
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from frontdesk.console import views
+from frontdesk.config import IPNetwork
+from frontdesk.console import reports_views, views
+from frontdesk.console.proxies import TrustedProxies, forwarded_middleware
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,19 +29,6 @@ CSP = (
 )
 
 
-@web.middleware
-async def security_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # redirects (login) carry the headers too
-        exc.headers.update(_HEADERS)
-        raise
-    response.headers.update(_HEADERS)
-    return response
-
-
 _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -45,8 +37,21 @@ _HEADERS = {
 }
 
 
-def make_console(secret: bytes, secure_cookie: bool) -> web.Application:
-    console = web.Application(middlewares=[security_headers])
+async def security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """on_response_prepare, not a middleware: it also reaches the 500/503 answers the parent
+    app's error middleware makes, and aiohttp's own 404s and 405s."""
+    response.headers.update(_HEADERS)
+
+
+def make_console(
+    secret: bytes, secure_cookie: bool, trusted_proxies: tuple[IPNetwork, ...] = ()
+) -> web.Application:
+    """secure_cookie: always Secure (PUBLIC_URL is https); trusted_proxies: whose
+    X-Forwarded-For/-Proto to believe (for the login throttle and Secure cookies)."""
+    # The session middleware (added by setup_session) runs inside this one, so it sees the
+    # client's address and scheme, and its cookie is marked Secure on the way out.
+    console = web.Application(middlewares=[forwarded_middleware(TrustedProxies(trusted_proxies))])
+    console.on_response_prepare.append(security_headers)
     storage = EncryptedCookieStorage(
         secret,
         cookie_name="frontdesk_console",
@@ -66,5 +71,6 @@ def make_console(secret: bytes, secure_cookie: bool) -> web.Application:
     console.router.add_get("/login", views.login_form)
     console.router.add_post("/login", views.login)
     console.router.add_post("/logout", views.logout)
+    reports_views.add_routes(console)  # /reports, /reports.csv, /unanswered, /vendor/…
     console.router.add_static("/static", HERE / "static", append_version=True)
     return console

@@ -9,6 +9,7 @@ from typing import Any
 import socketio
 
 from frontdesk.channels.widget import is_connection
+from frontdesk.channels.widget_shapes import plain_room
 from frontdesk.console.auth import agent_from_token
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.events import (
@@ -19,12 +20,15 @@ from frontdesk.core.events import (
     CaseQueued,
     CaseTransferred,
     CaseUpdated,
+    CustomerPresence,
     CustomerSaid,
     CustomerTyping,
     Event,
     EventBus,
+    MailStatusChanged,
     MessageLeft,
 )
+from frontdesk.core.inbox import OfflineInbox
 from frontdesk.errors import DeskError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/agent"
 ALL_AGENTS = "agents"
 MAX_REPLY = 5000
+MAX_ANSWER = 20_000  # an e-mail answer may be longer than a chat reply
 
 
 def agent_room(agent: str) -> str:
@@ -43,16 +48,20 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     core reaches them as domain events from the bus, turned into the console's events
     (documented in console/static/events.js)."""
 
-    def __init__(self, desk: AgentDesk, secret: bytes) -> None:
+    def __init__(self, desk: AgentDesk, secret: bytes, inbox: OfflineInbox) -> None:
         super().__init__(NAMESPACE)
         self.desk = desk
         self.secret = secret
+        self.inbox = inbox
 
     # -- domain events -> console events ---------------------------------------------------------
 
     def subscribe(self, bus: EventBus) -> None:
-        for kind in (CaseQueued, CaseCancelled, MessageLeft):
+        for kind in (CaseQueued, CaseCancelled):
             bus.subscribe(kind, self._queue_changed)
+        bus.subscribe(MessageLeft, self._messages_changed)
+        bus.subscribe(MailStatusChanged, self._mail_status)
+        bus.subscribe(CustomerPresence, self._customer_presence)
         bus.subscribe(CaseUpdated, self._case_updated)
         bus.subscribe(CaseAssigned, self._case_assigned)
         bus.subscribe(CaseTransferred, self._case_transferred)
@@ -64,17 +73,62 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _queue_changed(self, event: Event | None = None) -> None:
         await self.emit("queue", {"items": await self.desk.queue_items()}, room=ALL_AGENTS)
 
+    async def _messages_changed(self, event: Event | None = None) -> None:
+        """The offline inbox: left messages and answers whose e-mail is not delivered yet."""
+        await self.emit("messages", await self._messages(), room=ALL_AGENTS)
+
+    async def _messages(self) -> dict[str, Any]:
+        return {"items": await self.inbox.items(), "mail_enabled": self.inbox.enabled}
+
+    async def _mail_status(self, event: MailStatusChanged) -> None:
+        status = {
+            "case_id": event.case_id,
+            "state": event.state,
+            "error": event.error,
+            "attempts": event.attempts,
+            "next_attempt_at": event.next_attempt_at,
+        }
+        await self.emit("mail_status", status, room=ALL_AGENTS)
+        await self._messages_changed()
+
+    def customer_online(self, conversation_id: str) -> bool | None:
+        """Whether the customer has a page with the chat open; None when this process cannot
+        know (with SOCKETIO_REDIS the page may be connected to another gateway process)."""
+        manager = self.server.manager
+        if type(manager) is not socketio.AsyncManager:
+            return None
+        rooms = [conversation_id, plain_room(conversation_id)]
+        return any(True for _ in manager.get_participants("/", rooms))
+
+    def _with_presence(self, view: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = str(view.get("card", {}).get("conversation_id") or "")
+        return {**view, "customer_online": self.customer_online(conversation_id)}
+
+    async def _customer_presence(self, event: CustomerPresence) -> None:
+        conversation = await self.desk.conversations.get(event.conversation_id)
+        if not conversation.case_id:
+            return
+        presence = {
+            "case_id": conversation.case_id,
+            "conversation_id": event.conversation_id,
+            "online": event.online,
+        }
+        await self.emit("customer_presence", presence, room=ALL_AGENTS)
+
     async def _agents_changed(self, event: Event | None = None) -> None:
         await self.emit("agents", {"items": await self.desk.agents_overview()}, room=ALL_AGENTS)
 
     async def _assigned(self, agent: str, case_id: str) -> None:
-        view = await self.desk.case_view(agent, case_id)
+        view = self._with_presence(await self.desk.case_view(agent, case_id))
         await self.emit("case_assigned", {"case": view}, room=agent_room(agent))
         await self._my_cases(agent)
 
     async def _case_assigned(self, event: CaseAssigned) -> None:
         await self._assigned(event.agent, event.case_id)
-        await self._queue_changed()
+        if event.waiting:
+            await self._queue_changed()
+        else:  # a left message was taken
+            await self._messages_changed()
         await self._agents_changed()
 
     async def _case_transferred(self, event: CaseTransferred) -> None:
@@ -87,9 +141,10 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.emit("case_closed", {"case_id": event.case_id}, room=agent_room(event.agent))
         await self._my_cases(event.agent)
         await self._agents_changed()
+        await self._messages_changed()  # a left message answered or closed leaves the inbox
 
     async def _case_updated(self, event: CaseUpdated) -> None:
-        view = await self.desk.case_view(event.agent, event.case_id)
+        view = self._with_presence(await self.desk.case_view(event.agent, event.case_id))
         room = agent_room(event.agent) if event.agent else ALL_AGENTS
         await self.emit("case_updated", {"case": view}, room=room)
         await self._queue_changed()
@@ -129,9 +184,11 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "canned": [{"key": c.key, "title": c.title} for c in canned.values()],
             "tags": list(self.desk.flows.tags),
             "agents": await self.desk.agents_overview(),
+            "mail_enabled": self.inbox.enabled,
         }
         await self.emit("hello", hello, to=sid)
         await self.emit("queue", {"items": await self.desk.queue_items()}, to=sid)
+        await self.emit("messages", await self._messages(), to=sid)
         await self.emit("my_cases", {"items": await self.desk.my_cases(agent)}, to=sid)
         await self.desk.bus.publish(AgentsChanged())  # others see them; waiting cases may go
 
@@ -174,13 +231,13 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_claim(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
-            return {"case": await self.desk.claim(agent, _id(d))}
+            return {"case": self._with_presence(await self.desk.claim(agent, _id(d)))}
 
         return await self._act(sid, data, act)
 
     async def on_open_case(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
-            return {"case": await self.desk.case_view(agent, _id(d))}
+            return {"case": self._with_presence(await self.desk.case_view(agent, _id(d)))}
 
         return await self._act(sid, data, act)
 
@@ -238,6 +295,20 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
             await self.desk.close(agent, _id(d))
             return {}
+
+        return await self._act(sid, data, act)
+
+    async def on_answer_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Answer a left message by e-mail (it is closed with the answer)."""
+
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return await self.inbox.answer(agent, _id(d), _text(d, MAX_ANSWER))
+
+        return await self._act(sid, data, act)
+
+    async def on_retry_mail(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
+            return await self.inbox.retry(agent, _id(d))
 
         return await self._act(sid, data, act)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import aiohttp_jinja2
@@ -9,7 +10,8 @@ from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
 from frontdesk.console.auth import check_login, new_csrf_token, same_token, socket_token
-from frontdesk.console.keys import DESK, SECRET
+from frontdesk.console.keys import DESK, SECRET, THROTTLE
+from frontdesk.console.throttle import retry_text
 
 TITLE = "frontdesk console"
 
@@ -51,21 +53,36 @@ async def login_form(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("login.html", request, context)
 
 
+def _refused(
+    request: web.Request, session: Session, form: Any, error: str, status: int
+) -> web.Response:
+    context = {
+        "title": TITLE,
+        "error": error,
+        "username": str(form.get("username", "")).strip(),
+        "csrf_token": _csrf(session),
+        "next": _safe_next(form.get("next")),
+    }
+    return aiohttp_jinja2.render_template("login.html", request, context, status=status)
+
+
 async def login(request: web.Request) -> web.Response:
+    """Throttled per name and per client address (console/throttle.py): a refused attempt
+    answers 429 before any lookup or password hashing."""
     session, form = await _checked_form(request)
     name = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
+    attempt = await request.config_dict[THROTTLE].begin(name, request.remote)
+    if attempt.refused:
+        error = f"Too many failed attempts; {retry_text(attempt.wait)}."
+        response = _refused(request, session, form, error, 429)
+        response.headers["Retry-After"] = str(math.ceil(attempt.wait))
+        return response
     desk = request.config_dict[DESK]
     account = await desk.agents.get(name) if name else {}
     if not await check_login(account.get("password_hash"), password):
-        context = {
-            "title": TITLE,
-            "error": "Wrong name or password.",
-            "username": name,
-            "csrf_token": _csrf(session),
-            "next": _safe_next(form.get("next")),
-        }
-        return aiohttp_jinja2.render_template("login.html", request, context, status=401)
+        return _refused(request, session, form, "Wrong name or password.", 401)
+    await request.config_dict[THROTTLE].succeeded(attempt)
     session = await new_session(request)  # a fresh session id after login
     session["agent"] = name
     session["csrf"] = new_csrf_token()

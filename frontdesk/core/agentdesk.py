@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
-from frontdesk.core.conversation import CaseState, Conversations
+from frontdesk.core.conversation import CaseKind, CaseState, Conversations
 from frontdesk.core.events import AgentReplied, AgentsChanged, EventBus
 from frontdesk.core.flows import Flows
 from frontdesk.core.messages import Outbound
@@ -67,8 +67,9 @@ class AgentDesk:
         return info
 
     async def queue_items(self) -> list[dict[str, Any]]:
-        """Left messages (kind "message", answered by e-mail) first, then the live queue."""
-        waiting = await self.cases.messages() + await self.cases.queue()
+        """The live queue, oldest request first. Left messages are not in it: they are the
+        offline inbox (frontdesk.core.inbox), answered by e-mail."""
+        waiting = await self.cases.queue()
         now = time.time()
         rows = await self.cases.get_many([case_id for case_id, _ in waiting])
         return [queue_item(row, now) for row in rows]
@@ -119,13 +120,18 @@ class AgentDesk:
             "tags": json.loads(case.get("tags") or "[]"),
         }
 
+    async def held(self, agent: str, case_id: str) -> dict[str, str]:
+        """The case, if the agent holds it (DeskError otherwise)."""
+        return await self._held(agent, case_id)
+
     async def _held(self, agent: str, case_id: str, allow_queued: bool = False) -> dict[str, str]:
         case = await self.cases.get(case_id)
         if not case:
             raise DeskError("unknown_case", "that conversation does not exist")
-        if case.get("agent") == agent and case.get("state") == "agent":
+        if case.get("agent") == agent and case.get("state") == CaseState.AGENT:
             return case
-        if allow_queued and case.get("state") in ("queued", "closed", "cancelled"):
+        readable = (CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED)
+        if allow_queued and case.get("state") in readable:
             return case
         raise DeskError("not_yours", "this conversation is not assigned to you")
 
@@ -143,6 +149,9 @@ class AgentDesk:
         case = await self.cases.get(case_id)
         conversation_id = case["conversation_id"]
         name = info["display_name"]
+        if _left_message(case):  # answered by e-mail: nobody joins a chat
+            await self.conversations.message_taken(conversation_id, case_id, agent, name)
+            return await self.case_view(agent, case_id)
         conversation = await self.conversations.get(conversation_id)
         await self.outbox.event(
             conversation.id, conversation.channel, "agent_joined", {"name": name}
@@ -158,6 +167,11 @@ class AgentDesk:
         if not text:
             raise DeskError("empty_message", "the reply is empty")
         case = await self._held(agent, case_id)
+        if _left_message(case):
+            raise DeskError(
+                "answer_by_email",
+                "this customer left a message and is not in the chat: answer by e-mail",
+            )
         info = await self.agent(agent)
         message = Outbound(text=text, role="agent", sender_name=info["display_name"])
         entry = await self.outbox.send(
@@ -183,6 +197,8 @@ class AgentDesk:
 
     async def typing(self, agent: str, case_id: str, typing: bool) -> None:
         case = await self._held(agent, case_id)
+        if _left_message(case):
+            return  # nobody is in the chat to see it
         info = await self.agent(agent)
         await self.outbox.event(
             case["conversation_id"],
@@ -229,6 +245,9 @@ class AgentDesk:
             raise DeskError("not_yours", "this conversation is not assigned to you")
         old = (await self.agent(agent))["display_name"]
         conversation_id = case["conversation_id"]
+        if _left_message(case):  # no chat to tell about it
+            await self.conversations.message_passed(conversation_id, case_id, agent, target)
+            return
         conversation = await self.conversations.get(conversation_id)
         text = self.templates.render(
             conversation.language, "agent_transferred", old=old, new=to["display_name"]
@@ -241,6 +260,9 @@ class AgentDesk:
 
     async def close(self, agent: str, case_id: str) -> None:
         case = await self._held(agent, case_id)
+        if _left_message(case):
+            await self.close_message(agent, case, {"closed_without_reply": "1"})
+            return
         info = await self.agent(agent)
         conversation = await self.conversations.get(case["conversation_id"])
         channel = conversation.channel
@@ -263,6 +285,15 @@ class AgentDesk:
         conversation = await self.conversations.close(conversation.id, case_id, agent)
         await self.survey.ask(conversation)
 
+    async def close_message(self, agent: str, case: dict[str, str], fields: dict[str, str]) -> None:
+        """Close a left message the agent holds (answered by e-mail, or closed without a reply):
+        no closing line and no survey in a chat the customer is not in."""
+        conversation_id = case["conversation_id"]
+        end_seq = await self.store.last_seq(conversation_id)
+        closed = {"state": CaseState.CLOSED.value, "closed_at": f"{time.time():.3f}"}
+        await self.cases.release(case["id"], agent, {**closed, "end_seq": str(end_seq), **fields})
+        await self.conversations.message_done(conversation_id, case["id"], agent)
+
     async def set_presence(self, agent: str, status: str) -> None:
         if status not in ("available", "away"):
             raise DeskError("bad_status", "presence is available or away")
@@ -273,3 +304,7 @@ class AgentDesk:
         """An agent's console connected (+1) or went away (-1)."""
         await self.agents.connected(agent, delta)
         await self.bus.publish(AgentsChanged())
+
+
+def _left_message(case: dict[str, str]) -> bool:
+    return case.get("kind") == CaseKind.MESSAGE

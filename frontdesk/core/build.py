@@ -16,9 +16,12 @@ from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.assignment import AutoAssign
 from frontdesk.core.conversation import Conversations
 from frontdesk.core.events import EventBus
+from frontdesk.core.feedback import FeedbackLinks
 from frontdesk.core.flows import Flows
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.hours import Hours
+from frontdesk.core.inbox import OfflineInbox
+from frontdesk.core.later import Later
 from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.metrics import Metrics, count_events
 from frontdesk.core.outbox import Outbox
@@ -26,8 +29,9 @@ from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Bot, Router
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
+from frontdesk.core.turns import Turns
 from frontdesk.core.waits import WaitConfig, Waits
-from frontdesk.store.base import AgentStore, CaseStore, Store
+from frontdesk.store.base import AgentStore, CaseStore, MailOutbox, Store, TurnLedger
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,16 @@ class Core:
     desk: AgentDesk
     ratings: AnswerRatings
     auto_assign: AutoAssign
+    later: Later
+    inbox: OfflineInbox
 
 
 def build_core(
     store: Store,
     cases: CaseStore,
     agents: AgentStore,
+    ledger: TurnLedger,
+    process_id: str,
     bot: Bot,
     templates: Templates,
     flows: Flows,
@@ -55,10 +63,17 @@ def build_core(
     metrics: Metrics,
     typing_delay: float = 0.7,
     clock: Callable[[], float] = time.time,
+    mail: MailOutbox | None = None,
+    mail_sending: bool = False,
+    secret: bytes = b"",
+    base_url: str = "",
 ) -> Core:
+    """mail: the e-mail outbox (answers to left messages, satisfaction links signed with
+    `secret`, pointing at `base_url`); mail_sending: SMTP is set up, answers may be written."""
     bus = EventBus()
     conversations = Conversations(store, bus, templates.default_language)
-    outbox = Outbox(store, metrics)
+    later = Later()
+    outbox = Outbox(store, metrics, later)
     waits = Waits(
         conversations,
         cases,
@@ -75,12 +90,49 @@ def build_core(
     handoff = Handoff(conversations, store, cases, outbox, templates, flows, waits, leave, bus)
     survey = Survey(conversations, cases, outbox, templates, bus)
     desk = AgentDesk(conversations, store, cases, agents, outbox, templates, flows, survey, bus)
+    turns = Turns(ledger, store, process_id, later)
     router = Router(
-        conversations, store, bot, outbox, templates, flows, handoff, survey, metrics, typing_delay
+        conversations,
+        store,
+        bot,
+        outbox,
+        templates,
+        flows,
+        handoff,
+        survey,
+        metrics,
+        turns,
+        typing_delay,
     )
     auto_assign = AutoAssign(desk, flows.auto_assign)
     waits.subscribe(bus)
     auto_assign.subscribe(bus)
     count_events(bus, metrics)
     ratings = AnswerRatings(conversations, store, outbox, templates, bus)
-    return Core(bus, conversations, outbox, router, handoff, waits, desk, ratings, auto_assign)
+    links = FeedbackLinks(mail, secret, base_url) if mail is not None and secret else None
+    inbox = OfflineInbox(
+        desk,
+        conversations,
+        cases,
+        outbox,
+        templates,
+        bus,
+        hours.zone,
+        mail,
+        links,
+        mail_sending,
+        clock,
+    )
+    return Core(
+        bus,
+        conversations,
+        outbox,
+        router,
+        handoff,
+        waits,
+        desk,
+        ratings,
+        auto_assign,
+        later,
+        inbox,
+    )

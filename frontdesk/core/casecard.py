@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+MESSAGE_PREVIEW = 300  # characters of a left message shown in the inbox list
+
 
 def _float(value: str | None) -> float | None:
     try:
@@ -59,6 +61,7 @@ def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> di
             if case.get("kind") == "message"
             else None
         ),
+        "mail": mail_status(case),
         "requested_at": requested,
         "joined_at": joined,
         "waited_seconds": round((joined or time.time()) - requested, 1),
@@ -86,8 +89,41 @@ def queue_item(case: Mapping[str, str], now: float) -> dict[str, Any]:
     }
 
 
+def message_item(case: Mapping[str, str], now: float) -> dict[str, Any]:
+    """A left message in the offline inbox (or its answer, while the e-mail is undelivered)."""
+    promised = _float(case.get("promised_reply_at"))
+    waiting = case.get("state") == "queued"
+    return {
+        **queue_item(case, now),
+        "email": case.get("email", ""),
+        "message": case.get("message", "")[:MESSAGE_PREVIEW],
+        "promised_reply_at": promised,
+        "overdue": waiting and promised is not None and promised < now,
+        "left_at": _float(case.get("left_at")),
+        "state": case.get("state"),
+        "agent": case.get("agent") or None,
+        "mail": mail_status(case),
+    }
+
+
+def mail_status(case: Mapping[str, str]) -> dict[str, Any] | None:
+    """Where the e-mail answering a left message stands (None before it is written)."""
+    if not case.get("mail_state"):
+        return None
+    return {
+        "state": case["mail_state"],
+        "to": case.get("email", ""),
+        "error": case.get("mail_error", ""),
+        "attempts": int(case.get("mail_attempts") or 0),
+        "next_attempt_at": _float(case.get("mail_next_at")),
+        "sent_at": _float(case.get("mail_sent_at")),
+    }
+
+
 def customer_label(case: Mapping[str, str]) -> str:
-    for key in ("customer_name", "customer_email", "channel_user"):
+    """The customer's name, else an e-mail address (theirs, or the one a left message gave),
+    else the channel's user, else "Visitor xxxxxx"."""
+    for key in ("customer_name", "customer_email", "email", "channel_user"):
         if case.get(key):
             return case[key]
     conversation = case.get("conversation_id", "")

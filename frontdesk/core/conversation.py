@@ -10,10 +10,16 @@ writes the state. A `Case` is one handoff to a person, from the request to its c
      │                 └──leave a message──┐
      └──leave a message (closed / nobody online)──> leaving_message ──done──> left_message
                                                           └──cancel──> bot
+     left_message ──answered by e-mail (or closed by the agent)──> bot
+
+A left message is never a chat: an agent who takes it does not join the conversation (its
+state stays left_message, the bot answers the customer meanwhile) and there is no in-chat
+survey when it is answered (the e-mail carries a one-click satisfaction link instead).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -27,6 +33,7 @@ from frontdesk.core.events import (
     CaseClosed,
     CaseQueued,
     CaseTransferred,
+    ConversationOpened,
     EventBus,
     MessageLeft,
 )
@@ -253,9 +260,11 @@ class Conversations:
         refresh who the customer is."""
         fields = {"channel": channel, "language": language, "state": State.BOT.value}
         fields["created_at"] = f"{time.time():.3f}"
-        await self.store.create_conversation(conversation_id, {**fields, **details})
-        if details:
+        created = await self.store.create_conversation(conversation_id, {**fields, **details})
+        if details and not created:
             await self.store.update_conversation(conversation_id, dict(details))
+        if created:
+            await self.bus.publish(ConversationOpened(conversation_id, channel, language))
         return await self.get(conversation_id)
 
     async def set_language(self, conversation: Conversation, language: str) -> Conversation:
@@ -325,7 +334,7 @@ class Conversations:
         conversation = await self.get(conversation_id)
         await self._move(
             conversation,
-            (State.QUEUED, State.LEFT_MESSAGE),
+            (State.QUEUED,),
             State.AGENT,
             {"case_id": case_id, "agent": agent},
         )
@@ -392,3 +401,31 @@ class Conversations:
         )
         await self.bus.publish(MessageLeft(case.id, conversation.id))
         return moved
+
+    # -- a left message, answered by e-mail (never a chat: no state change while an agent has it)
+
+    async def message_taken(
+        self, conversation_id: str, case_id: str, agent: str, name: str
+    ) -> None:
+        """An agent took a left message to answer by e-mail. The customer is not in a chat
+        with them: the conversation stays left_message (the bot answers if they come back)."""
+        await self.bus.publish(CaseAssigned(case_id, conversation_id, agent, name, waiting=False))
+
+    async def message_passed(
+        self, conversation_id: str, case_id: str, source: str, target: str
+    ) -> None:
+        await self.bus.publish(CaseTransferred(case_id, conversation_id, source, target))
+
+    async def message_done(self, conversation_id: str, case_id: str, agent: str) -> None:
+        """The left message was answered by e-mail (or closed): the conversation is the bot's
+        again, the next topic starts fresh, and no survey follows. A conversation that has
+        moved on meanwhile (the customer left another message) is left as it is."""
+        conversation = await self.get(conversation_id)
+        if conversation.state is State.LEFT_MESSAGE and conversation.case_id == case_id:
+            last = await self.store.last_seq(conversation_id)
+            fields = {k: "" for k in UNDERSTOOD}
+            fields.update(case_id="", segment_start=str(last + 1), fallbacks_in_a_row="0")
+            # A customer who started something else a moment ago keeps it.
+            with contextlib.suppress(TransitionRefused):
+                await self._move(conversation, (State.LEFT_MESSAGE,), State.BOT, fields)
+        await self.bus.publish(CaseClosed(case_id, conversation_id, agent))

@@ -117,9 +117,75 @@ class SurveyAnswered(Event):
 
 
 @dataclass(frozen=True)
+class SurveyCommented(Event):
+    """The customer added a comment at the end of the survey (kept with the case)."""
+
+    case_id: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class ConversationOpened(Event):
+    """A customer's first contact on a channel."""
+
+    conversation_id: str
+    channel: str
+    language: str
+
+
+@dataclass(frozen=True)
+class BotAnswered(Event):
+    """The bot gave an FAQ answer (area/question) it was sure enough of."""
+
+    conversation_id: str
+    channel: str
+    language: str
+    answer_id: str
+    confidence: float
+    seq: int  # the customer's message it answered
+
+
+@dataclass(frozen=True)
+class BotDeclined(Event):
+    """The bot could not answer: it did not understand, or was not sure of its guess."""
+
+    conversation_id: str
+    channel: str
+    language: str
+    text: str  # the customer's words
+    guess: str  # the answer (or intent) the bot would have picked
+    confidence: float
+    why: str  # "unsure" | "not_understood"
+    seq: int
+
+
+@dataclass(frozen=True)
 class AnswerRated(Event):
     answer_id: str
     helpful: bool
+    conversation_id: str = ""
+    seq: int = 0  # the rated answer's seq
+
+
+@dataclass(frozen=True)
+class MailStatusChanged(Event):
+    """The e-mail answering a left message was queued, sent, or a try failed (state queued |
+    sent | retrying | failed; failed waits for an agent to retry it)."""
+
+    case_id: str
+    agent: str
+    state: str
+    error: str = ""
+    attempts: int = 0
+    next_attempt_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CustomerPresence(Event):
+    """The customer opened (online) or closed (not online) the last page showing the chat."""
+
+    conversation_id: str
+    online: bool
 
 
 E = TypeVar("E", bound=Event)

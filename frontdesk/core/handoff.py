@@ -23,7 +23,13 @@ from frontdesk.core.conversation import (
     Conversations,
     State,
 )
-from frontdesk.core.events import CaseUpdated, CustomerSaid, CustomerTyping, EventBus
+from frontdesk.core.events import (
+    CaseUpdated,
+    CustomerPresence,
+    CustomerSaid,
+    CustomerTyping,
+    EventBus,
+)
 from frontdesk.core.flows import Flows
 from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.messages import Outbound, QuickReply
@@ -262,3 +268,8 @@ class Handoff:
             await self.bus.publish(
                 CustomerTyping(conversation_id, conversation.case_id, conversation.agent, typing)
             )
+
+    async def customer_presence(self, conversation_id: str, online: bool) -> None:
+        """The customer opened (or closed the last) page with the chat: agents see whether
+        the customer is still there. Called by the widget channel."""
+        await self.bus.publish(CustomerPresence(conversation_id, online))

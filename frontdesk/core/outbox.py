@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from frontdesk.core.later import Later
 from frontdesk.core.messages import Outbound
 from frontdesk.core.metrics import Metrics
+from frontdesk.core.turns import CURRENT
+from frontdesk.errors import StoreUnavailable
 from frontdesk.store.base import Store
 
 log = logging.getLogger(__name__)
+
+STORE_RETRIES = (0.2, 0.5, 1.0)  # pauses before giving up on storing a reply first
 
 
 class ChannelSender(Protocol):
@@ -30,25 +36,47 @@ class ChannelSender(Protocol):
 class Outbox:
     """Stores each outbound message in the transcript, then hands it to the customer's channel."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: Store, metrics: Metrics, later: Later | None = None) -> None:
         self._store = store
         self._metrics = metrics
+        self._later = later if later is not None else Later()
         self._channels: dict[str, ChannelSender] = {}
 
     def register(self, channel: str, sender: ChannelSender) -> None:
         self._channels[channel] = sender
 
     async def send(self, conversation_id: str, channel: str, message: Outbound) -> dict[str, Any]:
+        """Store, then deliver. If the store stays down (a few quick retries), the customer
+        still gets the message now, and it is stored once the store is back."""
         entry = message.to_entry()
-        result = await self._store.append(conversation_id, entry)
-        entry["seq"] = result.seq
+        turn = CURRENT.get()
+        if turn is not None and turn[0] == conversation_id:
+            entry["in_reply_to"] = turn[1]
+        try:
+            entry["seq"] = await self._append(conversation_id, entry)
+        except StoreUnavailable as exc:
+            log.error("delivering %s's message unstored for now: %s", conversation_id, exc)
+            stored = dict(entry)
+
+            async def store_later() -> None:
+                await self._store.append(conversation_id, stored)
+
+            self._later.run(f"a reply to {conversation_id}", store_later)
         self._metrics.messages.labels(channel, message.role).inc()
         sender = self._channels.get(channel)
         if sender is None:
-            log.error("no sender for channel %r; message %s stored only", channel, result.seq)
+            log.error("no sender for channel %r; message %s stored only", channel, entry.get("seq"))
             return entry
         await sender.deliver(conversation_id, entry)
         return entry
+
+    async def _append(self, conversation_id: str, entry: Mapping[str, Any]) -> int:
+        for pause in STORE_RETRIES:
+            try:
+                return (await self._store.append(conversation_id, entry)).seq
+            except StoreUnavailable:
+                await asyncio.sleep(pause)
+        return (await self._store.append(conversation_id, entry)).seq
 
     async def typing(
         self, conversation_id: str, channel: str, active: bool, in_reply_to: int, activity: str = ""

@@ -46,7 +46,7 @@ class AnswerRatings:
             return answer_id
         await self.store.update_conversation(conversation_id, {field: value})
         if field not in meta:
-            await self.bus.publish(AnswerRated(answer_id, helpful))
+            await self.bus.publish(AnswerRated(answer_id, helpful, conversation_id, seq))
         if not helpful:
             conversation = await self.conversations.get(conversation_id)
             language = conversation.language

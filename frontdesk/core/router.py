@@ -10,6 +10,7 @@ and sent through the outbox, followed by the bot's markers (handoff, wait time, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from frontdesk.core.conversation import (
     Conversations,
     State,
 )
+from frontdesk.core.events import BotAnswered, BotDeclined, Event
 from frontdesk.core.flows import Flows
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.language import detect
@@ -35,6 +37,7 @@ from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
+from frontdesk.core.turns import CURRENT, MAX_ATTEMPTS, Turns
 from frontdesk.core.understanding import understanding
 from frontdesk.errors import BotUnavailable, FrontdeskError
 from frontdesk.store.base import Store
@@ -83,6 +86,7 @@ class Router:
         handoff: Handoff,
         survey: Survey,
         metrics: Metrics,
+        turns: Turns,
         typing_delay: float = 0.7,
     ) -> None:
         self.conversations = conversations
@@ -94,8 +98,10 @@ class Router:
         self.handoff = handoff
         self.survey = survey
         self.metrics = metrics
+        self.turns = turns
         self.typing_delay = typing_delay
         self._tails: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, int] = {}
 
     async def open_conversation(
         self, conversation_id: str, channel: str, language: str, details: Mapping[str, str]
@@ -103,8 +109,16 @@ class Router:
         """Create the conversation on first contact; later contacts keep its language."""
         return await self.conversations.open(conversation_id, channel, language, details)
 
+    def pending_turns(self, conversation_id: str) -> int:
+        """Turns of the conversation scheduled in this process and not finished yet."""
+        return self._pending.get(conversation_id, 0)
+
     async def customer_typing(self, conversation_id: str, typing: bool) -> None:
         await self.handoff.customer_typing(conversation_id, typing)
+
+    async def customer_presence(self, conversation_id: str, online: bool) -> None:
+        """The customer opened, or closed the last, page with the chat."""
+        await self.handoff.customer_presence(conversation_id, online)
 
     async def accept(self, inbound: Inbound) -> Accepted:
         """Store the customer's message (once per client id) and schedule the reply."""
@@ -113,8 +127,29 @@ class Router:
         )
         if not result.duplicate:
             self.metrics.messages.labels(inbound.channel, "customer").inc()
+            # Recorded before it is acknowledged: if this fails the customer is told and
+            # resends, and the resend (a duplicate, never answered) runs the turn.
+            await self.turns.begin(inbound, result.seq)
+            self._schedule(inbound, result.seq)
+        elif await self.turns.unanswered(inbound, result.seq):
             self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
+
+    async def adopt_orphans(self) -> int:
+        """Run the turns a process that died left unanswered; returns how many."""
+        orphans = await self.turns.orphans()
+        for orphan in orphans:
+            if orphan.attempts > MAX_ATTEMPTS:
+                log.error(
+                    "turn %s#%s failed %d times",
+                    orphan.inbound.conversation_id,
+                    orphan.seq,
+                    orphan.attempts,
+                )
+                self._schedule(orphan.inbound, orphan.seq, give_up=True)
+            else:
+                self._schedule(orphan.inbound, orphan.seq)
+        return len(orphans)
 
     async def keep_unread(self, inbound: Inbound, reply: str) -> None:
         """Store what the customer sent that the bot cannot read (a sticker, a photo, an edit),
@@ -126,34 +161,63 @@ class Router:
             message = Outbound(text=reply, role="system")
             await self.outbox.send(inbound.conversation_id, inbound.channel, message)
 
-    def _schedule(self, inbound: Inbound, seq: int) -> None:
+    def _schedule(self, inbound: Inbound, seq: int, give_up: bool = False) -> None:
         conversation_id = inbound.conversation_id
         previous = self._tails.get(conversation_id)
-        task = asyncio.create_task(self._turn_after(previous, inbound, seq))
+        self.turns.running.add((conversation_id, seq))
+        task = asyncio.create_task(self._turn_after(previous, inbound, seq, give_up))
         self._tails[conversation_id] = task
+        self._pending[conversation_id] = self._pending.get(conversation_id, 0) + 1
 
         def forget(done: asyncio.Task[None]) -> None:
+            left = self._pending.get(conversation_id, 1) - 1
+            if left > 0:
+                self._pending[conversation_id] = left
+            else:
+                self._pending.pop(conversation_id, None)
             if self._tails.get(conversation_id) is done:
                 del self._tails[conversation_id]
 
         task.add_done_callback(forget)
 
     async def _turn_after(
-        self, previous: asyncio.Task[None] | None, inbound: Inbound, seq: int
+        self, previous: asyncio.Task[None] | None, inbound: Inbound, seq: int, give_up: bool
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         conversation_id, channel = inbound.conversation_id, inbound.channel
-        relayed = False
+        CURRENT.set((conversation_id, seq))  # this task's messages answer this turn
+        relayed = failed = False
         try:
-            relayed = await self.turn(inbound, seq)
+            if give_up:
+                failed = True
+            else:
+                relayed = await self.turn(inbound, seq)
         except FrontdeskError as exc:
             log.error("turn for %s failed: %s", conversation_id, exc)
+            failed = True
         except Exception:
             log.exception("turn for %s failed", conversation_id)
-        finally:
+            failed = True
+        try:
+            if failed:  # an honest failure rather than silence
+                await self._say_failed(inbound)
             if not relayed:  # the end of every turn the gateway or the bot answered
                 await self.outbox.typing(conversation_id, channel, False, seq)
+        except Exception:
+            log.exception("could not end the turn for %s", conversation_id)
+        finally:
+            self.turns.running.discard((conversation_id, seq))
+            self.turns.finish(conversation_id, seq)
+
+    async def _say_failed(self, inbound: Inbound) -> None:
+        language = self.templates.default_language
+        with contextlib.suppress(FrontdeskError):
+            language = (await self.conversations.get(inbound.conversation_id)).language
+        text = self.templates.render(language, "turn_failed")
+        await self.outbox.send(
+            inbound.conversation_id, inbound.channel, Outbound(text, role="system")
+        )
 
     async def _typing_later(self, inbound: Inbound, seq: int) -> None:
         await asyncio.sleep(self.typing_delay)
@@ -234,6 +298,7 @@ class Router:
         outbound, controls = split_replies(reply.messages)
         understood = self._understood(inbound, conversation, reply.understood)
         not_sure = unsure(understood, self.flows.min_answer_confidence)
+        await self._publish_outcome(inbound, conversation, understood, not_sure)
         if not_sure:
             # Never a confident wrong answer: say so, ask for more, offer a person.
             kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
@@ -263,6 +328,35 @@ class Router:
         if not_sure:  # what the bot guessed is not the topic: a handoff must not repeat it
             conversation = await self.conversations.forget_topic(conversation)
         await self._apply_controls(conversation, understood, controls)
+
+    async def _publish_outcome(
+        self,
+        inbound: Inbound,
+        conversation: Conversation,
+        understood: Mapping[str, str],
+        not_sure: bool,
+    ) -> None:
+        """What the bot did with the customer's words, for reports and the "could not
+        answer" list: an FAQ answer, an honest "not sure", or not understood."""
+        if inbound.bot_text.startswith("/"):
+            return  # a button, not the customer's words
+        turn = CURRENT.get()
+        seq = turn[1] if turn else 0
+        common = (conversation.id, conversation.channel, conversation.language)
+        intent = understood.get("intent") or understood.get("area", "")
+        if not_sure:
+            confidence = float(understood.get("answer_confidence") or 0)
+            event: Event = BotDeclined(*common, inbound.text, intent, confidence, "unsure", seq)
+        elif understood.get("last_intent") in NOT_UNDERSTOOD:
+            confidence = float(understood.get("last_confidence") or 0)
+            guess = understood.get("last_intent", "")
+            event = BotDeclined(*common, inbound.text, guess, confidence, "not_understood", seq)
+        elif understood.get("area"):
+            confidence = float(understood.get("answer_confidence") or 0)
+            event = BotAnswered(*common, intent, confidence, seq)
+        else:
+            return
+        await self.conversations.bus.publish(event)
 
     def _understood(
         self, inbound: Inbound, conversation: Conversation, parse: dict[str, Any]

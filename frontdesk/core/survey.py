@@ -11,7 +11,7 @@ from frontdesk.core.conversation import (
     Conversations,
     survey_score,
 )
-from frontdesk.core.events import EventBus, SurveyAnswered
+from frontdesk.core.events import EventBus, SurveyAnswered, SurveyCommented
 from frontdesk.core.messages import Inbound, Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
@@ -71,6 +71,7 @@ class Survey:
         if step == "comment":
             if text != SURVEY_SKIP:
                 await self.cases.update(case_id, {"comment": inbound.text[:2000]})
+                await self.bus.publish(SurveyCommented(case_id, inbound.text[:2000]))
             conversation = await self.conversations.end_topic(conversation)
             await self._say(conversation, "survey_thanks")
             return True

@@ -391,6 +391,8 @@ class Waits:
         self.request_publish()
 
     async def _left_queue(self, event: CaseCancelled | CaseAssigned) -> None:
+        if isinstance(event, CaseAssigned) and not event.waiting:
+            return  # a left message was taken: its customer was never in the live queue
         conversation = await self.conversations.get(event.conversation_id)
         await self.clear(conversation.id, conversation.channel)
         self.request_publish()

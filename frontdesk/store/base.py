@@ -109,3 +109,60 @@ class AgentStore(Protocol):
 
     async def presence(self) -> dict[str, tuple[str, int]]:
         """name -> (status, open console connections) for every known agent."""
+
+
+class TurnLedger(Protocol):
+    """Turns in flight, so that a turn whose process died is answered by another."""
+
+    async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None: ...
+
+    async def finish(self, conversation_id: str, seq: int) -> None: ...
+
+    async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]: ...
+
+    async def conversations(self) -> list[str]: ...
+
+    async def adopt(self, conversation_id: str, seq: int, owner: str, new_owner: str) -> bool:
+        """Take over a turn from `owner` (atomically; False if someone else did)."""
+
+    async def beat(self, process_id: str, ttl_seconds: int) -> None: ...
+
+    async def alive(self, process_id: str) -> bool: ...
+
+    async def gone(self, process_id: str) -> None: ...
+
+
+class MailOutbox(Protocol):
+    """Answers to left messages waiting to go out by e-mail, and one-click satisfaction tokens
+    (frontdesk.store.mail)."""
+
+    async def enqueue(self, case_id: str, fields: Mapping[str, str], now: float) -> None: ...
+
+    async def get(self, case_id: str) -> dict[str, str]: ...
+
+    async def take_due(self, now: float, lease_seconds: float, limit: int = 10) -> list[str]:
+        """Answers whose try is due, leased to the caller (no one else takes them meanwhile)."""
+
+    async def next_due(self) -> float | None: ...
+
+    async def update(self, case_id: str, fields: Mapping[str, str]) -> None: ...
+
+    async def retry_at(self, case_id: str, at: float, fields: Mapping[str, str]) -> None: ...
+
+    async def hold(self, case_id: str, fields: Mapping[str, str]) -> None:
+        """Failed for good: no more tries until retry_now (it stays undelivered)."""
+
+    async def delivered(self, case_id: str) -> None: ...
+
+    async def retry_now(self, case_id: str, now: float) -> bool: ...
+
+    async def undelivered(self) -> list[str]: ...
+
+    async def issue_token(self, nonce: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def redeem_token(self, nonce: str, ttl_seconds: int) -> str | None:
+        """The token's value once (consumed on use); None when used, expired or unknown."""
+
+    async def peek_token(self, nonce: str) -> str | None: ...
+
+    async def used_token(self, nonce: str) -> str | None: ...

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from frontdesk.store.redis import conversation_keys, email_key, emails_in
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
 QUEUE = "fd:queue"
@@ -51,6 +52,10 @@ def agent_cases_key(agent: str) -> str:
     return f"fd:agent:{agent}:cases"
 
 
+def customer_cases_key(customer_key: str) -> str:
+    return f"fd:customer:{customer_key}:cases"
+
+
 class CaseStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -69,6 +74,9 @@ class CaseStore:
                 pipe.hset(case_key(case_id), mapping=mapping)
                 pipe.zadd(MESSAGES if kind == "message" else QUEUE, {case_id: requested_at})
                 pipe.lpush(f"fd:customer:{customer_key}:cases", case_id)
+                for address in emails_in(fields):  # findable for `customers forget <e-mail>`
+                    pipe.sadd(email_key(address), customer_key)
+                    pipe.sadd(conversation_keys(customer_key)[3], address)
                 await pipe.execute()
 
     async def get(self, case_id: str) -> dict[str, str]:
@@ -156,3 +164,57 @@ class CaseStore:
     async def closed_since(self, since: float) -> list[str]:
         rows = await call(self.redis.zrangebyscore(CLOSED, since, "+inf"))
         return [text(r) for r in rows]
+
+    # -- retention and erasure (frontdesk.store.retention) ---------------------------------------
+
+    async def cases_of(self, customer_key: str) -> list[dict[str, str]]:
+        """Every case of the customer (a conversation), newest first, with its notes count;
+        a case whose record is gone appears as {"id": …} only."""
+        ids = [
+            text(r) for r in await call(self.redis.lrange(customer_cases_key(customer_key), 0, -1))
+        ]
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for case_id in ids:
+                    pipe.hgetall(case_key(case_id))
+                    pipe.llen(f"{case_key(case_id)}:notes")
+                rows = await pipe.execute()
+        cases = []
+        for case_id, raw, notes in zip(ids, rows[::2], rows[1::2], strict=True):
+            cases.append({**text_dict(raw), "id": case_id, "notes": str(int(notes))})
+        return cases
+
+    async def closed_before(self, cutoff: float) -> list[str]:
+        rows = await call(self.redis.zrangebyscore(CLOSED, "-inf", f"({cutoff}"))
+        return [text(r) for r in rows]
+
+    async def delete_case(self, case_id: str) -> list[str]:
+        """Delete a case, its notes and its entries in the queue, the left messages, the closed
+        cases, its agent's set and its customer's list; what was removed."""
+        fields = await self.get(case_id)
+        agent, customer = fields.get("agent", ""), fields.get("conversation_id", "")
+        removed = [case_key(case_id), f"{case_key(case_id)}:notes"]
+        entries = [f"{QUEUE} entry", f"{MESSAGES} entry", f"{CLOSED} entry"]
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(case_key(case_id))
+                pipe.delete(f"{case_key(case_id)}:notes")
+                for index in (QUEUE, MESSAGES, CLOSED):
+                    pipe.zrem(index, case_id)
+                if agent:
+                    pipe.srem(agent_cases_key(agent), case_id)
+                    entries.append(f"{agent_cases_key(agent)} entry")
+                if customer:
+                    pipe.lrem(customer_cases_key(customer), 0, case_id)
+                    entries.append(f"{customer_cases_key(customer)} entry")
+                done = await pipe.execute()
+        return [name for name, n in zip(removed + entries, done, strict=True) if int(n) > 0]
+
+    async def delete_cases_of(self, customer_key: str) -> list[str]:
+        """Delete every case of the customer (see delete_case) and the customer's case list."""
+        removed: list[str] = []
+        for case in await self.cases_of(customer_key):
+            removed += await self.delete_case(case["id"])
+        if await call(self.redis.delete(customer_cases_key(customer_key))):
+            removed.append(customer_cases_key(customer_key))
+        return removed

@@ -23,7 +23,7 @@ from frontdesk.core.metrics import Metrics
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import WaitConfig
 from tests.fake_rasa import Turn
-from tests.memory import MemoryAgents, MemoryCases, MemoryStore
+from tests.memory import MemoryAgents, MemoryCases, MemoryMail, MemoryStore, MemoryTurns
 
 TEMPLATES = Templates(ROOT / "flows", "en")
 UTC = ZoneInfo("UTC")
@@ -85,6 +85,7 @@ class Desk:
     store: MemoryStore
     cases: MemoryCases
     agents: MemoryAgents
+    turns: MemoryTurns
     published: list[Event]
     now: list[float]
 
@@ -109,14 +110,19 @@ class Desk:
         return [e for e in self.published if isinstance(e, kind)]
 
 
-def make_desk(at: float = OPEN_AT, language_default: str = "en") -> Desk:
-    store, cases, agents = MemoryStore(), MemoryCases(), MemoryAgents()
+def make_desk(
+    at: float = OPEN_AT, language_default: str = "en", mail: MemoryMail | None = None
+) -> Desk:
+    """mail: answers to left messages can be sent (queued in this outbox)."""
+    store, cases, agents, turns = MemoryStore(), MemoryCases(), MemoryAgents(), MemoryTurns()
     bot, screen, now = ScriptedBot(), RecordingChannel(), [at]
     hours = Hours(zone=UTC, weekly=NINE_TO_FIVE)
     core = build_core(
         store,
         cases,
         agents,
+        turns,
+        "this-process",
         bot,
         TEMPLATES,
         load_flows(ROOT / "flows"),
@@ -125,6 +131,10 @@ def make_desk(at: float = OPEN_AT, language_default: str = "en") -> Desk:
         Metrics(),
         typing_delay=30,
         clock=lambda: now[0],
+        mail=mail,
+        mail_sending=mail is not None,
+        secret=b"k" * 32,
+        base_url="https://help.shop.example",
     )
     core.outbox.register("widget", screen)
     published: list[Event] = []
@@ -135,7 +145,7 @@ def make_desk(at: float = OPEN_AT, language_default: str = "en") -> Desk:
         await original(event)
 
     core.bus.publish = record  # type: ignore[method-assign]
-    return Desk(core, bot, screen, store, cases, agents, published, now)
+    return Desk(core, bot, screen, store, cases, agents, turns, published, now)
 
 
 @pytest.fixture

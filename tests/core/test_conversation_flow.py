@@ -17,11 +17,14 @@ from frontdesk.core.conversation import (
     TransitionRefused,
 )
 from frontdesk.core.events import (
+    BotAnswered,
+    BotDeclined,
     CaseAssigned,
     CaseCancelled,
     CaseClosed,
     CaseQueued,
     CaseUpdated,
+    ConversationOpened,
     MessageLeft,
 )
 from tests.core.conftest import CLOSED_AT, TEMPLATES, Desk, faq, make_desk, person, settle
@@ -37,7 +40,7 @@ async def test_transitions_check_the_current_state_and_write_nothing_otherwise(
     with pytest.raises(TransitionRefused):
         await desk.core.conversations.close("c1", "case", "maria")  # nobody has it
     assert (await desk.conversation("c1")).state is State.BOT
-    assert desk.published == []
+    assert desk.published == [ConversationOpened("c1", "widget", "en")]  # and nothing else
 
 
 async def test_unsure_answers_are_declined_and_two_fallbacks_offer_a_person(desk: Desk) -> None:
@@ -250,3 +253,27 @@ def test_control_payloads_are_spelled_once() -> None:
         source = path.read_text(encoding="utf-8")
         for payload in ('"/fd_', '"/human_handoff"', 'meta.get("channel"'):
             assert payload not in source, f"{path} spells {payload}"
+
+
+async def test_what_the_bot_did_with_each_message_is_published(desk: Desk) -> None:
+    """For reports and the "could not answer" list: answered, not sure, not understood."""
+    await desk.open("c1", "es")
+    desk.bot.script["factura"] = faq("billing/invoice_copy", 0.9)
+    desk.bot.script["devolver algo"] = faq("returns/how_to_return", 0.2)
+    await desk.say("c1", "factura")
+    await desk.say("c1", "devolver algo")
+    await desk.say("c1", "xyz")
+    (answered,) = desk.events_of(BotAnswered)
+    assert (answered.answer_id, answered.language, answered.seq) == (
+        "billing/invoice_copy",
+        "es",
+        1,
+    )
+    unsure, lost = desk.events_of(BotDeclined)
+    assert (unsure.why, unsure.text, unsure.guess) == (
+        "unsure",
+        "devolver algo",
+        "returns/how_to_return",
+    )
+    assert unsure.confidence == 0.2
+    assert (lost.why, lost.text, lost.guess) == ("not_understood", "xyz", "nlu_fallback")

@@ -2,6 +2,7 @@
 
 import { E, append, clear, el } from './dom.js';
 import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, str } from './format.js';
+import { isOverdue } from './inbox.js';
 import { waitSeconds } from './queue.js';
 import * as store from './state.js';
 
@@ -16,6 +17,25 @@ function field(dl, label, value, extraClass) {
   return wrap;
 }
 
+/** A left message: what the customer wrote, where the answer goes, and what was promised. */
+function leftMessage(card) {
+  const left = card.left_message;
+  const box = el('section', 'fc-left-message');
+  box.setAttribute('aria-label', 'Message left for an e-mail answer');
+  append(box, el('span', 'fc-card-kicker', 'Message left for an answer by e-mail'));
+  append(box, el('blockquote', 'fc-left-message-text', str(left.message) || '(no message)'));
+  const dl = el('dl', 'fc-card-grid');
+  field(dl, 'Answer to', str(left.email) || '—', 'fc-left-message-email');
+  const promise = el('span', 'fc-left-message-promise');
+  const by = str(left.promised_reply_by) || fmtClock(left.promised_reply_at);
+  append(promise, by ? 'Reply by ' + by : 'No reply time promised');
+  const waiting = card.state !== 'closed' && card.state !== 'cancelled';
+  if (waiting && isOverdue({ promised_reply_at: left.promised_reply_at })) append(promise, ' ', el('span', 'fc-overdue', 'Overdue'));
+  field(dl, 'Promised', promise, 'fc-left-message-promised');
+  box.appendChild(dl);
+  return box;
+}
+
 /** Render the card of case model c. keep: leave the bot answers open when they were. */
 export function renderCard(c, keep) {
   const card = c.card;
@@ -26,6 +46,9 @@ export function renderCard(c, keep) {
     return;
   }
   E.card.setAttribute('data-case-id', str(card.case_id || c.id));
+  if (card.kind === 'message' && card.left_message && typeof card.left_message === 'object') {
+    E.card.appendChild(leftMessage(card));
+  }
 
   // Why a person was asked for.
   const reasonBox = el('div', 'fc-card-reason');

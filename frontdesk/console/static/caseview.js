@@ -4,13 +4,15 @@
  * updated, closed). The card, transcript and side panels render themselves (card.js, ...).
  */
 
+import { customerWrote } from './alerts.js';
 import { renderCard } from './card.js';
 import { resetCloseConfirm } from './close.js';
-import { stopTyping } from './composer.js';
+import { renderComposerMode, stopTyping } from './composer.js';
 import { E, keepingScroll } from './dom.js';
 import { renderEarlier } from './earlier.js';
 import { ACTIONS } from './events.js';
 import { channelLabel, customerLabel, humanise, str } from './format.js';
+import { mailText, renderInbox } from './inbox.js';
 import { renderMyCases } from './mycases.js';
 import { renderNotes } from './notes.js';
 import { notice, showError } from './notify.js';
@@ -46,7 +48,36 @@ export function renderOpenCase(keep) {
   renderNotes(c);
   renderTags(c);
   renderEarlier(c);
+  renderCaseMode(c);
   renderClosedState(c);
+}
+
+/** A left message is answered by e-mail: the composer, the close button and the status line. */
+function renderCaseMode(c) {
+  const email = store.isMessageCase(c);
+  renderComposerMode(c);
+  E.close.textContent = email ? 'Close without e-mail…' : 'Close…';
+  E.closeQuestion.textContent = email ? 'Close this message without answering it?' : 'Close this conversation?';
+  renderMailStatus(c);
+}
+
+/** Where the e-mail answer of the open case stands. */
+function renderMailStatus(c) {
+  const mail = c.mail || (c.card && c.card.mail) || null;
+  E.mailStatus.hidden = !mail;
+  E.mailStatus.textContent = mail ? mailText(mail) : '';
+  E.mailStatus.setAttribute('data-state', mail ? str(mail.state) : '');
+}
+
+/** Whether the customer still has a page with the chat open (hidden when unknown). */
+function renderCustomerPresence(c) {
+  const online = c.online;
+  E.customerPresence.hidden = online !== true && online !== false;
+  E.customerPresence.textContent = online ? 'On the page' : 'Not on the page';
+  E.customerPresence.setAttribute('data-online', online ? 'yes' : 'no');
+  E.customerPresence.setAttribute('title', online
+    ? 'The customer has a page with the chat open'
+    : 'The customer has no page with the chat open right now');
 }
 
 /** Re-render the open case as the agent left it: scroll positions and open details stay. */
@@ -68,6 +99,7 @@ export function renderCaseHead() {
   E.caseState.textContent = humanise(st);
   E.caseState.hidden = !st;
   E.caseState.setAttribute('data-state', str(st));
+  renderCustomerPresence(c);
 }
 
 function renderClosedState(c) {
@@ -76,6 +108,7 @@ function renderClosedState(c) {
   if (closed) E.closedBanner.textContent = c.closedText || 'This conversation is closed.';
   E.caseRoot.classList.toggle('is-closed', closed);
   [E.reply, E.send, E.canned, E.transfer, E.transferSend, E.close].forEach((n) => { n.disabled = closed; });
+  if (store.isMessageCase(c) && !store.mailEnabled()) E.send.disabled = true;
   if (closed) resetCloseConfirm();
   renderCaseHead();
 }
@@ -141,6 +174,7 @@ function closeView(message) {
 function adoptCase(s, raw) {
   store.adoptCase(s, raw);
   renderQueue();
+  renderInbox();
   renderMyCases();
 }
 
@@ -169,7 +203,8 @@ export function caseMessage(caseId, entry) {
   const isNew = store.addEntry(c, entry, false);
   const role = str(entry.role);
   if (role === 'customer') setCustomerTyping(c, false);
-  if (caseId === store.openId()) {
+  const open = caseId === store.openId();
+  if (open) {
     syncTranscript(c);
   } else if (isNew && store.hasMyCase(caseId)) {
     if (role === 'customer' || role === 'system' || role === 'bot') {
@@ -177,6 +212,33 @@ export function caseMessage(caseId, entry) {
       renderMyCases();
     }
   }
+  if (isNew && role === 'customer' && store.hasMyCase(caseId)) {
+    const s = store.myCase(caseId);
+    customerWrote(caseId, customerLabel(s && s.customer, c.card && c.card.customer_label), entry.text, !open);
+  }
+}
+
+/** mail_status: an e-mail answer was sent, or a try failed (the inbox lists it meanwhile). */
+export function mailStatusChanged(data) {
+  const caseId = str(data.case_id);
+  const c = store.setCaseMail(caseId, data);
+  if (c && caseId === store.openId()) renderMailStatus(c);
+}
+
+/** customer_presence: the customer opened, or closed the last, page with the chat. */
+export function presenceChanged(data) {
+  const caseId = str(data.case_id);
+  const c = store.setOnline(caseId, data.online);
+  if (c && caseId === store.openId()) renderCustomerPresence(c);
+}
+
+/** We answered the left message caseId by e-mail: it is closed, its e-mail on its way. */
+export function answeredByUs(caseId, res) {
+  const c = store.caseModel(caseId);
+  if (res && res.mail && typeof res.mail === 'object') c.mail = res.mail;
+  const to = c.mail && c.mail.to ? ' to ' + str(c.mail.to) : '';
+  markClosed(caseId, 'Answer sent by e-mail' + to + ', and kept in the chat for when the customer comes back. The message is closed.');
+  if (store.openId() === caseId) renderMailStatus(c);
 }
 
 /** customer_typing, and its expiry when the customer went quiet without saying so. */
@@ -239,5 +301,8 @@ export function transferred(caseId, label) {
 
 /** We closed caseId. */
 export function closedByUs(caseId) {
-  markClosed(caseId, 'You closed this conversation. The customer gets the satisfaction survey and is back with the bot.');
+  const text = store.isMessageCase(store.caseModel(caseId))
+    ? 'You closed this message without an e-mail answer. Nothing was sent to the customer.'
+    : 'You closed this conversation. The customer gets the satisfaction survey and is back with the bot.';
+  markClosed(caseId, text);
 }

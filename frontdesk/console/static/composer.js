@@ -1,4 +1,8 @@
-/* The reply composer: sending replies, the agent's typing signal, and canned replies. */
+/*
+ * The reply composer: sending replies, the agent's typing signal, and canned replies. For a left
+ * message it writes the e-mail answer instead (Enter is a new line, Ctrl+Enter sends; no typing
+ * signal: the customer is not in a chat).
+ */
 
 import { E, clear, el } from './dom.js';
 import { ACTIONS } from './events.js';
@@ -10,6 +14,35 @@ import { syncTranscript } from './transcript.js';
 
 const TYPING_THROTTLE_MS = 2000;
 const TYPING_IDLE_MS = 3000;
+const CHAT_PLACEHOLDER = E.reply.getAttribute('placeholder') || '';
+const CHAT_HINT = E.composerHint ? E.composerHint.textContent : '';
+
+let hooks = { answered() {} };
+let sending = false;
+
+/** True when the open case is a left message: the composer writes an e-mail. */
+function emailMode() {
+  const caseId = store.openId();
+  return !!caseId && store.isMessageCase(store.caseModel(caseId));
+}
+
+/** Set the composer up for the open case: a chat reply, or an e-mail answer to a left message. */
+export function renderComposerMode(c) {
+  const email = store.isMessageCase(c);
+  const to = email && c.card.left_message ? str(c.card.left_message.email) : '';
+  E.composer.classList.toggle('is-email', email);
+  E.reply.setAttribute('placeholder', email
+    ? 'Write your answer. It is e-mailed to ' + (to || 'the customer') + ' with their message quoted, and shown in the chat if they come back.'
+    : CHAT_PLACEHOLDER);
+  E.reply.rows = email ? 5 : 3;
+  if (E.composerHint) {
+    E.composerHint.textContent = email
+      ? (store.mailEnabled() ? 'Ctrl+Enter sends the e-mail' : 'E-mail is not set up on this gateway (SMTP_URL)')
+      : CHAT_HINT;
+  }
+  if (!sending) E.send.textContent = email ? 'Send e-mail' : 'Send';
+  if (email && !store.mailEnabled()) E.send.disabled = true;
+}
 
 // ---------------------------------------------------------------- the agent's typing signal
 
@@ -27,7 +60,7 @@ export function stopTyping() {
 
 function agentTyped() {
   const caseId = store.openId();
-  if (!caseId || store.caseModel(caseId).closed) return;
+  if (!caseId || store.caseModel(caseId).closed || emailMode()) return;
   if (!E.reply.value.trim()) { stopTyping(); return; }
   const now = Date.now();
   if (typingCase !== caseId) {
@@ -45,7 +78,27 @@ function agentTyped() {
 
 // ---------------------------------------------------------------- replies
 
-let sending = false;
+/** Send the e-mail answer to the open left message; the case closes with it. */
+function sendAnswer(caseId, c, text) {
+  sending = true;
+  E.send.disabled = true;
+  E.send.textContent = 'Sending…';
+  call(ACTIONS.ANSWER_MESSAGE, { case_id: caseId, text: text }).then((res) => {
+    if (store.openId() === caseId && E.reply.value.trim() === text) E.reply.value = '';
+    store.setDraft(c, '');
+    if (res.seq !== undefined && res.seq !== null) {
+      store.addEntry(c, { seq: res.seq, ts: nowSec(), role: 'agent', text: text, sender_name: store.me().display_name }, true);
+      if (store.openId() === caseId) syncTranscript(c);
+    }
+    hooks.answered(caseId, res);
+  }, (err) => {
+    showError(err, 'E-mail not sent.');
+  }).then(() => {
+    sending = false;
+    E.send.textContent = 'Send e-mail';
+    E.send.disabled = store.openCaseClosed() || !store.mailEnabled();
+  });
+}
 
 function sendReply() {
   const caseId = store.openId();
@@ -54,6 +107,7 @@ function sendReply() {
   if (c.closed) return;
   const text = E.reply.value.trim();
   if (!text) { E.reply.focus(); return; }
+  if (store.isMessageCase(c)) { sendAnswer(caseId, c, text); return; }
   const msg = store.pendingMessage(c, text, newId);
   sending = true;
   E.send.disabled = true;
@@ -112,12 +166,22 @@ function insertCanned() {
   });
 }
 
-export function initComposer() {
+/** h.answered(caseId, answer) runs when a left message was answered by e-mail. */
+export function initComposer(h) {
+  if (h) hooks = h;
   E.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     sendReply();
   });
   E.reply.addEventListener('keydown', (ev) => {
+    if (emailMode()) {
+      // An e-mail has paragraphs: Enter is a new line, Ctrl (or Cmd) + Enter sends.
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !ev.isComposing) {
+        ev.preventDefault();
+        sendReply();
+      }
+      return;
+    }
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing && ev.keyCode !== 229) {
       ev.preventDefault();
       sendReply();

@@ -58,6 +58,37 @@ export const NAMESPACE = '/agent';
  * @property {?string} summary
  * @property {string} customer        display label from customer_label(): name, else e-mail,
  *                                    else channel user, else "Visitor xxxxxx"
+ * @property {'live'} [kind]          the live queue holds live chats only; an item of kind
+ *                                    "message" (from an older server) is not shown in it
+ */
+
+/**
+ * Where the e-mail answering a left message stands, from casecard.mail_status().
+ * @typedef {Object} MailStatus
+ * @property {'queued'|'sent'|'retrying'|'failed'} state   retrying: a try failed and another is
+ *                                    scheduled; failed: refused for good (5xx) until retried
+ * @property {string} to              the customer's e-mail address
+ * @property {string} error           the last failure, as the SMTP server or network said it
+ * @property {number} attempts        tries so far
+ * @property {?number} next_attempt_at   unix seconds (retrying only)
+ * @property {?number} sent_at        unix seconds (sent only)
+ */
+
+/**
+ * One entry of the offline inbox (messages.items), from casecard.message_item(): a message left
+ * outside hours (or with nobody online) waiting for an answer by e-mail, or — with `mail` set —
+ * an answer whose e-mail is not delivered yet. Has every field of a QueueItem, plus:
+ * @typedef {Object} MessageItem
+ * @property {'message'} kind
+ * @property {string} email           where the answer goes
+ * @property {string} message         what the customer wrote (the first 300 characters)
+ * @property {?string} promised_reply_by   the promise the customer was given ("11:00")
+ * @property {?number} promised_reply_at   the same, unix seconds: the list is sorted by it
+ * @property {boolean} overdue        the promise has passed (at the server's "now")
+ * @property {?number} left_at        unix seconds
+ * @property {?string} state          queued (waiting) | closed (answered, e-mail undelivered)
+ * @property {?string} agent          who answered (mail items)
+ * @property {?MailStatus} mail       set once answered; listed until the e-mail is delivered
  */
 
 /**
@@ -138,6 +169,10 @@ export const NAMESPACE = '/agent';
  * @property {number} waited_seconds
  * @property {?string} agent          login name of the holder
  * @property {string[]} tags
+ * @property {'live'|'message'} kind message: a left message, answered by e-mail (not a chat)
+ * @property {?{email: string, message: string, promised_reply_by: string,
+ *             promised_reply_at: ?number}} left_message   set for kind "message"
+ * @property {?MailStatus} mail       the e-mail answer's status, once answered
  */
 
 /**
@@ -149,6 +184,8 @@ export const NAMESPACE = '/agent';
  * @property {EarlierItem[]} earlier
  * @property {Note[]} notes
  * @property {string[]} tags
+ * @property {?boolean} [customer_online]   the customer has a page with the chat open; null
+ *                                    when the server cannot tell (several gateway processes)
  */
 
 // ---------------------------------------------------------------- events the console receives
@@ -159,8 +196,23 @@ export const NAMESPACE = '/agent';
  * @property {CannedItem[]} canned
  * @property {string[]} tags          the tags an agent may choose (flows/tags.yml)
  * @property {AgentItem[]} agents
+ * @property {boolean} [mail_enabled] left messages can be answered by e-mail (SMTP is set up)
  */
 /** @typedef {{items: QueueItem[]}} QueuePayload            the whole queue, on every change */
+/**
+ * The whole offline inbox, on every change (answers whose e-mail is undelivered first, then
+ * the waiting messages by promised reply time).
+ * @typedef {{items: MessageItem[], mail_enabled: boolean}} MessagesPayload
+ */
+/**
+ * An e-mail answer was queued, sent, or a try failed (to every agent: anyone may retry it).
+ * @typedef {{case_id: string, state: string, error: string, attempts: number,
+ *            next_attempt_at: ?number}} MailStatusPayload
+ */
+/**
+ * The customer opened, or closed the last, page with the chat.
+ * @typedef {{case_id: string, conversation_id: string, online: boolean}} CustomerPresencePayload
+ */
 /** @typedef {{items: MyCaseItem[]}} MyCasesPayload         all of the agent's cases */
 /** @typedef {{items: AgentItem[]}} AgentsPayload           the whole team, on every change */
 /** @typedef {{case: CaseView}} CaseAssignedPayload         a case became the agent's */
@@ -188,7 +240,13 @@ export const SERVER_EVENTS = Object.freeze({
   /** Payload: {@link CaseClosedPayload}. */
   CASE_CLOSED: 'case_closed',
   /** Payload: {@link CaseUpdatedPayload}. */
-  CASE_UPDATED: 'case_updated'
+  CASE_UPDATED: 'case_updated',
+  /** Payload: {@link MessagesPayload}. */
+  MESSAGES: 'messages',
+  /** Payload: {@link MailStatusPayload}. */
+  MAIL_STATUS: 'mail_status',
+  /** Payload: {@link CustomerPresencePayload}. */
+  CUSTOMER_PRESENCE: 'customer_presence'
 });
 
 // ---------------------------------------------------------------- actions the console emits
@@ -210,7 +268,13 @@ export const SERVER_EVENTS = Object.freeze({
  * canned      {case_id, key}                               {text: string}
  * tags        {case_id, tags: string[]}                    {tags: string[]}   (sorted, unique)
  * transfer    {case_id, to: string}                        {}                 (to: agent name)
- * close       {case_id}                                    {}
+ * close       {case_id}                                    {}                 (a left message:
+ *                                                          closed without an e-mail, no survey)
+ * answer_message {case_id, text}                           {mail: MailStatus, seq: ?number}
+ *                                                          (a left message the agent holds:
+ *                                                          e-mailed, stored at seq, closed)
+ * retry_mail  {case_id}                                    {mail: MailStatus} (try an undelivered
+ *                                                          answer again now)
  */
 
 /**
@@ -227,6 +291,8 @@ export const SERVER_EVENTS = Object.freeze({
 /** @typedef {{ok: true, tags: string[]}} TagsAck */
 /** @typedef {{ok: true}} TransferAck */
 /** @typedef {{ok: true}} CloseAck */
+/** @typedef {{ok: true, mail: MailStatus, seq: ?number}} AnswerMessageAck */
+/** @typedef {{ok: true, mail: MailStatus}} RetryMailAck */
 
 /** Names of the actions the console emits on /agent (see the table above). */
 export const ACTIONS = Object.freeze({
@@ -239,7 +305,9 @@ export const ACTIONS = Object.freeze({
   CANNED: 'canned',
   TAGS: 'tags',
   TRANSFER: 'transfer',
-  CLOSE: 'close'
+  CLOSE: 'close',
+  ANSWER_MESSAGE: 'answer_message',
+  RETRY_MAIL: 'retry_mail'
 });
 
 /** Socket.IO's own connection events (client side). */
@@ -281,7 +349,10 @@ const CHECKS = Object.freeze({
   [SERVER_EVENTS.CASE_MESSAGE]: (d) => isObject(d) && isId(d.case_id) && isObject(d.entry),
   [SERVER_EVENTS.CUSTOMER_TYPING]: (d) => isObject(d) && isId(d.case_id),
   [SERVER_EVENTS.CASE_CLOSED]: (d) => isObject(d) && isId(d.case_id),
-  [SERVER_EVENTS.CASE_UPDATED]: (d) => isObject(d) && isObject(d.case) && isObject(d.case.card) && isId(d.case.card.case_id)
+  [SERVER_EVENTS.CASE_UPDATED]: (d) => isObject(d) && isObject(d.case) && isObject(d.case.card) && isId(d.case.card.case_id),
+  [SERVER_EVENTS.MESSAGES]: hasItems,
+  [SERVER_EVENTS.MAIL_STATUS]: (d) => isObject(d) && isId(d.case_id) && typeof d.state === 'string',
+  [SERVER_EVENTS.CUSTOMER_PRESENCE]: (d) => isObject(d) && isId(d.case_id) && typeof d.online === 'boolean'
 });
 
 /** True when `data` has the shape the handler of `event` relies on (see the typedefs above). */

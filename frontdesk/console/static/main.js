@@ -11,14 +11,17 @@
  */
 
 import { initTransfer, renderAgents } from './agents.js';
+import { initAlerts, queueListed } from './alerts.js';
 import {
-  caseAssigned, caseClosed, caseMessage, caseUpdated, claimed, closedByUs, myCasesListed,
-  pickCase, refreshCase, renderOpenCase, setCustomerTyping, transferred
+  answeredByUs, caseAssigned, caseClosed, caseMessage, caseUpdated, claimed, closedByUs,
+  mailStatusChanged, myCasesListed, pickCase, presenceChanged, refreshCase, renderOpenCase,
+  setCustomerTyping, transferred
 } from './caseview.js';
 import { initClose } from './close.js';
 import { initComposer, renderCanned, stopTyping } from './composer.js';
 import { SERVER_EVENTS } from './events.js';
 import { str } from './format.js';
+import { initInbox, renderInbox } from './inbox.js';
 import { initMyCases, renderMyCases } from './mycases.js';
 import { initNotes } from './notes.js';
 import { initNotify, setConn, showError } from './notify.js';
@@ -40,12 +43,24 @@ const HANDLERS = {
     renderCanned();
     renderAgents();
     renderMyCases();
+    renderInbox();
     const c = store.openCaseModel();
     if (c) renderTags(c);
   },
   [SERVER_EVENTS.QUEUE](data) {
     store.setQueue(data.items);
     renderQueue();
+    queueListed(store.queueItems());
+  },
+  [SERVER_EVENTS.MESSAGES](data) {
+    store.setMessages(data.items, data.mail_enabled);
+    renderInbox();
+  },
+  [SERVER_EVENTS.MAIL_STATUS](data) {
+    mailStatusChanged(data);
+  },
+  [SERVER_EVENTS.CUSTOMER_PRESENCE](data) {
+    presenceChanged(data);
   },
   [SERVER_EVENTS.MY_CASES](data) {
     myCasesListed(data.items);
@@ -77,6 +92,7 @@ const HANDLERS = {
 
 function start() {
   initNotify();
+  initAlerts();
   if (!clientLoaded()) {
     showError('The chat client could not be loaded. Reload the page.');
     setConn('offline', 'Offline');
@@ -100,9 +116,10 @@ function start() {
 
   initPresence();
   initQueue({ claimed: claimed });
+  initInbox({ claimed: claimed });
   initMyCases({ picked: pickCase });
   initTranscript();
-  initComposer();
+  initComposer({ answered: answeredByUs });
   initNotes();
   initTags();
   initTransfer({ transferred: transferred });
@@ -110,6 +127,7 @@ function start() {
 
   renderPresence();
   renderQueue();
+  renderInbox();
   renderMyCases();
   renderOpenCase();
 }

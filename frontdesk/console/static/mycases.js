@@ -1,10 +1,9 @@
 /* "My conversations": the agent's cases, with unread counts and the typing hint. */
 
+import { renderTitle } from './alerts.js';
 import { E, append, clear, el } from './dom.js';
 import { channelLabel, customerLabel, humanise } from './format.js';
 import * as store from './state.js';
-
-const baseTitle = document.title;
 
 export function renderMyCases() {
   const openId = store.openId();
@@ -24,8 +23,9 @@ export function renderMyCases() {
     append(top, el('span', 'fc-my-customer', customerLabel(s.customer, c && c.card && c.card.customer_label)));
     if (c && c.typing) append(top, el('span', 'fc-my-typing', 'typing…'));
     if (s.unread) append(top, el('span', 'fc-unread', String(s.unread)));
+    const email = c && store.isMessageCase(c) ? 'E-mail answer' : '';
     const meta = el('span', 'fc-my-meta',
-      [channelLabel(s.channel), s.area ? humanise(s.area) : '', s.state ? humanise(s.state) : ''].filter(Boolean).join(' · '));
+      [email, channelLabel(s.channel), s.area ? humanise(s.area) : '', s.state ? humanise(s.state) : ''].filter(Boolean).join(' · '));
     append(btn, top, meta);
     li.appendChild(btn);
     E.my.appendChild(li);
@@ -35,8 +35,7 @@ export function renderMyCases() {
   E.myCount.textContent = cap ? n + ' / ' + cap : String(n);
   E.myCount.classList.toggle('is-full', cap > 0 && n >= cap);
   E.myEmpty.hidden = n > 0;
-  const unread = store.totalUnread();
-  document.title = (unread ? '(' + unread + ') ' : '') + baseTitle;
+  renderTitle();
 }
 
 /** hooks.picked(caseId) runs when the agent clicks one of their conversations. */

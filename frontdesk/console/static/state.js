@@ -5,7 +5,9 @@
  * A case model (caseModel()) is a record the getters hand out for reading; its fields, too, are
  * changed only here:
  *   {id, card, loaded, entries: Map(key -> entry), notes, tags, earlier, typing, typingTimer,
- *    draft, noteDraft, closed, closedText, pendingMsg, tagsDirty, rev}
+ *    draft, noteDraft, closed, closedText, pendingMsg, tagsDirty, rev, online, mail}
+ * online: whether the customer has the chat open (null: unknown); mail: the e-mail answer's
+ * latest status (a left message, once answered).
  * rev counts case_updated events, so an older open_case answer does not undo a newer update.
  */
 
@@ -26,6 +28,8 @@ const store = {
   tags: [],
   agents: [],
   queue: [],
+  messages: [],          // the offline inbox (left messages, undelivered e-mail answers)
+  mailEnabled: true,     // until the server says otherwise
   skew: 0,               // server clock minus client clock, in seconds
   myOrder: [],           // case ids in the order the server listed them
   my: new Map(),         // case_id -> {case_id, customer, channel, area, state, unread}
@@ -50,6 +54,13 @@ export function cannedReplies() { return store.canned; }
 export function tagChoices() { return store.tags; }
 export function agents() { return store.agents; }
 export function queueItems() { return store.queue; }
+export function messageItems() { return store.messages; }
+/** Whether left messages can be answered by e-mail here (SMTP is set up on the server). */
+export function mailEnabled() { return store.mailEnabled; }
+/** True when the case is a left message, answered by e-mail (not a chat). */
+export function isMessageCase(c) {
+  return !!(c && c.card && c.card.kind === 'message');
+}
 /** Server clock minus this computer's clock, in seconds. */
 export function clockSkew() { return store.skew; }
 export function openId() { return store.openId; }
@@ -77,7 +88,7 @@ export function caseModel(caseId) {
     c = {
       id: caseId, card: null, loaded: false, entries: new Map(), notes: [], tags: null,
       earlier: [], typing: false, typingTimer: null, draft: '', noteDraft: '', closed: false,
-      closedText: '', pendingMsg: null, tagsDirty: false, rev: 0
+      closedText: '', pendingMsg: null, tagsDirty: false, rev: 0, online: null, mail: null
     };
     store.cases.set(caseId, c);
   }
@@ -125,6 +136,7 @@ export function applyHello(data) {
     if (a.capacity !== undefined) store.me.capacity = Number(a.capacity) || 0;
     if (a.status) store.me.status = str(a.status);
   }
+  if (typeof data.mail_enabled === 'boolean') store.mailEnabled = data.mail_enabled;
   store.canned = Array.isArray(data.canned) ? data.canned : [];
   store.tags = Array.isArray(data.tags) ? data.tags.map(str) : [];
   if (Array.isArray(data.agents)) store.agents = data.agents;
@@ -153,7 +165,33 @@ export function setQueue(items) {
       break;
     }
   }
-  store.queue = items;
+  // Left messages are the offline inbox, never a place in the live queue.
+  store.queue = items.filter((it) => !(it && typeof it === 'object' && it.kind === 'message'));
+}
+
+/** Replace the offline inbox. */
+export function setMessages(items, enabled) {
+  store.messages = items.filter((it) => it && typeof it === 'object' && it.case_id !== undefined);
+  if (typeof enabled === 'boolean') store.mailEnabled = enabled;
+}
+
+export function dropFromMessages(caseId) {
+  store.messages = store.messages.filter((m) => str(m.case_id) !== caseId || m.mail);
+}
+
+/** A mail_status event: the e-mail answer of a case moved on. */
+export function setCaseMail(caseId, status) {
+  const c = store.cases.get(caseId);
+  if (!c) return null;
+  c.mail = Object.assign({}, c.mail || (c.card && c.card.mail) || {}, status);
+  return c;
+}
+
+/** Whether the customer of a case has the chat open (null: unknown). */
+export function setOnline(caseId, online) {
+  const c = store.cases.get(caseId);
+  if (c) c.online = online;
+  return c;
 }
 
 export function dropFromQueue(caseId) {
@@ -208,6 +246,7 @@ export function adoptCase(s, raw) {
   if (raw && isObject(raw.card)) applyCaseData(c, raw);
   else if (raw && raw.reason !== undefined && raw.card === undefined && !c.card) c.card = raw;
   dropFromQueue(s.case_id);
+  dropFromMessages(s.case_id);
 }
 
 export function markRead(caseId) {
@@ -238,6 +277,10 @@ export function setNoteDraft(c, text) { c.noteDraft = text; }
 export function applyCaseData(c, data) {
   if (!isObject(data)) data = {};
   if (isObject(data.card)) c.card = data.card;
+  if (data.customer_online === true || data.customer_online === false || data.customer_online === null) {
+    c.online = data.customer_online;
+  }
+  if (isObject(data.card) && isObject(data.card.mail)) c.mail = data.card.mail;
   applyTranscript(c, data);
   if (Array.isArray(data.notes)) c.notes = data.notes.slice();
   if (Array.isArray(data.earlier)) c.earlier = data.earlier.slice();

@@ -1,0 +1,80 @@
+"""Turns in flight, in Redis: every acknowledged customer message gets an answer or an honest
+failure, even when the gateway process that took it dies.
+
+A turn is recorded (per conversation, by seq, with the process that runs it) right after the
+customer's message is stored, and removed once its replies are stored. Each gateway process
+keeps an "alive" key with a short expiry; turns whose process is gone are adopted by a live one.
+The conversation's turns live in the conversation's hash slot; a small index lists the
+conversations that have any.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+
+from frontdesk.store.util import call, redis_errors, text
+
+INDEX = "fd:turns"
+
+# KEYS[1] the conversation's turns; ARGV[1] seq, ARGV[2] expected owner, ARGV[3] new owner
+_ADOPT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local turn = cjson.decode(raw)
+if turn['owner'] ~= ARGV[2] then return 0 end
+turn['owner'] = ARGV[3]
+turn['attempts'] = (turn['attempts'] or 0) + 1
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(turn))
+return 1
+"""
+
+
+def _turns_key(conversation_id: str) -> str:
+    return f"fd:conv:{{{conversation_id}}}:turns"
+
+
+def _alive_key(process_id: str) -> str:
+    return f"fd:gateway:{process_id}:alive"
+
+
+class RedisTurns:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._adopt = redis.register_script(_ADOPT)
+
+    async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None:
+        data = json.dumps(dict(turn), ensure_ascii=False)
+        with redis_errors("could not record the turn"):
+            await self.redis.hset(_turns_key(conversation_id), str(seq), data)
+            await self.redis.zadd(INDEX, {conversation_id: float(turn.get("at") or 0)})
+
+    async def finish(self, conversation_id: str, seq: int) -> None:
+        with redis_errors("could not finish the turn"):
+            await self.redis.hdel(_turns_key(conversation_id), str(seq))
+            if not await self.redis.hlen(_turns_key(conversation_id)):
+                await self.redis.zrem(INDEX, conversation_id)
+
+    async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]:
+        raw = await call(self.redis.hgetall(_turns_key(conversation_id)))
+        return {int(text(seq)): json.loads(value) for seq, value in raw.items()}
+
+    async def conversations(self) -> list[str]:
+        return [text(c) for c in await call(self.redis.zrange(INDEX, 0, -1))]
+
+    async def adopt(self, conversation_id: str, seq: int, owner: str, new_owner: str) -> bool:
+        keys = [_turns_key(conversation_id)]
+        return bool(await call(self._adopt(keys=keys, args=[str(seq), owner, new_owner])))
+
+    async def beat(self, process_id: str, ttl_seconds: int) -> None:
+        await call(self.redis.set(_alive_key(process_id), 1, ex=ttl_seconds))
+
+    async def alive(self, process_id: str) -> bool:
+        return bool(await call(self.redis.exists(_alive_key(process_id))))
+
+    async def gone(self, process_id: str) -> None:
+        """At a clean shutdown: this process runs no more turns (others adopt what is left)."""
+        await call(self.redis.delete(_alive_key(process_id)))
