@@ -43,6 +43,7 @@ from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import load_wait_config
+from frontdesk.erasure import customer_erasers
 from frontdesk.errors import StoreUnavailable
 from frontdesk.mail.web import INBOX, MAIL_STORE, feedback_page, mail_ctx
 from frontdesk.reports import Reports
@@ -119,7 +120,8 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
-    retention = Retention(app[STORE], CaseStore(app[REDIS]), settings.retention_days)
+    erasers = customer_erasers(app[REDIS], settings.flows_dir, settings.bot_data_dir)
+    retention = Retention(app[STORE], CaseStore(app[REDIS]), settings.retention_days, erasers)
     sweeps = asyncio.create_task(retention.run())
     yield
     sweeps.cancel()

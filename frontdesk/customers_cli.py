@@ -8,6 +8,7 @@ import time
 from redis.asyncio import Redis
 
 from frontdesk.config import Settings
+from frontdesk.erasure import customer_erasers
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
 from frontdesk.store.redis import RedisStore
@@ -75,7 +76,8 @@ async def manage_customers(
     url = await embedded.start() if embedded else settings.redis_url
     redis = Redis.from_url(url)
     try:
-        retention = Retention(RedisStore(redis), CaseStore(redis), settings.retention_days)
+        erasers = customer_erasers(redis, settings.flows_dir, settings.bot_data_dir)
+        retention = Retention(RedisStore(redis), CaseStore(redis), settings.retention_days, erasers)
         if action == "sweep":
             report = await retention.sweep()
             lines = [report.summary(settings.retention_days)]

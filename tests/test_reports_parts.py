@@ -196,3 +196,32 @@ async def test_forgetting_a_customer_erases_their_words_from_the_reports(reports
     assert left == ["bob asks thing 3"]
     assert await reports.training.pending() == []
     assert await reports.unanswered.get(ann["id"]) == {}
+
+
+async def test_customers_forget_erases_report_words_and_unsent_answers(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """The right to erasure reaches what the reports and the mail outbox keep."""
+    from frontdesk.customers_cli import manage_customers
+    from frontdesk.store.mail import MailStore, mail_key
+    from tests.conftest import make_settings
+
+    settings = make_settings(redis_url, "http://127.0.0.1:9", tmp_path, BOT_DATA_DIR=str(tmp_path))
+    redis = Redis.from_url(redis_url)
+    try:
+        store = RedisStore(redis)
+        await store.create_conversation("zoe", {"channel": "widget", "state": "bot"})
+        await store.append("zoe", {"role": "customer", "text": "hola", "ts": NOON})
+        fields = {"id": "case-z", "conversation_id": "zoe", "requested_at": f"{NOON}"}
+        await CaseStore(redis).create("case-z", {**fields, "state": "closed"}, "zoe", "message")
+        await MailStore(redis).enqueue("case-z", {"to": "zoe@example.com", "text": "Hi"}, NOON)
+        reports = Reports(redis, CaseStore(redis), store, ZoneInfo("UTC"), tmp_path)
+        await reports.unanswered.add("zoe", 1, "hola", "", 0.1, "unsure", "widget", "es")
+
+        text, code = await manage_customers(settings, "forget", "zoe")
+        assert code == 0, text
+        assert "could-not-answer" in text and mail_key("case-z") in text
+        assert not await redis.exists(mail_key("case-z"))
+        assert [i for g in await reports.unanswered.open_groups() for i in g] == []
+    finally:
+        await redis.aclose()

@@ -104,6 +104,13 @@ class MailStore:
                 pipe.zrem(OPEN, case_id)
                 await pipe.execute()
 
+    async def forget(self, case_id: str) -> list[str]:
+        """Erasure: an answer not delivered yet holds the customer's address and words."""
+        if not await call(self.redis.exists(mail_key(case_id))):
+            return []
+        await self.delivered(case_id)  # the same keys go
+        return [mail_key(case_id)]
+
     async def retry_now(self, case_id: str, now: float) -> bool:
         """Try an undelivered answer again now; False if there is none for the case."""
         if await call(self.redis.zscore(OPEN, case_id)) is None:

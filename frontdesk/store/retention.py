@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from frontdesk.errors import FrontdeskError, StoreUnavailable
@@ -113,11 +114,24 @@ class SweepReport:
         )
 
 
+# What other parts keep of a customer (the reports' "could not answer" words, an unsent
+# e-mail answer): erased with the conversation. Called with the conversation id and its case
+# ids; returns descriptions of what it removed.
+Eraser = Callable[[str, list[str]], Awaitable[list[str]]]
+
+
 class Retention:
-    def __init__(self, store: RedisStore, cases: CaseStore, retention_days: int) -> None:
+    def __init__(
+        self,
+        store: RedisStore,
+        cases: CaseStore,
+        retention_days: int,
+        erasers: Sequence[Eraser] = (),
+    ) -> None:
         self.store = store
         self.cases = cases
         self.retention_days = retention_days
+        self.erasers = tuple(erasers)
 
     async def stored(self, conversation_id: str) -> StoredCustomer:
         record = await self.store.conversation_record(conversation_id)
@@ -158,6 +172,9 @@ class Retention:
         )
         if guard and not removed:
             return Erased(conversation_id, [], 0)
+        case_ids = [str(case["id"]) for case in customer.cases if case.get("id")]
+        for eraser in self.erasers:
+            removed += await eraser(conversation_id, case_ids)
         removed += await self.cases.delete_cases_of(conversation_id)
         removed += await self.store.unindex_emails(conversation_id, customer.emails)
         return Erased(conversation_id, removed, len(customer.cases))
