@@ -75,6 +75,9 @@ class SentenceEncoderClassifier(GraphComponent, IntentClassifier):
             "embedding_weight": 2.0,
             # inverse regularisation strength of the logistic regression
             "C": 8.0,
+            # the n-gram checker's C as a multiple of C: the checker is less regularised than
+            # the combined model, so that where the n-grams do agree they say so clearly
+            "checker_strength": 4.0,
             "ngram_min": 2,
             "ngram_max": 4,
             "max_iter": 2000,
@@ -160,7 +163,7 @@ class SentenceEncoderClassifier(GraphComponent, IntentClassifier):
         classifier = self._logistic(1.0).fit(combined, labels)
         # A second opinion from the character n-grams alone: an answer is only as sure as
         # both models together (see process).
-        checker = self._logistic(2.0).fit(ngrams, labels)
+        checker = self._logistic(float(self._config["checker_strength"])).fit(ngrams, labels)
         retrieval = sorted({area for label, area in areas.items() if label != area})
         self._model = {
             "vectoriser": vectoriser,
