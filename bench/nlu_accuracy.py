@@ -12,7 +12,8 @@ Per language it prints:
   OOS→FAQ  out-of-scope questions answered as if they were an FAQ
 
 Sets: ../shared/nlu-dev/dev.csv (English customer questions nobody on the team wrote; never
-trained on) and bench/heldout/{ru,es}.csv (Russian and Spanish questions written by us before
+trained on) and bench/heldout/{en,en_hard,ru,es}.csv (English everyday and long polite, Russian
+and Spanish questions written by us before
 the training examples, never trained on). Then, unless --skip-latency, the FAQ answer latency
 of frontdesk against Rasa's default configuration on its socketio channel, same run
 (bench/bot_turn.py, one client).
@@ -101,7 +102,7 @@ def load_sets() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     if DEV.is_file():
         with DEV.open(encoding="utf-8") as f:
             sets["en (dev.csv)"] = [(r["text"], DEV_ANSWERS[r["label"]]) for r in csv.DictReader(f)]
-    for lang in ("ru", "es"):
+    for lang in ("en", "en_hard", "ru", "es"):
         path = HELDOUT / f"{lang}.csv"
         with path.open(encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
