@@ -28,6 +28,7 @@ from frontdesk.channels.telegram_api import TelegramApi
 from frontdesk.channels.telegram_keyboard import CallbackData
 from frontdesk.channels.widget import CHANNEL as WIDGET
 from frontdesk.channels.widget import WidgetChannel
+from frontdesk.channels.widget_files import WidgetFiles
 from frontdesk.config import Settings
 from frontdesk.console import make_console
 from frontdesk.console.auth import load_secret
@@ -40,11 +41,14 @@ from frontdesk.core.hours import Hours, load_hours
 from frontdesk.core.later import Later
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
+from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import load_wait_config
 from frontdesk.erasure import customer_erasers
 from frontdesk.errors import StoreUnavailable
+from frontdesk.files.storage import FileLinks, FilePolicy, FileStore
+from frontdesk.files.web import FILE_LINKS, FILES, serve_file
 from frontdesk.mail.web import INBOX, MAIL_STORE, feedback_page, mail_ctx
 from frontdesk.reports import Reports
 from frontdesk.store import RedisStore
@@ -120,7 +124,7 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
-    erasers = customer_erasers(app[REDIS], settings.flows_dir, settings.bot_data_dir)
+    erasers = customer_erasers(settings, app[REDIS])
     retention = Retention(app[STORE], CaseStore(app[REDIS]), settings.retention_days, erasers)
     sweeps = asyncio.create_task(retention.run())
     yield
@@ -168,6 +172,11 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     process_id = uuid.uuid4().hex
     agent_store = AgentStore(app[REDIS], process_id)
     app[MAIL_STORE] = MailStore(app[REDIS])
+    files = FileStore(
+        settings.files_dir, FilePolicy(settings.attachment_max_bytes, settings.attachment_types)
+    )
+    links = FileLinks(app[SECRET], settings.attachment_link_ttl, settings.base_url)
+    app[FILES], app[FILE_LINKS] = files, links
     core = build_core(
         app[STORE],
         CaseStore(app[REDIS]),
@@ -184,7 +193,17 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         mail_sending=bool(settings.smtp_url),
         secret=app[SECRET],
         base_url=settings.base_url,
+        files=files,
+        file_links=links,
     )
+    prechat = Prechat(
+        load_prechat(settings.flows_dir),
+        core.conversations,
+        CaseStore(app[REDIS]),
+        core.outbox,
+        app[TEMPLATES],
+    )
+    prechat.subscribe(core.bus)
     app[INBOX] = core.inbox
     router, waits = core.router, core.waits
     agents = AgentNamespace(core.desk, app[SECRET], core.inbox)
@@ -205,6 +224,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.history_limit,
         core.ratings,
         Safeguards.from_settings(app[SECRET], settings),
+        extras=WidgetFiles(files, links, prechat, settings.cors_origins),
     )
     core.outbox.register(WIDGET, widget)
     app[SIO].register_namespace(widget)
@@ -286,6 +306,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.telegram_secret_token,
             settings.max_message_length,
         )
+        channel.files, channel.links = app[FILES], app[FILE_LINKS]
         app[OUTBOX].register(TELEGRAM, channel)
         app[TELEGRAM_CHANNEL] = channel
         if settings.telegram_mode == "polling":
@@ -314,11 +335,20 @@ async def messenger_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.messenger_verify_token,
             settings.max_message_length,
         )
+        channel.files, channel.links = app[FILES], app[FILE_LINKS]
         app[OUTBOX].register(MESSENGER, channel)
         app[MESSENGER_CHANNEL] = channel
         yield
         await channel.close()
         await app[ROUTER].idle()
+
+
+async def widget_upload(request: web.Request) -> web.Response:
+    """POST /widget/upload: a customer's photo or file (frontdesk.files.web)."""
+    channel = request.app[WIDGET_CHANNEL]
+    if channel.extras is None:
+        raise web.HTTPNotFound(text="uploads are off")
+    return await channel.extras.upload(request, channel.access, channel.store, channel.templates)
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
@@ -449,6 +479,9 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/widget/vendor/socket.io.min.js", socketio_client)
+    app.router.add_route("POST", "/widget/upload", widget_upload)
+    app.router.add_route("OPTIONS", "/widget/upload", widget_upload)
+    app.router.add_get("/files/{file_id}", serve_file)
     app.router.add_get("/widget/{name}", widget_file)
     if settings.telegram_enabled:
         app.cleanup_ctx.append(telegram_ctx)

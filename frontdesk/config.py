@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import yaml
 
 from frontdesk.errors import ConfigError
+from frontdesk.files.settings import attachment_settings
 from frontdesk.mail.settings import mail_settings
 
 N = TypeVar("N", int, float)
@@ -76,6 +77,21 @@ class Settings:
     mail_reply_to: str = ""
     mail_retry_first: float = 30.0
     mail_retry_max: float = 1800.0
+    # Photos and files (frontdesk.files.settings validates them).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_types: tuple[str, ...] = (
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+    )
+    attachment_dir: Path | None = None  # None: DATA_DIR/attachments
+    attachment_link_ttl: int = 3600
+
+    @property
+    def files_dir(self) -> Path:
+        return self.attachment_dir or self.data_dir / "attachments"
 
     @property
     def telegram_enabled(self) -> bool:
@@ -331,4 +347,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         **_channel_settings(env),
         **_console_settings(env),
         **mail_settings(env),
+        **attachment_settings(env),
     )

@@ -76,7 +76,7 @@ async def manage_customers(
     url = await embedded.start() if embedded else settings.redis_url
     redis = Redis.from_url(url)
     try:
-        erasers = customer_erasers(redis, settings.flows_dir, settings.bot_data_dir)
+        erasers = customer_erasers(settings, redis)
         retention = Retention(RedisStore(redis), CaseStore(redis), settings.retention_days, erasers)
         if action == "sweep":
             report = await retention.sweep()

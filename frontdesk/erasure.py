@@ -1,14 +1,14 @@
 """What else is erased with a customer's conversations (`server.py customers forget`, and the
-retention sweep): the reports' "could not answer" entries made of their words, and an e-mail
-answer not delivered yet (it holds their address and message)."""
+retention sweep): the reports' "could not answer" entries made of their words, an e-mail
+answer not delivered yet (it holds their address and message), and the files they sent."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from redis.asyncio import Redis
 
+from frontdesk.config import Settings
 from frontdesk.core.hours import load_hours
+from frontdesk.files.storage import FilePolicy, FileStore
 from frontdesk.reports import Reports
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.mail import MailStore
@@ -16,7 +16,11 @@ from frontdesk.store.redis import RedisStore
 from frontdesk.store.retention import Eraser
 
 
-def customer_erasers(redis: Redis, flows_dir: Path, bot_data_dir: Path) -> list[Eraser]:
+def customer_erasers(settings: Settings, redis: Redis) -> list[Eraser]:
+    flows_dir, bot_data_dir = settings.flows_dir, settings.bot_data_dir
+    files = FileStore(
+        settings.files_dir, FilePolicy(settings.attachment_max_bytes, settings.attachment_types)
+    )
     reports = Reports(
         redis, CaseStore(redis), RedisStore(redis), load_hours(flows_dir).zone, bot_data_dir
     )
@@ -32,4 +36,7 @@ def customer_erasers(redis: Redis, flows_dir: Path, bot_data_dir: Path) -> list[
             removed += await mail.forget(case_id)
         return removed
 
-    return [words, answers]
+    async def sent_files(conversation_id: str, case_ids: list[str]) -> list[str]:
+        return await files.forget_owner(conversation_id)
+
+    return [words, answers, sent_files]

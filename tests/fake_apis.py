@@ -41,8 +41,18 @@ class FakeApi:
         self.url = ""  # set once the server listens
 
     async def record(self, method: str, request: web.Request) -> tuple[Call, Failure | None]:
-        raw = await request.read()
-        body = json.loads(raw) if raw else {}
+        if request.content_type == "multipart/form-data":  # an upload: fields, files' bytes
+            body: dict[str, Any] = {}
+            for name, value in (await request.post()).items():
+                if isinstance(value, web.FileField):
+                    data = value.file.read()
+                    body[name] = {"filename": value.filename, "type": value.content_type}
+                    body[name]["bytes"] = data
+                else:
+                    body[name] = value
+        else:
+            raw = await request.read()
+            body = json.loads(raw) if raw else {}
         call = Call(method, body, dict(request.query), asyncio.get_running_loop().time())
         async with self.changed:
             self.calls.append(call)
@@ -78,7 +88,21 @@ class FakeTelegram(FakeApi):
         self.token = token
         self.updates: list[dict[str, Any]] = []  # served by getUpdates
         self._message_ids = itertools.count(1000)
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.app.router.add_post("/bot{token}/{method}", self.handle)
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self.download)
+
+    def add_file(self, file_id: str, data: bytes, path: str) -> None:
+        """A file a customer sent: getFile names its path, /file/bot<token>/<path> serves it."""
+        self.files[file_id] = (path, data)
+
+    async def download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        for path, data in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=data, content_type="application/octet-stream")
+        return web.Response(status=404)
 
     def fail_next(self, method: str, status: int, retry_after: int | None = None) -> None:
         body: dict[str, Any] = {"ok": False, "error_code": status}
@@ -104,6 +128,14 @@ class FakeTelegram(FakeApi):
             return web.json_response(failure.body, status=failure.status)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._updates(call.body)})
+        if method == "getFile":
+            file_id = call.body.get("file_id", "")
+            if file_id not in self.files:
+                body = {"ok": False, "error_code": 400, "description": "Bad Request: no file"}
+                return web.json_response(body, status=400)
+            path, data = self.files[file_id]
+            result = {"file_id": file_id, "file_size": len(data), "file_path": path}
+            return web.json_response({"ok": True, "result": result})
         if method == "sendMessage":
             chat_id = call.body["chat_id"]
             result = {
@@ -139,7 +171,15 @@ class FakeGraph(FakeApi):
         self.page_token = page_token
         self.version = version
         self._ids = itertools.count(1)
+        self.cdn: dict[str, bytes] = {}  # what the attachment URLs in webhooks point at
         self.app.router.add_post(f"/{version}/me/messages", self.handle)
+        self.app.router.add_get("/cdn/{name}", self.serve_cdn)
+
+    async def serve_cdn(self, request: web.Request) -> web.Response:
+        data = self.cdn.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="image/jpeg")
 
     def fail_next(self, status: int, code: int = 2, transient: bool = True) -> None:
         error = {

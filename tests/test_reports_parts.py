@@ -203,6 +203,7 @@ async def test_customers_forget_erases_report_words_and_unsent_answers(
 ) -> None:
     """The right to erasure reaches what the reports and the mail outbox keep."""
     from frontdesk.customers_cli import manage_customers
+    from frontdesk.files.storage import FilePolicy, FileStore
     from frontdesk.store.mail import MailStore, mail_key
     from tests.conftest import make_settings
 
@@ -217,11 +218,17 @@ async def test_customers_forget_erases_report_words_and_unsent_answers(
         await MailStore(redis).enqueue("case-z", {"to": "zoe@example.com", "text": "Hi"}, NOON)
         reports = Reports(redis, CaseStore(redis), store, ZoneInfo("UTC"), tmp_path)
         await reports.unanswered.add("zoe", 1, "hola", "", 0.1, "unsure", "widget", "es")
+        files = FileStore(settings.files_dir, FilePolicy(10_000, ("image/png",)))
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+        photo = await files.save(png, "damage.png", "zoe")
+        other = await files.save(png, "mine.png", "someone-else")
 
         text, code = await manage_customers(settings, "forget", "zoe")
         assert code == 0, text
         assert "could-not-answer" in text and mail_key("case-z") in text
         assert not await redis.exists(mail_key("case-z"))
         assert [i for g in await reports.unanswered.open_groups() for i in g] == []
+        assert await files.get(photo.id) is None and f"file {photo.id}" in text
+        assert await files.get(other.id) is not None
     finally:
         await redis.aclose()

@@ -106,6 +106,9 @@
       feedbackNo: 'No',
       feedbackThanks: 'Thanks for telling us.', // Thanks for telling us.
       slowDown: 'That was a lot at once \u2014 your message will go out in a few seconds.', // That was a lot at once — your message will go out in a few seconds.
+      attach: 'Attach a photo or file',
+      uploading: 'Uploading {name}\u2026', // Uploading {name}…
+      dropHere: 'Drop the file to send it',
     },
     ru: {
       title: '\u041d\u0430\u043f\u0438\u0448\u0438\u0442\u0435 \u043d\u0430\u043c', // Напишите нам
@@ -133,6 +136,9 @@
       feedbackNo: '\u041d\u0435\u0442',
       feedbackThanks: '\u0421\u043f\u0430\u0441\u0438\u0431\u043e \u0437\u0430 \u043e\u0446\u0435\u043d\u043a\u0443.', // Спасибо за оценку.
       slowDown: '\u0421\u043b\u0438\u0448\u043a\u043e\u043c \u043c\u043d\u043e\u0433\u043e \u0441\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0439 \u043f\u043e\u0434\u0440\u044f\u0434 \u2014 \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u043c \u0432\u0430\u0448\u0435 \u0447\u0435\u0440\u0435\u0437 \u043f\u0430\u0440\u0443 \u0441\u0435\u043a\u0443\u043d\u0434.', // Слишком много сообщений подряд — отправим ваше через пару секунд.
+      attach: '\u041f\u0440\u0438\u043b\u043e\u0436\u0438\u0442\u044c \u0444\u043e\u0442\u043e \u0438\u043b\u0438 \u0444\u0430\u0439\u043b', // Приложить фото или файл
+      uploading: '\u0417\u0430\u0433\u0440\u0443\u0437\u043a\u0430 {name}\u2026', // Загрузка {name}…
+      dropHere: '\u041e\u0442\u043f\u0443\u0441\u0442\u0438\u0442\u0435 \u0444\u0430\u0439\u043b, \u0447\u0442\u043e\u0431\u044b \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u0442\u044c', // Отпустите файл, чтобы отправить
     },
     es: {
       title: 'Chatea con nosotros',
@@ -160,6 +166,9 @@
       feedbackNo: 'No',
       feedbackThanks: 'Gracias por dec\u00edrnoslo.', // Gracias por decírnoslo.
       slowDown: 'Vas muy r\u00e1pido: enviaremos tu mensaje en unos segundos.', // Vas muy rápido: enviaremos tu mensaje en unos segundos.
+      attach: 'Adjuntar una foto o un archivo',
+      uploading: 'Subiendo {name}\u2026', // Subiendo {name}…
+      dropHere: 'Suelta el archivo para enviarlo',
     },
   };
 
@@ -355,6 +364,10 @@
   // DOM refs
   let root, launcher, unreadBadge, panel, titleEl, statusEl, closeBtn, connEl, errorEl, errorText, errorClose;
   let list, typingEl, typingText, queueEl, form, inputLabel, input, sendBtn, qrRow;
+  let attachBtn, fileInput, prechatEl;
+  let filesConfig = null; // widget_config.files: {max_bytes, types, limit_mb}; null: no uploads
+  let prechatConfig = null; // widget_config.prechat (flows/prechat.yml), when the form is on
+  let uploading = false;
 
   // ---------------------------------------------------------------------------
   // UI construction
@@ -419,7 +432,18 @@
       enterkeyhint: 'send',
     });
     sendBtn = h('button', 'fd-send', { type: 'submit' });
-    form.append(inputLabel, input, sendBtn);
+    attachBtn = h('button', 'fd-attach', { type: 'button' });
+    attachBtn.appendChild(svg(['M21 12.5l-8.5 8.5a5 5 0 0 1-7-7L14 5.5a3.3 3.3 0 0 1 4.7 4.7L10.2 18.7a1.7 1.7 0 0 1-2.4-2.4L15.5 8.6']));
+    attachBtn.hidden = true; // until the server says what it takes (widget_config.files)
+    fileInput = h('input', 'fd-file-input', { type: 'file', tabindex: '-1', 'aria-hidden': 'true' });
+    fileInput.hidden = true;
+    attachBtn.addEventListener('click', () => fileInput.click());
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files && fileInput.files[0];
+      fileInput.value = '';
+      if (file) uploadFile(file);
+    });
+    form.append(attachBtn, fileInput, inputLabel, input, sendBtn);
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const text = input.value;
@@ -430,8 +454,34 @@
     });
     input.addEventListener('input', onLocalTyping);
     input.addEventListener('blur', stopLocalTyping);
+    // A pasted screenshot or file is sent like a chosen one.
+    input.addEventListener('paste', (ev) => {
+      const files = ev.clipboardData && ev.clipboardData.files;
+      if (filesConfig && files && files.length) {
+        ev.preventDefault();
+        uploadFile(files[0]);
+      }
+    });
 
-    panel.append(header, connEl, errorEl, list, typingEl, queueEl, form);
+    prechatEl = h('div', 'fd-prechat');
+    prechatEl.hidden = true;
+    panel.append(header, connEl, errorEl, list, typingEl, queueEl, prechatEl, form);
+    // Drag and drop a file onto the chat to send it.
+    panel.addEventListener('dragover', (ev) => {
+      if (!filesConfig || !ev.dataTransfer || Array.from(ev.dataTransfer.types || []).indexOf('Files') < 0) return;
+      ev.preventDefault();
+      panel.classList.add('fd-dragging');
+    });
+    panel.addEventListener('dragleave', (ev) => {
+      if (ev.target === panel) panel.classList.remove('fd-dragging');
+    });
+    panel.addEventListener('drop', (ev) => {
+      panel.classList.remove('fd-dragging');
+      const files = ev.dataTransfer && ev.dataTransfer.files;
+      if (!filesConfig || !files || !files.length) return;
+      ev.preventDefault();
+      uploadFile(files[0]);
+    });
     list.addEventListener('scroll', () => {
       stuckToBottom = nearBottom();
     });
@@ -457,6 +507,9 @@
     errorClose.setAttribute('aria-label', t('dismiss'));
     list.setAttribute('aria-label', t('messages'));
     inputLabel.textContent = t('inputLabel');
+    attachBtn.setAttribute('aria-label', t('attach'));
+    attachBtn.setAttribute('title', t('attach'));
+    panel.setAttribute('data-drop-text', t('dropHere'));
     input.setAttribute('aria-label', t('inputLabel'));
     input.setAttribute('placeholder', t('placeholder'));
     sendBtn.textContent = t('send');
@@ -562,6 +615,10 @@
         bubble.appendChild(img);
       }
     }
+    if (msg.file && typeof msg.file === 'object') {
+      const node = buildFile(msg.file);
+      if (node) bubble.appendChild(node);
+    }
     li.appendChild(bubble);
 
     const meta = h('div', 'fd-msg-meta');
@@ -574,6 +631,24 @@
 
     msgData.set(li, { quickReplies: role === 'customer' ? [] : normalizeQuickReplies(msg.quick_replies) });
     return li;
+  }
+
+  // A photo (a thumbnail opening the full image) or a file (a download link). The link is
+  // signed by the server and expires; a local preview (blob:) is shown while uploading.
+  function buildFile(file) {
+    const raw = typeof file.url === 'string' ? file.url : '';
+    const url = raw.indexOf('blob:') === 0 ? raw : raw.charAt(0) === '/' ? safeHttpUrl(serverUrl(raw)) : null;
+    const name = String(file.name || 'file');
+    if (!url) return h('span', 'fd-file-name', null, name);
+    const link = h('a', 'fd-file', { href: url, target: '_blank', rel: 'noopener noreferrer' });
+    if (String(file.type || '').indexOf('image/') === 0) {
+      link.appendChild(h('img', 'fd-msg-image fd-file-thumb', { src: url, alt: name, loading: 'lazy' }));
+    } else {
+      link.setAttribute('download', name);
+      link.classList.add('fd-file-download');
+      link.append(h('span', 'fd-file-name', null, name));
+    }
+    return link;
   }
 
   // "Did this answer your question?" under a live FAQ answer (answer_id from the server).
@@ -602,6 +677,7 @@
 
   const isRenderable = (msg) =>
     (msg.text != null && msg.text !== '') ||
+    (msg.file && typeof msg.file === 'object') ||
     (msg.attachment && typeof msg.attachment === 'object' && msg.attachment.type === 'image');
 
   // Inserts a message element in seq order. Live messages without a higher-seq neighbour go
@@ -726,7 +802,7 @@
   }
 
   function addPending(entry) {
-    const li = buildMessage({ role: 'customer', text: entry.title || entry.message, ts: entry.created });
+    const li = buildMessage({ role: 'customer', text: entry.title || entry.message, ts: entry.created, file: entry.file });
     li.setAttribute('data-client-msg-id', entry.client_msg_id);
     const p = { entry, el: li, state: 'sending', error: '', attempt: 0, inFlight: false };
     pending.set(entry.client_msg_id, p);
@@ -769,6 +845,7 @@
     const e = p.entry;
     const payload = { message: e.message, session_id: sessionId, customData: e.customData, client_msg_id: e.client_msg_id };
     if (e.title) payload.title = e.title;
+    if (e.attachment_id) payload.attachment_id = e.attachment_id;
     p.inFlight = true;
     p.attempt += 1;
     const attempt = p.attempt;
@@ -915,6 +992,129 @@
     renderTyping();
     renderUnread();
     refreshQuickReplies();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Photos and files: POST /widget/upload (owner only: the resume token), then
+  // user_uttered {attachment_id}. A refused file shows the server's reason; nothing else is lost.
+  // ---------------------------------------------------------------------------
+
+  function uploadFile(file) {
+    if (!filesConfig || uploading) return;
+    if (!sessionId || !resumeToken || !ready) {
+      showError(t('unavailable'));
+      return;
+    }
+    uploading = true;
+    attachBtn.disabled = true;
+    const note = h('li', 'fd-notice fd-uploading', null, t('uploading', { name: file.name || '' }));
+    list.appendChild(note);
+    scrollToBottom(true);
+    const body = new FormData();
+    body.append('session_id', sessionId);
+    body.append('token', resumeToken);
+    body.append('file', file, file.name || 'file');
+    fetch(serverUrl('/widget/upload'), { method: 'POST', body, credentials: 'omit' })
+      .then((res) => res.json().catch(() => ({ ok: false, error: { message: t('failed') } })))
+      .then((data) => {
+        if (!data || !data.ok || !data.attachment) {
+          const error = (data && data.error) || {};
+          showError(error.message ? String(error.message) : t('failed'));
+          return;
+        }
+        hideError();
+        sendFileMessage(data.attachment);
+      })
+      .catch(() => showError(t('unavailable')))
+      .then(() => {
+        uploading = false;
+        attachBtn.disabled = false;
+        note.remove();
+      });
+  }
+
+  function sendFileMessage(attachment) {
+    stopLocalTyping();
+    const caption = input.value.trim() ? input.value.slice(0, MAX_MESSAGE_CHARS) : '';
+    if (caption) input.value = '';
+    const entry = {
+      client_msg_id: randomId(),
+      session_id: sessionId,
+      message: caption,
+      attachment_id: String(attachment.id),
+      file: attachment,
+      created: Date.now(),
+    };
+    if (!caption) entry.title = '[' + String(attachment.name || 'file') + ']';
+    outboxAdd(entry);
+    const p = addPending(entry);
+    scrollToBottom(true);
+    emitPending(p);
+  }
+
+  // ---------------------------------------------------------------------------
+  // The optional pre-chat form (flows/prechat.yml): name and e-mail for the agent's card
+  // ---------------------------------------------------------------------------
+
+  const KEY_PRECHAT = 'frontdesk_prechat_done';
+  const prechatDone = () => store.get(KEY_PRECHAT) === sessionId;
+
+  function showPrechat(config, blocking) {
+    prechatEl.textContent = '';
+    const box = h('form', 'fd-prechat-form', { novalidate: '' });
+    if (config.intro) box.appendChild(h('p', 'fd-prechat-intro', null, String(config.intro)));
+    const inputs = {};
+    for (const field of config.fields) {
+      if (!field || (field.name !== 'name' && field.name !== 'email')) continue;
+      const id = 'fd-prechat-' + field.name;
+      const label = h('label', 'fd-prechat-label', { for: id }, String(field.label || field.name));
+      const attrs = { id, name: field.name, type: field.name === 'email' ? 'email' : 'text', autocomplete: field.name, maxlength: '200' };
+      if (field.required) attrs.required = '';
+      const el = h('input', 'fd-prechat-input fd-prechat-' + field.name, attrs);
+      el.value = field.value ? String(field.value) : '';
+      inputs[field.name] = el;
+      box.append(label, el);
+    }
+    const error = h('p', 'fd-prechat-error', { role: 'alert' });
+    error.hidden = true;
+    const actions = h('div', 'fd-prechat-actions');
+    const submit = h('button', 'fd-prechat-submit', { type: 'submit' }, String(config.submit || t('send')));
+    actions.appendChild(submit);
+    const finish = () => {
+      store.set(KEY_PRECHAT, sessionId || '');
+      prechatEl.hidden = true;
+      prechatEl.textContent = '';
+      form.hidden = false;
+      input.focus();
+    };
+    if (config.skip) {
+      const skip = h('button', 'fd-prechat-skip', { type: 'button' }, String(config.skip));
+      skip.addEventListener('click', finish);
+      actions.appendChild(skip);
+    }
+    box.append(error, actions);
+    box.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const answers = {};
+      for (const [name, el] of Object.entries(inputs)) answers[name] = el.value.trim();
+      if (!socket || !socket.connected) return;
+      submit.disabled = true;
+      socket.timeout(ACK_TIMEOUT_MS).emit('prechat', answers, (err, ack) => {
+        submit.disabled = false;
+        if (!err && ack && ack.ok) {
+          finish();
+          return;
+        }
+        error.textContent = ack && ack.error && ack.error.message ? String(ack.error.message) : t('failed');
+        error.hidden = false;
+      });
+    });
+    prechatEl.appendChild(box);
+    prechatEl.hidden = false;
+    form.hidden = !!blocking; // before the first message: the form comes first
+    const first = Object.values(inputs)[0];
+    if (first && isOpen) first.focus();
+    scrollToBottom(true);
   }
 
   // ---------------------------------------------------------------------------
@@ -1084,6 +1284,7 @@
             text: m.text,
             quick_replies: m.quick_replies,
             attachment: m.attachment,
+            file: m.file,
             sender: m.sender,
             client_msg_id: m.client_msg_id,
           },
@@ -1107,6 +1308,7 @@
         text: data.text,
         quick_replies: data.quick_replies || data.buttons,
         attachment: data.attachment,
+        file: data.file,
         sender: data.sender,
         answer_id: typeof data.answer_id === 'string' ? data.answer_id : null,
       });
@@ -1114,7 +1316,7 @@
 
     socket.on('user_echo', (data) => {
       if (!data || typeof data !== 'object') return;
-      ingest({ seq: data.seq, ts: data.ts, role: 'customer', text: data.text, client_msg_id: data.client_msg_id });
+      ingest({ seq: data.seq, ts: data.ts, role: 'customer', text: data.text, file: data.file, client_msg_id: data.client_msg_id });
     });
 
     socket.on('bot_typing', (data) => {
@@ -1165,6 +1367,16 @@
         statusEl.textContent = data.status_text ? String(data.status_text) : '';
       }
       if (typeof data.title === 'string' && data.title) serverTitle = data.title;
+      if (data.files && typeof data.files === 'object' && Array.isArray(data.files.types)) {
+        filesConfig = data.files;
+        fileInput.setAttribute('accept', data.files.types.join(','));
+        attachBtn.hidden = false;
+      }
+      if (data.prechat && typeof data.prechat === 'object') {
+        prechatConfig = data.prechat;
+        const started = list.querySelector('.fd-msg-customer') || pending.size > 0;
+        if (prechatConfig.before_first_message && !started && !prechatDone()) showPrechat(prechatConfig, true);
+      }
       // The page's explicit data-language wins, unless the customer writes in another
       // language (`detected`); otherwise follow the server's conversation language.
       if ((!explicitLanguage || data.detected) && typeof data.language === 'string' && data.language) {
@@ -1172,6 +1384,11 @@
         uiLang = uiLangFor(data.language);
       }
       applyStrings();
+    });
+
+    // A person was asked for and the pre-chat form is on: who are we helping?
+    socket.on('prechat_request', (data) => {
+      if (data && typeof data === 'object' && Array.isArray(data.fields)) showPrechat(data, false);
     });
 
     socket.on('frontdesk_error', (data) => {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,14 +75,18 @@ class JsonApi:
         params: Mapping[str, str] | None = None,
         attempts: int | None = None,
         timeout: float | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
     ) -> Any:
-        """POST `body` to base_url + path; the parsed JSON of the first success, or ApiError."""
+        """POST `body` (or a fresh `form()` each try: a multipart upload) to base_url + path;
+        the parsed JSON of the first success, or ApiError."""
         tries = attempts or self.policy.attempts
         delay = self.policy.backoff
         for attempt in range(1, tries + 1):
             reply: Reply | None = None
             try:
-                reply = await self._post_once(path, body, params, timeout or self.policy.timeout)
+                reply = await self._post_once(
+                    path, body, params, timeout or self.policy.timeout, form
+                )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 problem = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no answer in time'}"
             else:
@@ -111,11 +115,17 @@ class JsonApi:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _post_once(
-        self, path: str, body: Mapping[str, Any], params: Mapping[str, str] | None, timeout: float
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        params: Mapping[str, str] | None,
+        timeout: float,
+        form: Callable[[], aiohttp.FormData] | None = None,
     ) -> Reply:
         url = f"{self.base_url}/{path.lstrip('/')}"
+        payload: dict[str, Any] = {"data": form()} if form is not None else {"json": dict(body)}
         async with self.session.post(
-            url, json=dict(body), params=params, timeout=aiohttp.ClientTimeout(total=timeout)
+            url, params=params, timeout=aiohttp.ClientTimeout(total=timeout), **payload
         ) as resp:
             try:
                 data: Any = await resp.json(content_type=None)
@@ -124,6 +134,24 @@ class JsonApi:
             header = resp.headers.get("Retry-After", "")
             retry_after = float(header) if header.replace(".", "", 1).isdigit() else None
             return Reply(resp.status, data, retry_after)
+
+    async def download(self, url: str, limit: int, what: str) -> bytes:
+        """GET a file: at most `limit` + 1 bytes (more means too large), or ApiError."""
+        try:
+            async with self.session.get(
+                url, timeout=aiohttp.ClientTimeout(total=self.policy.timeout * 3)
+            ) as resp:
+                if resp.status >= 400:
+                    raise ApiError(f"{self.name} {what} answered {resp.status}", resp.status)
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > limit:
+                        break
+                return bytes(data[: limit + 1])
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = self.redact(str(exc)) or "no answer in time"
+            raise ApiError(f"{self.name} {what} failed: {type(exc).__name__}: {detail}") from None
 
 
 def _describe(body: Any) -> str:

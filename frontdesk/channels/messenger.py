@@ -77,7 +77,17 @@ class MessengerChannel(PlatformChannel[Event]):
     async def process(self, event: Event) -> None:
         language = self.templates.default_language  # webhooks carry no locale
         conv, language = await self.open(event.psid, language, {"channel_user": event.psid})
-        await self.take(conv, language, event.kind, event.text, event.payload, event.key)
+        if event.kind != "file":
+            await self.take(conv, language, event.kind, event.text, event.payload, event.key)
+            return
+        for index, (kind, url) in enumerate(event.files):  # one message per photo or file
+            key = event.key if index == 0 else f"{event.key}:{index}"
+
+            async def fetch(limit: int, url: str = url) -> bytes:
+                return await self.api.download(url, limit, "attachment")
+
+            name = "photo" if kind == "image" else "file"
+            await self.take_file(conv, language, event.text, key, name, fetch)
 
     # -- outbound ---------------------------------------------------------------------------
 
@@ -89,6 +99,11 @@ class MessengerChannel(PlatformChannel[Event]):
         if outgoing.image:
             image = {"type": "image", "payload": {"url": outgoing.image, "is_reusable": True}}
             messages.append({"attachment": image})
+        if outgoing.file is not None and self.links is not None:
+            # The Send API fetches it from our signed public link (PUBLIC_URL).
+            kind = "image" if outgoing.file.image else "file"
+            url = self.links.url(outgoing.file.id)
+            messages.append({"attachment": {"type": kind, "payload": {"url": url}}})
         for message in messages:
             await self.api.send(user, message)
 

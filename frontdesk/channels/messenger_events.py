@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from frontdesk.errors import BadInput
 
-Kind = Literal["text", "unsupported", "edit"]
+Kind = Literal["text", "unsupported", "edit", "file"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Event:
     key: str  # unique per event (the message's mid): dedupe and transcript id
     text: str  # what the transcript shows
     payload: str = ""  # what the bot receives, when it differs from text
+    files: tuple[tuple[str, str], ...] = ()  # (kind, url) of images and files (kind "file")
 
 
 def parse_body(raw: Any) -> list[Event]:
@@ -73,10 +74,19 @@ def _message(psid: str, message: Mapping[str, Any]) -> Event | None:
     if text:
         return Event("text", psid, mid, text, payload)
     attachments = message.get("attachments")
-    kinds = [_attachment(a) for a in (attachments if isinstance(attachments, list) else [])] or [
-        "message"
-    ]
-    return Event("unsupported", psid, mid, " ".join(f"[{k}]" for k in dict.fromkeys(kinds)))
+    items = attachments if isinstance(attachments, list) else []
+    kinds = [_attachment(a) for a in items] or ["message"]
+    shown = " ".join(f"[{k}]" for k in dict.fromkeys(kinds))
+    files = tuple(
+        (kind, _str(item["payload"].get("url")))
+        for kind, item in zip(kinds, items, strict=False)
+        if kind in ("image", "file")
+        and isinstance(item.get("payload"), dict)
+        and _str(item["payload"].get("url")).startswith(("https://", "http://"))
+    )
+    if files:
+        return Event("file", psid, mid, shown, files=files)
+    return Event("unsupported", psid, mid, shown)
 
 
 def _attachment(attachment: Any) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -29,6 +29,7 @@ from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.errors import BadInput, StoreUnavailable
+from frontdesk.files.storage import Attachment, FileLinks, FileRefused, FileStore
 from frontdesk.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Outgoing:
     parts: tuple[str, ...]
     quick_replies: tuple[QuickReply, ...] = ()
     image: str | None = None
+    file: Attachment | None = None  # a photo or file an agent sent (after the text)
 
 
 class PlatformChannel(ABC, Generic[Item]):
@@ -54,6 +56,8 @@ class PlatformChannel(ABC, Generic[Item]):
     title: ClassVar[str]  # the platform's name in logs
     max_text: ClassVar[int]  # longest text message, in UTF-16 units
     received: ClassVar[str] = "ok"  # the webhook's answer once everything is stored
+    files: FileStore | None = None  # photos and files (set by the app; None: not kept)
+    links: FileLinks | None = None
 
     def __init__(
         self,
@@ -135,6 +139,43 @@ class PlatformChannel(ABC, Generic[Item]):
             key = "edited_message" if kind == "edit" else "unsupported_message"
             await self.keep_unread(conv, text, msg_id, self.templates.render(language, key))
 
+    async def take_file(
+        self,
+        conv: str,
+        language: str,
+        text: str,
+        msg_id: str,
+        name: str,
+        fetch: Callable[[int], Awaitable[bytes]],
+        size: int | None = None,
+    ) -> None:
+        """A photo or file: downloaded (`fetch(limit)`), checked and kept, then routed like
+        a message (frontdesk.core.customer_files); refused or failed ones are kept as text
+        with a reply saying why."""
+        if self.files is None:
+            reply = self.templates.render(language, "unsupported_message")
+            await self.keep_unread(conv, text, msg_id, reply)
+            return
+        policy = self.files.policy
+        try:
+            if size is not None and size > policy.max_bytes:
+                raise FileRefused("file_too_large", f"{size} bytes")
+            attachment = await self.files.save(await fetch(policy.max_bytes), name, conv)
+        except FileRefused as exc:
+            reply = self.templates.render(language, exc.code, **policy.describe())
+            await self.keep_unread(conv, text, msg_id, reply)
+            return
+        except ApiError as exc:
+            log.warning("%s file for %s not downloaded: %s", self.title, conv, exc)
+            await self.keep_unread(
+                conv, text, msg_id, self.templates.render(language, "file_failed")
+            )
+            return
+        inbound = Inbound(
+            conv, self.channel, text, client_msg_id=msg_id, attachment=attachment.public()
+        )
+        await self.router.accept(inbound)
+
     async def keep_unread(self, conv: str, text: str, msg_id: str, reply: str) -> None:
         inbound = Inbound(conv, self.channel, text, client_msg_id=msg_id)
         await self.router.keep_unread(inbound, reply)
@@ -178,7 +219,11 @@ class PlatformChannel(ABC, Generic[Item]):
             text = self.templates.render(language, "choose_option")
         parts = tuple(split_text(text, self.max_text)) if text else ()
         image = str(entry["image"]) if entry.get("image") else None
-        return Outgoing(parts, replies, image)
+        attachment = entry.get("attachment")
+        file = None
+        if isinstance(attachment, Mapping) and self.files is not None:
+            file = await self.files.get(attachment.get("id"))
+        return Outgoing(parts, replies, image, file)
 
     async def typing(
         self, conversation_id: str, active: bool, in_reply_to: int, activity: str = ""

@@ -115,6 +115,13 @@ class TelegramChannel(PlatformChannel[Update]):
         conv, language = await self.open(update.chat_id, language, identity(update.user))
         if update.kind == "button":
             await self._button(conv, language, update)
+        elif update.kind == "file":
+
+            async def fetch(limit: int) -> bytes:
+                return await self.api.get_file(update.file_id, limit)
+
+            msg_id, name = update.client_msg_id, update.file_name
+            await self.take_file(conv, language, update.text, msg_id, name, fetch, update.file_size)
         else:
             msg_id = update.client_msg_id
             await self.take(conv, language, update.kind, update.text, update.payload, msg_id)
@@ -146,6 +153,10 @@ class TelegramChannel(PlatformChannel[Update]):
             await self.api.send_message(user, part, markup if last else None)
         if outgoing.image:
             await self.api.send_photo(user, outgoing.image)
+        if outgoing.file is not None and self.files is not None:
+            file = outgoing.file
+            data = await self.files.read(file.id)
+            await self.api.send_file(user, data, file.name, file.type, file.image)
 
     async def show_typing(self, user: str, active: bool) -> None:
         if active:  # Telegram clears "typing…" by itself when the message arrives

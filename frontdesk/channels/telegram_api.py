@@ -59,6 +59,33 @@ class TelegramApi(JsonApi):
     async def send_photo(self, chat_id: str, url: str) -> Any:
         return await self.call("sendPhoto", {"chat_id": chat_id, "photo": url})
 
+    async def send_file(
+        self, chat_id: str, data: bytes, name: str, mime: str, photo: bool, caption: str = ""
+    ) -> Any:
+        """sendPhoto (an image) or sendDocument (anything else), uploaded as multipart."""
+        method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+
+        def form() -> aiohttp.FormData:
+            body = aiohttp.FormData()
+            body.add_field("chat_id", chat_id)
+            if caption:
+                body.add_field("caption", caption[:1024])
+            body.add_field(field, data, filename=name, content_type=mime)
+            return body
+
+        reply = await self.post(f"bot{self._token}/{method}", {}, method, form=form)
+        if not isinstance(reply, dict) or reply.get("ok") is not True:
+            raise ApiError(f"Telegram {method} answered an unexpected body")
+        return reply.get("result")
+
+    async def get_file(self, file_id: str, limit: int) -> bytes:
+        """getFile, then the file's bytes (at most `limit` + 1) from the file URL."""
+        result = await self.call("getFile", {"file_id": file_id})
+        path = result.get("file_path") if isinstance(result, dict) else None
+        if not isinstance(path, str) or not path:
+            raise ApiError("Telegram getFile answered no file_path")
+        return await self.download(f"{self.base_url}/file/bot{self._token}/{path}", limit, "file")
+
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
         # Best effort: one quick try; a late "typing…" is worthless.
         return await self.call(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from frontdesk.errors import BadInput
 
-Kind = Literal["text", "unsupported", "edit", "button", "ignored"]
+Kind = Literal["text", "unsupported", "edit", "button", "ignored", "file"]
 
 # Message fields that carry content frontdesk cannot read yet, and how the transcript names them.
 _CONTENT = (
@@ -42,6 +42,9 @@ class Update:
     callback_id: str = ""
     callback_data: str = ""
     message: Mapping[str, Any] | None = None  # the message a pressed button belongs to
+    file_id: str = ""  # a photo or document (kind "file")
+    file_name: str = ""
+    file_size: int | None = None
 
     @property
     def client_msg_id(self) -> str:
@@ -79,6 +82,22 @@ def _message(update_id: int, message: Mapping[str, Any]) -> Update:
     if isinstance(text, str) and text.strip():
         text = text.strip()
         return Update(update_id, "text", chat_id, user, text, _command(text), message_id)
+    file = _file(message)
+    if file is not None:
+        file_id, file_name, size, label = file
+        caption = _str(message.get("caption")).strip()
+        shown = f"[{label}] {caption}" if caption else f"[{label}]"
+        return Update(
+            update_id,
+            "file",
+            chat_id,
+            user,
+            shown,
+            message_id=message_id,
+            file_id=file_id,
+            file_name=file_name,
+            file_size=size,
+        )
     for name, label in _CONTENT:
         if name in message:
             described = f"[{label}{_detail(name, message.get(name))}]"
@@ -87,6 +106,25 @@ def _message(update_id: int, message: Mapping[str, Any]) -> Update:
             return Update(update_id, "unsupported", chat_id, user, shown, message_id=message_id)
     # Service messages (members joining, pinned messages, …) are not from the customer.
     return Update(update_id, "ignored", chat_id, user, message_id=message_id)
+
+
+def _file(message: Mapping[str, Any]) -> tuple[str, str, int | None, str] | None:
+    """(file_id, name, size, label) of a photo (its largest size) or a document."""
+    photos = message.get("photo")
+    if isinstance(photos, list) and photos and isinstance(photos[-1], dict):
+        largest = photos[-1]
+        if isinstance(largest.get("file_id"), str):
+            return largest["file_id"], "photo.jpg", _size(largest), "photo"
+    document = message.get("document")
+    if isinstance(document, dict) and isinstance(document.get("file_id"), str):
+        name = _str(document.get("file_name"))[:100] or "file"
+        return document["file_id"], name, _size(document), f"file {name}"
+    return None
+
+
+def _size(value: Mapping[str, Any]) -> int | None:
+    size = value.get("file_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def _callback(update_id: int, query: Mapping[str, Any]) -> Update:

@@ -21,6 +21,7 @@ import socketio
 from frontdesk.channels.ratelimit import RateLimiter
 from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
 from frontdesk.channels.safeguards import Safeguards
+from frontdesk.channels.widget_files import WidgetFiles
 from frontdesk.channels.widget_input import (
     CLIENT_MSG_ID,
     PRIVATE_CUSTOM_DATA,
@@ -32,7 +33,7 @@ from frontdesk.channels.widget_input import (
     valid_text,
 )
 from frontdesk.channels.widget_shapes import history_shape, plain_room, plain_shape, rasa_shape
-from frontdesk.core.conversation import Conversations
+from frontdesk.core.conversation import Conversation, Conversations
 from frontdesk.core.messages import Inbound
 from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
@@ -68,8 +69,10 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         ratings: AnswerRatings,
         safeguards: Safeguards,
         namespace: str = "/",
+        extras: WidgetFiles | None = None,
     ) -> None:
         super().__init__(namespace)
+        self.extras = extras  # photos and files, the pre-chat form (channels/widget_files.py)
         self.access = safeguards.access
         self.limiter = RateLimiter(safeguards.limits, router.pending_turns)
         self.router = router
@@ -84,8 +87,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
     # -- outbound -----------------------------------------------------------------------------
 
     async def deliver(self, conversation_id: str, entry: Mapping[str, Any]) -> None:
-        await self.emit("bot_uttered", rasa_shape(entry), room=conversation_id)
-        plain = plain_shape(entry)
+        await self.emit("bot_uttered", rasa_shape(self._signed(entry)), room=conversation_id)
+        plain = plain_shape(self.extras.plain(entry) if self.extras else entry)
         if plain:
             await self.emit("bot_uttered", plain, room=plain_room(conversation_id))
 
@@ -173,7 +176,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             token = {"session_id": session_id, "token": grant.token}
             await self.emit("session_token", token, to=sid)
             await self._send_history(sid, session_id, last_seq if grant.resumed else 0)
-            await self._send_config(sid, session["language"])
+            await self._send_config(sid, session["language"], conversation)
             if conversation.waiting:  # a reload while waiting keeps the place in line in view
                 await self._send_queue_status(sid, conversation.case_id)
 
@@ -220,14 +223,28 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         if status is not None:
             await self.emit("queue_status", self.waits.payload(status), to=sid)
 
-    async def _send_config(self, sid: str, language: str) -> None:
-        """The header's "Typically replies in …", from the same data as every wait quote."""
+    async def _send_config(
+        self, sid: str, language: str, conversation: Conversation | None = None
+    ) -> None:
+        """The header's "Typically replies in …", from the same data as every wait quote;
+        for frontdesk's widget also what it may upload, and the pre-chat form."""
         try:
             status = await self.waits.typical_reply(language)
         except StoreUnavailable as exc:
             log.error("widget_config: %s", exc)
             return
-        await self.emit("widget_config", {"status_text": status, "language": language}, to=sid)
+        config: dict[str, Any] = {"status_text": status, "language": language}
+        if self.extras is not None:
+            config["files"] = self.extras.config()
+            if self.extras.prechat is not None and conversation is not None:
+                prechat = self.extras.prechat.widget_config(conversation)
+                if prechat is not None:
+                    config["prechat"] = prechat
+        await self.emit("widget_config", config, to=sid)
+
+    def _signed(self, entry: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The entry with a signed link on its photo or file, made now (never stored)."""
+        return self.extras.signed(entry) if self.extras is not None else entry
 
     async def _send_history(self, sid: str, session_id: str, last_seq: int) -> None:
         try:
@@ -236,7 +253,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             log.error("history for %s: %s", session_id, exc)
             await self._error(sid, None, "store_unavailable", None)
             return
-        messages = [history_shape(e) for e in entries]
+        messages = [history_shape(self._signed(e)) for e in entries]
         last = messages[-1]["seq"] if messages else last_seq
         await self.emit(
             "history",
@@ -252,7 +269,7 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             # Stock Rasa clients send their (empty) init payload on open: Rasa ignores it too.
             return {"ok": True, "ignored": True}
         try:
-            inbound = self._inbound(session, data)
+            inbound = await self._any_inbound(session, data)
             retry_after = self.limiter.check(sid, inbound.conversation_id)
             if retry_after:
                 return await self._rate_limited(sid, session, retry_after, client_msg_id)
@@ -265,6 +282,8 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self._error(sid, language, "store_unavailable", None, client_msg_id)
         if not accepted.duplicate and self._other_tabs(inbound.conversation_id, sid):
             echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
+            if inbound.attachment:
+                echo["file"] = self._signed({"attachment": inbound.attachment})["attachment"]
             await self.emit("user_echo", echo, room=inbound.conversation_id, skip_sid=sid)
         return {"ok": True, "seq": accepted.seq, "duplicate": accepted.duplicate}
 
@@ -315,6 +334,30 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             conversation = await self.conversations.get(session["session_id"])
             await self.conversations.set_language(conversation, language)
         await self.save_session(sid, session)
+
+    async def _any_inbound(self, session: dict[str, Any], data: Any) -> Inbound:
+        """A text message, or a photo or file uploaded before (with an optional caption)."""
+        if isinstance(data, dict) and data.get("attachment_id") and self.extras is not None:
+            session_id = session.get("session_id")
+            if not session_id:
+                raise BadInput("no_session", self._text(session, "no_session"))
+            language = session.get("language") or self.templates.default_language
+            return await self.extras.inbound(session_id, data, self.templates, language)
+        return self._inbound(session, data)
+
+    async def on_prechat(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{name, email}`: the pre-chat form's answers (frontdesk.core.prechat)."""
+        session = await self.get_session(sid)
+        language = session.get("language")
+        try:
+            if not session.get("session_id") or self.extras is None:
+                raise BadInput("no_session", self._text(session, "no_session"))
+            return await self.extras.prechat_answers(session["session_id"], data)
+        except BadInput as exc:
+            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+        except StoreUnavailable as exc:
+            log.error("prechat: %s", exc)
+            return await self._error(sid, language, "store_unavailable", None)
 
     def _inbound(self, session: dict[str, Any], data: Any) -> Inbound:
         if not isinstance(data, dict):

@@ -33,6 +33,8 @@ def rasa_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("answer_id", "answer_confidence"):
         if entry.get(key) is not None:
             message[key] = entry[key]
+    if entry.get("attachment"):  # a photo or file: {id, name, type, size, url}
+        message["file"] = entry["attachment"]
     return message
 
 
@@ -46,5 +48,7 @@ def history_shape(entry: Mapping[str, Any]) -> dict[str, Any]:
         item = {"seq": entry["seq"], "ts": entry["ts"], "role": "customer", "text": entry["text"]}
         if entry.get("client_msg_id"):
             item["client_msg_id"] = entry["client_msg_id"]
+        if entry.get("attachment"):
+            item["file"] = entry["attachment"]
         return item
     return {"role": entry["role"], **rasa_shape(entry)}

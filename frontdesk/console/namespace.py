@@ -150,7 +150,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self._queue_changed()
 
     async def _customer_said(self, event: CustomerSaid) -> None:
-        entry = {"case_id": event.case_id, "entry": dict(event.entry)}
+        entry = {"case_id": event.case_id, "entry": self.desk.sign(event.entry)}
         await self.emit("case_message", entry, room=agent_room(event.agent))
 
     async def _customer_typing(self, event: CustomerTyping) -> None:
@@ -244,7 +244,12 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_reply(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
             case_id = _id(d)
-            entry = await self.desk.reply(agent, case_id, _text(d, MAX_REPLY))
+            file_id = d.get("attachment_id") or None
+            if file_id is not None and not isinstance(file_id, str):
+                raise DeskError("bad_request", "attachment_id must be text")
+            captioned = file_id is None or str(d.get("text") or "").strip()
+            text = _text(d, MAX_REPLY) if captioned else ""
+            entry = await self.desk.reply(agent, case_id, text, file_id)
             # The agent's other consoles see the reply too; this one has it from the ack.
             await self.emit(
                 "case_message",
@@ -252,6 +257,8 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 room=agent_room(agent),
                 skip_sid=sid,
             )
+            if entry.get("attachment"):  # with its signed link, for the console to show
+                return {"seq": entry["seq"], "attachment": entry["attachment"]}
             return {"seq": entry["seq"]}
 
         return await self._act(sid, data, act)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
@@ -15,6 +16,7 @@ from frontdesk.core.outbox import Outbox
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.errors import DeskError
+from frontdesk.files.storage import FileLinks, FileStore
 from frontdesk.store.base import AgentStore, CaseStore, Store
 
 MAX_NOTE = 5000
@@ -36,7 +38,11 @@ class AgentDesk:
         flows: Flows,
         survey: Survey,
         bus: EventBus,
+        files: FileStore | None = None,
+        links: FileLinks | None = None,
     ) -> None:
+        self.files = files
+        self.links = links
         self.conversations = conversations
         self.store = store
         self.cases = cases
@@ -110,15 +116,24 @@ class AgentDesk:
         transcript = await self.store.history(conversation_id, 0, 1000)
         earlier_ids = [c for c in await self.cases.customer_cases(conversation_id) if c != case_id]
         earlier = [earlier_item(row) for row in await self.cases.get_many(earlier_ids)]
+        shown = card(case, transcript)
+        shown["attachments"] = [self.signed(a) for a in shown["attachments"]]
         return {
-            "card": card(case, transcript),
+            "card": shown,
             "transcript": [
-                e for e in transcript if int(e["seq"]) >= int(case.get("start_seq") or 1)
+                self.sign(e) for e in transcript if int(e["seq"]) >= int(case.get("start_seq") or 1)
             ],
             "earlier": earlier,
             "notes": await self.cases.notes(case_id),
             "tags": json.loads(case.get("tags") or "[]"),
         }
+
+    def sign(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """A transcript entry with a signed, expiring link on its photo or file."""
+        return self.links.sign_entry(entry) if self.links is not None else dict(entry)
+
+    def signed(self, attachment: Mapping[str, Any]) -> dict[str, Any]:
+        return self.links.signed(attachment) if self.links is not None else dict(attachment)
 
     async def held(self, agent: str, case_id: str) -> dict[str, str]:
         """The case, if the agent holds it (DeskError otherwise)."""
@@ -162,18 +177,23 @@ class AgentDesk:
         await self.conversations.assign(conversation_id, case_id, agent, name)
         return await self.case_view(agent, case_id)
 
-    async def reply(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
+    async def reply(
+        self, agent: str, case_id: str, text: str, attachment_id: str | None = None
+    ) -> dict[str, Any]:
         text = text.strip()
-        if not text:
+        if not text and not attachment_id:
             raise DeskError("empty_message", "the reply is empty")
         case = await self._held(agent, case_id)
+        attachment = await self._agent_file(agent, attachment_id) if attachment_id else None
         if _left_message(case):
             raise DeskError(
                 "answer_by_email",
                 "this customer left a message and is not in the chat: answer by e-mail",
             )
         info = await self.agent(agent)
-        message = Outbound(text=text, role="agent", sender_name=info["display_name"])
+        message = Outbound(
+            text=text, role="agent", sender_name=info["display_name"], attachment=attachment
+        )
         entry = await self.outbox.send(
             case["conversation_id"], case.get("channel", "widget"), message
         )
@@ -184,7 +204,15 @@ class AgentDesk:
         ):
             first = now - float(case.get("requested_at") or now)
         await self.bus.publish(AgentReplied(case_id, agent, first))
-        return entry  # the console that sent it shows it from the ack (and tells other tabs)
+        # The console that sent it shows it from the ack (and tells other tabs).
+        return self.sign(entry)
+
+    async def _agent_file(self, agent: str, attachment_id: str) -> dict[str, Any]:
+        """The file this agent uploaded for a reply (frontdesk.console.files_views)."""
+        found = await self.files.get(attachment_id) if self.files is not None else None
+        if found is None or found.owner != f"agent:{agent}":
+            raise DeskError("unknown_file", "that file was not found; attach it again")
+        return found.public()
 
     async def note(self, agent: str, case_id: str, text: str) -> dict[str, Any]:
         text = text.strip()

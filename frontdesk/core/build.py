@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.assignment import AutoAssign
 from frontdesk.core.conversation import Conversations
+from frontdesk.core.customer_files import CustomerFiles
 from frontdesk.core.events import EventBus
 from frontdesk.core.feedback import FeedbackLinks
 from frontdesk.core.flows import Flows
@@ -31,6 +32,7 @@ from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.turns import Turns
 from frontdesk.core.waits import WaitConfig, Waits
+from frontdesk.files.storage import FileLinks, FileStore
 from frontdesk.store.base import AgentStore, CaseStore, MailOutbox, Store, TurnLedger
 
 
@@ -67,9 +69,12 @@ def build_core(
     mail_sending: bool = False,
     secret: bytes = b"",
     base_url: str = "",
+    files: FileStore | None = None,
+    file_links: FileLinks | None = None,
 ) -> Core:
     """mail: the e-mail outbox (answers to left messages, satisfaction links signed with
-    `secret`, pointing at `base_url`); mail_sending: SMTP is set up, answers may be written."""
+    `secret`, pointing at `base_url`); mail_sending: SMTP is set up, answers may be written;
+    files, file_links: where photos and files are kept, and their signed links."""
     bus = EventBus()
     conversations = Conversations(store, bus, templates.default_language)
     later = Later()
@@ -89,7 +94,19 @@ def build_core(
     leave = LeaveMessage(conversations, outbox, templates, waits)
     handoff = Handoff(conversations, store, cases, outbox, templates, flows, waits, leave, bus)
     survey = Survey(conversations, cases, outbox, templates, bus)
-    desk = AgentDesk(conversations, store, cases, agents, outbox, templates, flows, survey, bus)
+    desk = AgentDesk(
+        conversations,
+        store,
+        cases,
+        agents,
+        outbox,
+        templates,
+        flows,
+        survey,
+        bus,
+        files=files,
+        links=file_links,
+    )
     turns = Turns(ledger, store, process_id, later)
     router = Router(
         conversations,
@@ -103,6 +120,7 @@ def build_core(
         metrics,
         turns,
         typing_delay,
+        CustomerFiles(store, cases, handoff, outbox, templates, bus),
     )
     auto_assign = AutoAssign(desk, flows.auto_assign)
     waits.subscribe(bus)

@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from frontdesk.core.kept_files import kept
+
 MESSAGE_PREVIEW = 300  # characters of a left message shown in the inbox list
 
 
@@ -67,6 +69,7 @@ def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> di
         "waited_seconds": round((joined or time.time()) - requested, 1),
         "agent": case.get("agent"),
         "tags": json.loads(case.get("tags") or "[]"),
+        "attachments": kept(case),  # the customer's photos and files ("Photos and files")
     }
 
 

@@ -31,6 +31,7 @@ from frontdesk.core.events import (
     EventBus,
 )
 from frontdesk.core.flows import Flows
+from frontdesk.core.kept_files import of_topic
 from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.messages import Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
@@ -168,6 +169,11 @@ class Handoff:
             **conversation.details,
             **extra,
         }
+        # The photos and files sent on this topic go with it (the card's "Photos and files").
+        raw = await self.store.get_conversation(conversation.id)
+        files = of_topic(raw, conversation.segment_start)
+        if files:
+            fields["attachments"] = files
         await self.cases.create(fields["id"], fields, customer_key=conversation.id, kind=kind)
         return Case.from_fields(fields)
 

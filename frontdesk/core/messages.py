@@ -25,6 +25,7 @@ class Inbound:
     payload: str = ""  # what the bot receives; defaults to text (a quick reply sends its payload)
     client_msg_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachment: dict[str, Any] | None = None  # a stored file: {id, name, type, size}
 
     @property
     def bot_text(self) -> str:
@@ -43,6 +44,7 @@ class Outbound:
     custom: dict[str, Any] | None = None
     answer_id: str | None = None  # the FAQ answer this is (e.g. billing/invoice_copy)
     answer_confidence: float | None = None
+    attachment: dict[str, Any] | None = None  # a stored file: {id, name, type, size}
 
     def to_entry(self) -> dict[str, Any]:
         """The transcript entry (without seq, which the store assigns)."""
@@ -60,6 +62,8 @@ class Outbound:
         if self.answer_id:
             entry["answer_id"] = self.answer_id
             entry["answer_confidence"] = self.answer_confidence
+        if self.attachment:
+            entry["attachment"] = dict(self.attachment)
         return entry
 
 
@@ -69,6 +73,8 @@ def customer_entry(inbound: Inbound) -> dict[str, Any]:
         entry["payload"] = inbound.payload
     if inbound.client_msg_id:
         entry["client_msg_id"] = inbound.client_msg_id
+    if inbound.attachment:
+        entry["attachment"] = dict(inbound.attachment)
     return entry
 
 

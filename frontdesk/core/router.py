@@ -27,6 +27,7 @@ from frontdesk.core.conversation import (
     Conversations,
     State,
 )
+from frontdesk.core.customer_files import CustomerFiles
 from frontdesk.core.events import BotAnswered, BotDeclined, Event
 from frontdesk.core.flows import Flows
 from frontdesk.core.handoff import Handoff
@@ -88,7 +89,9 @@ class Router:
         metrics: Metrics,
         turns: Turns,
         typing_delay: float = 0.7,
+        files: CustomerFiles | None = None,
     ) -> None:
+        self.files = files  # photos and files: kept for a person, never sent to the bot
         self.conversations = conversations
         self.store = store
         self.bot = bot
@@ -239,6 +242,8 @@ class Router:
         """Handle one customer message; True when it was relayed to an agent."""
         conversation = await self.conversations.get(inbound.conversation_id)
         command = inbound.bot_text.strip()
+        if inbound.attachment and self.files is not None:
+            return await self.files.received(conversation, {**customer_entry(inbound), "seq": seq})
         if conversation.state is State.AGENT:
             await self.handoff.to_agent(conversation, {**customer_entry(inbound), "seq": seq})
             return True

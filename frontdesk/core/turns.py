@@ -53,6 +53,8 @@ class Turns:
             "client_msg_id": inbound.client_msg_id,
             "metadata": inbound.metadata,
         }
+        if inbound.attachment:
+            turn["attachment"] = inbound.attachment
         await self.ledger.begin(inbound.conversation_id, seq, turn)
 
     def finish(self, conversation_id: str, seq: int) -> None:
@@ -118,6 +120,7 @@ class Turns:
                     payload=str(turn.get("payload") or ""),
                     client_msg_id=turn.get("client_msg_id"),
                     metadata=dict(turn.get("metadata") or {}),
+                    attachment=turn.get("attachment") or None,
                 )
                 adopted.append(Orphan(inbound, seq, int(turn.get("attempts") or 0) + 1))
         return adopted

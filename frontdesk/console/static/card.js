@@ -1,6 +1,7 @@
 /* The case card: why a person was asked for, what the bot understood and captured, who and where. */
 
 import { E, append, clear, el } from './dom.js';
+import { fileNode } from './files.js';
 import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, str } from './format.js';
 import { isOverdue } from './inbox.js';
 import { waitSeconds } from './queue.js';
@@ -132,6 +133,17 @@ export function renderCard(c, keep) {
   }
   if (card.agent && str(card.agent) !== store.me().name) field(dl, 'Agent', str(card.agent));
   E.card.appendChild(dl);
+
+  // The customer's photos and files on this topic (the bot cannot look at them).
+  const files = Array.isArray(card.attachments) ? card.attachments.filter((a) => a && a.url) : [];
+  if (files.length) {
+    const box = el('section', 'fc-card-files');
+    box.appendChild(el('h3', 'fc-card-files-title', 'Photos and files (' + files.length + ')'));
+    const ul = el('ul', 'fc-card-files-list');
+    files.forEach((a) => { ul.appendChild(append(el('li', 'fc-card-file'), fileNode(a))); });
+    box.appendChild(ul);
+    E.card.appendChild(box);
+  }
 
   // The answers the bot already gave (collapsible).
   const answers = Array.isArray(card.bot_answers) ? card.bot_answers : [];

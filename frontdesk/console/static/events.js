@@ -118,6 +118,19 @@ export const NAMESPACE = '/agent';
  * @property {string} text
  * @property {string} [sender_name]   the agent's display name
  * @property {Array<QuickReply|string>} [quick_replies]
+ * @property {FileRef} [attachment]   a photo or file sent with the message
+ */
+
+/**
+ * A photo or file (customer's or agent's). `url` is a signed link that expires
+ * (ATTACHMENT_LINK_TTL); it is made when the entry is sent, so reopening a case renews it.
+ * @typedef {Object} FileRef
+ * @property {string} id
+ * @property {string} name
+ * @property {string} type    image/png, image/jpeg, image/gif, image/webp or application/pdf
+ * @property {number} size    bytes
+ * @property {string} url     /files/<id>?exp=…&sig=…
+ * @property {number} [seq]   (card.attachments) the message it came with
  */
 
 /**
@@ -173,6 +186,7 @@ export const NAMESPACE = '/agent';
  * @property {?{email: string, message: string, promised_reply_by: string,
  *             promised_reply_at: ?number}} left_message   set for kind "message"
  * @property {?MailStatus} mail       the e-mail answer's status, once answered
+ * @property {FileRef[]} attachments  the customer's photos and files on this topic
  */
 
 /**
@@ -262,7 +276,10 @@ export const SERVER_EVENTS = Object.freeze({
  * presence    {status: 'available'|'away'}                 {}
  * claim       {case_id}                                    {case: CaseView}
  * open_case   {case_id}                                    {case: CaseView}
- * reply       {case_id, text, client_msg_id}               {seq: number}
+ * reply       {case_id, text, client_msg_id,                {seq: number, attachment?: FileRef}
+ *              attachment_id?}                             (attachment_id: from POST
+ *                                                          /console/upload, X-CSRF-Token
+ *                                                          header; text may then be empty)
  * note        {case_id, text}                              {note: Note}
  * typing      {case_id, typing: boolean}                   (emitted without waiting for an ack)
  * canned      {case_id, key}                               {text: string}

@@ -20,6 +20,7 @@ import {
 import { initClose } from './close.js';
 import { initComposer, renderCanned, stopTyping } from './composer.js';
 import { SERVER_EVENTS } from './events.js';
+import { initFiles } from './files.js';
 import { str } from './format.js';
 import { initInbox, renderInbox } from './inbox.js';
 import { initMyCases, renderMyCases } from './mycases.js';
@@ -120,6 +121,7 @@ function start() {
   initMyCases({ picked: pickCase });
   initTranscript();
   initComposer({ answered: answeredByUs });
+  initFiles();
   initNotes();
   initTags();
   initTransfer({ transferred: transferred });

@@ -329,6 +329,7 @@ export function addEntry(c, entry, local) {
     text: str(entry.text),
     sender_name: entry.sender_name ? str(entry.sender_name) : '',
     quick_replies: Array.isArray(entry.quick_replies) ? entry.quick_replies : [],
+    attachment: isObject(entry.attachment) ? entry.attachment : null,
     local: !!local
   };
   if (existing) {

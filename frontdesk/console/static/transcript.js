@@ -1,6 +1,7 @@
 /* The transcript of the open case and the "Customer is typing…" line under it. */
 
 import { E, append, clear, el } from './dom.js';
+import { fileNode } from './files.js';
 import { fmtClock, str } from './format.js';
 import * as store from './state.js';
 
@@ -32,6 +33,7 @@ function entryNode(e) {
   append(meta, el('span', 'fc-entry-who', roleLabel(e)), el('span', 'fc-entry-time', fmtClock(e.ts)));
   const bubble = el('div', 'fc-entry-bubble');
   append(bubble, el('div', 'fc-entry-text', e.text));
+  if (e.attachment) bubble.appendChild(fileNode(e.attachment));
   if (e.quick_replies.length) {
     const qr = el('div', 'fc-entry-qr');
     qr.setAttribute('aria-label', 'Buttons offered');

@@ -1,0 +1,3 @@
+"""Photos and files: type sniffing, settings, storage on disk and signed, expiring links.
+
+Nothing here imports aiohttp except `web` (the HTTP handlers)."""
