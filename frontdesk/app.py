@@ -21,6 +21,7 @@ from frontdesk.channels.http import RetryPolicy
 from frontdesk.channels.messenger import CHANNEL as MESSENGER
 from frontdesk.channels.messenger import MessengerChannel
 from frontdesk.channels.messenger_api import MessengerApi
+from frontdesk.channels.packets import SafePacket
 from frontdesk.channels.safeguards import Safeguards
 from frontdesk.channels.telegram import CHANNEL as TELEGRAM
 from frontdesk.channels.telegram import TelegramChannel
@@ -459,6 +460,7 @@ def make_app(settings: Settings) -> web.Application:
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
+        serializer=SafePacket,  # an unreadable packet is answered, not raised
         cors_allowed_origins=origins,
         max_http_buffer_size=max(64 * 1024, settings.max_message_length * 8),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Coroutine
 from typing import Any
 
@@ -43,6 +44,29 @@ class BackgroundTasks:
         """Wait for every task, including ones the running tasks start."""
         while self._tasks:
             await asyncio.wait(list(self._tasks))
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(body: bytes, value: Any) -> bool:
+    """Whether any text in `value`, parsed from the JSON `body` (keys too), holds a lone UTF-16
+    surrogate (a `\\ud800` escape without its pair), which no store or platform takes."""
+    if not _SURROGATE_ESCAPE.search(body):  # pairs are joined when parsed; only escapes make them
+        return False
+    stack = [value]
+    while stack:  # not recursive: the body may be nested as deep as the JSON parser goes
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def utf16_len(text: str) -> int:

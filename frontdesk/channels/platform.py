@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from aiohttp import web
 
-from frontdesk.channels.common import BackgroundTasks, split_text
+from frontdesk.channels.common import BackgroundTasks, lone_surrogate, split_text
 from frontdesk.channels.http import ApiError
 from frontdesk.core.messages import Inbound, QuickReply
 from frontdesk.core.outbox import Outbox
@@ -101,8 +101,12 @@ class PlatformChannel(ABC, Generic[Item]):
         try:
             raw = json.loads(body)
         except (ValueError, RecursionError) as exc:  # not JSON, or nested beyond reason
-            log.warning("refused a %s webhook body that is not JSON: %s", self.title, exc)
+            # The text, not the exception: a record kept for a while keeps no body alive.
+            log.warning("refused a %s webhook body that is not JSON: %s", self.title, str(exc))
             raise web.HTTPBadRequest(text="the body must be JSON") from None
+        if lone_surrogate(body, raw):
+            log.warning("refused a %s webhook body with a lone surrogate in its text", self.title)
+            raise web.HTTPBadRequest(text="the body's text must be valid Unicode")
         try:
             items = self.parse(raw)
         except BadInput as exc:

@@ -75,8 +75,8 @@ class SessionAccess:
         return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
 
     def token_valid(self, session_id: str, token: Any) -> bool:
-        if not isinstance(token, str) or not token or len(token) > 128:
-            return False
+        if not isinstance(token, str) or not token or len(token) > 128 or not token.isascii():
+            return False  # a token is url-safe base64 (text that could not be one is not)
         return hmac.compare_digest(self.token(session_id).encode(), token.encode())
 
     def shopper(self, custom: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import socketio
 
+from frontdesk.channels.packets import refusal, refused
 from frontdesk.channels.ratelimit import RateLimiter
 from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
 from frontdesk.channels.safeguards import Safeguards
@@ -104,6 +105,15 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.emit(name, dict(data), room=conversation_id)
 
     # -- inbound ------------------------------------------------------------------------------
+
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
+        """Every event gets an answer: one no handler takes (an unknown or reserved name, extra
+        arguments, an unreadable packet) an error ack, and nothing else happens."""
+        refused_why = refusal(self, event, args)
+        if refused_why is None:
+            return await super().trigger_event(event, *args)
+        log.debug("widget: refused an event: %s", refused_why[1])
+        return refused(*refused_why)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not is_connection(environ):
@@ -421,16 +431,21 @@ class WidgetChannel(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self._error(sid, language, "store_unavailable", None)
         return {"ok": True, "answer_id": answer_id}
 
-    async def on_user_typing(self, sid: str, data: Any = None) -> None:
-        """Relayed to the agent while one has the conversation; ignored otherwise."""
+    async def on_user_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{typing}`: relayed to the agent while one has the conversation; ignored otherwise.
+        Bad input is answered in the ack only (the widget shows no error for a signal)."""
+        typing = data.get("typing") if isinstance(data, dict) else None
+        if not isinstance(typing, bool):
+            return refused("bad_request", "user_typing must be an object {typing: true|false}")
         session = await self.get_session(sid)
         session_id = session.get("session_id")
-        if not session_id or not isinstance(data, dict):
-            return
+        if not session_id:
+            return {"ok": True, "ignored": True}
         try:
-            await self.router.customer_typing(session_id, bool(data.get("typing")))
+            await self.router.customer_typing(session_id, typing)
         except StoreUnavailable as exc:
             log.warning("user_typing: %s", exc)
+        return {"ok": True}
 
     def _text(self, session: Mapping[str, Any], key: str, **context: Any) -> str:
         language = session.get("language") or self.templates.default_language

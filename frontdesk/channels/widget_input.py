@@ -20,9 +20,9 @@ def custom_data(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise BadInput("bad_request", "customData must be an object")
-    try:
-        encoded = json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, ValueError, RecursionError):
+    try:  # only JSON: no bytes (binary attachments), no NaN, no lone surrogates
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
         raise BadInput("bad_request", "customData must be JSON with valid UTF-8 text") from None
     if len(encoded) > MAX_CUSTOM_DATA:
         raise BadInput("bad_request", f"customData must be under {MAX_CUSTOM_DATA} bytes")

@@ -8,7 +8,9 @@ from typing import Any
 
 import socketio
 
+from frontdesk.channels.packets import refusal
 from frontdesk.channels.widget import is_connection
+from frontdesk.channels.widget_input import valid_text
 from frontdesk.channels.widget_shapes import plain_room
 from frontdesk.console.auth import agent_from_token
 from frontdesk.core.agentdesk import AgentDesk
@@ -163,6 +165,14 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         )
 
     # -- connection -----------------------------------------------------------------------------
+
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
+        """An event no handler takes (an unknown or reserved name such as a forged
+        "disconnect", extra arguments, an unreadable packet) gets an error ack, nothing else."""
+        refused = refusal(self, event, args)
+        if refused is None:
+            return await super().trigger_event(event, *args)
+        return _error(*refused)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not is_connection(environ):
@@ -337,4 +347,6 @@ def _text(data: Mapping[str, Any], limit: int) -> str:
         raise DeskError("empty_message", "the text is empty")
     if len(text) > limit:
         raise DeskError("message_too_long", f"the text is longer than {limit} characters")
+    if not valid_text(text):
+        raise DeskError("bad_request", "the text must be valid Unicode (no lone surrogates)")
     return text
