@@ -46,9 +46,9 @@ from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import load_wait_config
-from frontdesk.erasure import customer_erasers
+from frontdesk.erasure import customer_erasers, file_store
 from frontdesk.errors import StoreUnavailable
-from frontdesk.files.storage import FileLinks, FilePolicy, FileStore
+from frontdesk.files.storage import FileLinks
 from frontdesk.files.web import FILE_LINKS, FILES, serve_file
 from frontdesk.mail.web import INBOX, MAIL_STORE, feedback_page, mail_ctx
 from frontdesk.reports import Reports
@@ -68,6 +68,7 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 REDIS = web.AppKey("redis", Redis)
 REDIS_URL = web.AppKey("redis_url", str)
 STORE = web.AppKey("store", RedisStore)
+CASES = web.AppKey("cases", CaseStore)
 BOT = web.AppKey("bot", BotClient)
 ROUTER = web.AppKey("router", Router)
 FLOWS = web.AppKey("flows", Flows)
@@ -113,6 +114,10 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_URL] = url
     app[REDIS] = client
     app[STORE] = RedisStore(client)
+    app[CASES] = CaseStore(client)
+    app[MAIL_STORE] = MailStore(client)
+    app[FILES] = file_store(settings)
+    app[REPORTS] = Reports(client, app[CASES], app[STORE], app[HOURS].zone, settings.bot_data_dir)
     app[THROTTLE] = LoginThrottle(client, ThrottlePolicy.from_settings(settings))
     yield
     await client.aclose()
@@ -125,8 +130,8 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
-    erasers = customer_erasers(settings, app[REDIS])
-    retention = Retention(app[STORE], CaseStore(app[REDIS]), settings.retention_days, erasers)
+    erasers = customer_erasers(app[REPORTS], app[MAIL_STORE], app[FILES])
+    retention = Retention(app[STORE], app[CASES], settings.retention_days, erasers)
     sweeps = asyncio.create_task(retention.run())
     yield
     sweeps.cancel()
@@ -172,15 +177,12 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     process_id = uuid.uuid4().hex
     agent_store = AgentStore(app[REDIS], process_id)
-    app[MAIL_STORE] = MailStore(app[REDIS])
-    files = FileStore(
-        settings.files_dir, FilePolicy(settings.attachment_max_bytes, settings.attachment_types)
-    )
+    files = app[FILES]
     links = FileLinks(app[SECRET], settings.attachment_link_ttl, settings.base_url)
-    app[FILES], app[FILE_LINKS] = files, links
+    app[FILE_LINKS] = links
     core = build_core(
         app[STORE],
-        CaseStore(app[REDIS]),
+        app[CASES],
         agent_store,
         RedisTurns(app[REDIS]),
         process_id,
@@ -200,7 +202,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     prechat = Prechat(
         load_prechat(settings.flows_dir),
         core.conversations,
-        CaseStore(app[REDIS]),
+        app[CASES],
         core.outbox,
         app[TEMPLATES],
     )
@@ -211,9 +213,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     agents.subscribe(core.bus)
     app[SIO].register_namespace(agents)
     app[DESK] = core.desk
-    app[REPORTS] = Reports(
-        app[REDIS], CaseStore(app[REDIS]), app[STORE], app[HOURS].zone, settings.bot_data_dir
-    )
     app[REPORTS].subscribe(core.bus)  # reports count the domain events into Redis
     widget = WidgetChannel(
         router,

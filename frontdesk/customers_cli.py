@@ -8,9 +8,10 @@ import time
 from redis.asyncio import Redis
 
 from frontdesk.config import Settings
-from frontdesk.erasure import customer_erasers
+from frontdesk.erasure import customer_erasers, file_store, report_store
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
+from frontdesk.store.mail import MailStore
 from frontdesk.store.redis import RedisStore
 from frontdesk.store.retention import Erased, Retention, StoredCustomer
 
@@ -76,8 +77,10 @@ async def manage_customers(
     url = await embedded.start() if embedded else settings.redis_url
     redis = Redis.from_url(url)
     try:
-        erasers = customer_erasers(settings, redis)
-        retention = Retention(RedisStore(redis), CaseStore(redis), settings.retention_days, erasers)
+        store, cases = RedisStore(redis), CaseStore(redis)
+        reports = report_store(settings, redis, cases, store)
+        erasers = customer_erasers(reports, MailStore(redis), file_store(settings))
+        retention = Retention(store, cases, settings.retention_days, erasers)
         if action == "sweep":
             report = await retention.sweep()
             lines = [report.summary(settings.retention_days)]

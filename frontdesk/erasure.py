@@ -16,16 +16,17 @@ from frontdesk.store.redis import RedisStore
 from frontdesk.store.retention import Eraser
 
 
-def customer_erasers(settings: Settings, redis: Redis) -> list[Eraser]:
-    flows_dir, bot_data_dir = settings.flows_dir, settings.bot_data_dir
-    files = FileStore(
-        settings.files_dir, FilePolicy(settings.attachment_max_bytes, settings.attachment_types)
-    )
-    reports = Reports(
-        redis, CaseStore(redis), RedisStore(redis), load_hours(flows_dir).zone, bot_data_dir
-    )
-    mail = MailStore(redis)
+def file_store(settings: Settings) -> FileStore:
+    policy = FilePolicy(settings.attachment_max_bytes, settings.attachment_types)
+    return FileStore(settings.files_dir, policy)
 
+
+def report_store(settings: Settings, redis: Redis, cases: CaseStore, store: RedisStore) -> Reports:
+    zone = load_hours(settings.flows_dir).zone
+    return Reports(redis, cases, store, zone, settings.bot_data_dir)
+
+
+def customer_erasers(reports: Reports, mail: MailStore, files: FileStore) -> list[Eraser]:
     async def words(conversation_id: str, case_ids: list[str]) -> list[str]:
         erased = await reports.forget(conversation_id)
         return [f"{erased} message(s) in the reports' could-not-answer list"] if erased else []

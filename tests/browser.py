@@ -6,7 +6,7 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,3 +30,9 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
+
+
+async def ask_in_widget(page: Page, text: str) -> None:
+    """Type into the open widget and send, as a customer does."""
+    await page.locator(".fd-input").fill(text)
+    await page.locator(".fd-send").click()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
@@ -230,3 +231,20 @@ class AgentClient(Recorder):
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.sio.call(event, data, namespace="/agent", timeout=30)
         return result
+
+
+@pytest.fixture
+async def people() -> AsyncIterator[list[Any]]:
+    """Clients a test opens, closed at its end."""
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        await client.close()
+
+
+async def customer(server: Any, people: list[Any]) -> WidgetClient:
+    """A connected customer widget on a test server (closed with `people`)."""
+    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    people.append(client)
+    await client.connect()
+    return client

@@ -10,21 +10,17 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from frontdesk.app import make_app
 from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
+from tests.browser import ask_in_widget
 from tests.conftest import make_settings
 from tests.fake_rasa import FakeRasa, Turn
 from tests.support import AgentClient
 
 pytestmark = [pytest.mark.browser]
-
-
-async def _ask(page: Page, text: str) -> None:
-    await page.locator(".fd-input").fill(text)
-    await page.locator(".fd-send").click()
 
 
 async def test_waiting_status_stays_and_the_agent_joins_once(
@@ -45,12 +41,12 @@ async def test_waiting_status_stays_and_the_agent_joins_once(
     await page.goto(str(server.make_url("/")))
     await page.locator(".fd-launcher").click()
 
-    await _ask(page, "I want a person")
+    await ask_in_widget(page, "I want a person")
     queue = page.locator(".fd-queue")
     await expect(queue).to_be_visible(timeout=20_000)
     actions = page.locator(".fd-queue-action")
     await expect(actions).to_have_text(["Leave a message", "Cancel my request"])  # nobody online
-    await _ask(page, "hello?")  # typing something else keeps the actions in view
+    await ask_in_widget(page, "hello?")  # typing something else keeps the actions in view
     await expect(page.locator(".fd-msg-bot").last).to_have_text("Could you rephrase that?")
     await expect(actions).to_have_text(["Leave a message", "Cancel my request"])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from frontdesk.console.auth import hash_password
 from frontdesk.console.keys import DESK
 from tests.conftest import free_port
 from tests.inbox_support import leave_message, smtp_server, text_part
-from tests.support import WidgetClient
+from tests.support import WidgetClient, customer
 
 pytestmark = pytest.mark.browser
 
@@ -65,21 +65,6 @@ STUBS = """
   window.AudioContext = FakeAudioContext;
 })();
 """
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[WidgetClient]]:
-    clients: list[WidgetClient] = []
-    yield clients
-    for client in clients:
-        await client.close()
-
-
-async def customer(server: TestServer, people: list[WidgetClient]) -> WidgetClient:
-    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    people.append(client)
-    await client.connect()
-    return client
 
 
 async def waits_for_a_person(server: TestServer, client: WidgetClient) -> None:

@@ -13,15 +13,11 @@ from playwright.async_api import Browser, Page, expect
 
 from frontdesk.app import STORE, make_app
 from tests.bot_answers import area_of
+from tests.browser import ask_in_widget
 from tests.conftest import make_settings
 from tests.fake_rasa import FakeRasa, Turn
 
 pytestmark = [pytest.mark.browser]
-
-
-async def _ask(page: Page, question: str) -> None:
-    await page.locator(".fd-input").fill(question)
-    await page.locator(".fd-send").click()
 
 
 @pytest.mark.rasa
@@ -38,14 +34,14 @@ async def test_demo_page_widget_answers_and_keeps_history(
     await page.locator(".fd-launcher").click()
     await expect(page.locator(".fd-panel")).to_be_visible()
 
-    await _ask(page, "How do I get a copy of my invoice?")
+    await ask_in_widget(page, "How do I get a copy of my invoice?")
     customer = page.locator(".fd-msg-customer .fd-msg-text")
     await expect(customer).to_have_text(["How do I get a copy of my invoice?"])
     bot = page.locator(".fd-msg-bot .fd-msg-text").first
     await expect(bot).to_be_visible(timeout=60_000)
     assert area_of(await bot.inner_text()) == "billing"
 
-    await _ask(page, "I want to return my shoes")
+    await ask_in_widget(page, "I want to return my shoes")
     await expect(page.locator(".fd-quick-reply").first).to_be_visible(timeout=60_000)
     returns_answer = page.locator(".fd-msg-bot .fd-msg-text").last
     assert area_of(await returns_answer.inner_text()) == "returns"
@@ -113,7 +109,7 @@ async def test_messages_sent_too_fast_wait_and_go_out_in_order(
     await page.locator(".fd-launcher").click()
     await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
     for text in ("one", "two", "three"):
-        await _ask(page, text)
+        await ask_in_widget(page, text)
     # The server refused some as too fast: the widget says so, keeps them, sends them later.
     await expect(page.locator(".fd-error-text")).to_have_text(
         "That was a lot at once \u2014 your message will go out in a few seconds."
@@ -140,7 +136,7 @@ async def test_a_browser_that_knows_only_the_session_id_gets_a_new_conversation(
     owner = await browser.new_page()
     await owner.goto(str(server.make_url("/")))
     await owner.locator(".fd-launcher").click()
-    await _ask(owner, "mine")
+    await ask_in_widget(owner, "mine")
     await expect(owner.locator(".fd-msg-bot")).to_have_text(["re: mine"], timeout=20_000)
     session_id = await owner.evaluate("() => window.frontdeskWidget.sessionId")
     assert await owner.evaluate("() => localStorage.getItem('frontdesk_resume_token')")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from frontdesk.errors import ConfigError
 from frontdesk.mail.settings import mail_settings, parse_smtp_url
 from tests.conftest import free_port, make_settings
 from tests.inbox_support import InboxAgent, leave_message, smtp_server, text_part
-from tests.support import WidgetClient
+from tests.support import WidgetClient, customer
 
 MAIL = {"MAIL_FROM": "Shoe Shop <help@shoes.example>", "MAIL_REPLY_TO": "team@shoes.example"}
 LEFT = "Order 1042 came without the laces.\nCan you send them?"
@@ -42,21 +42,6 @@ def start(redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]) ->
         return server
 
     return run
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[Any]]:
-    clients: list[Any] = []
-    yield clients
-    for client in clients:
-        await client.close()
-
-
-async def customer(server: TestServer, people: list[Any]) -> WidgetClient:
-    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    people.append(client)
-    await client.connect()
-    return client
 
 
 async def agent(server: TestServer, people: list[Any], display_name: str = "Maria") -> InboxAgent:

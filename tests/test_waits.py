@@ -8,7 +8,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
 from frontdesk.mail.web import INBOX
 from tests.conftest import ALWAYS_OPEN, flows_copy, free_port, make_settings
-from tests.support import AgentClient, WidgetClient
+from tests.support import AgentClient, WidgetClient, customer
 
 
 @pytest.fixture
@@ -39,21 +39,6 @@ def start(redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]) ->
         return server
 
     return run
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[Any]]:
-    clients: list[Any] = []
-    yield clients
-    for client in clients:
-        await client.close()
-
-
-async def customer(server: TestServer, people: list[Any]) -> WidgetClient:
-    client = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    people.append(client)
-    await client.connect()
-    return client
 
 
 async def agent(server: TestServer, people: list[Any], capacity: int) -> AgentClient:

@@ -49,13 +49,18 @@ class RedisTurns:
     async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None:
         data = json.dumps(dict(turn), ensure_ascii=False)
         with redis_errors("could not record the turn"):
-            await self.redis.hset(_turns_key(conversation_id), str(seq), data)
-            await self.redis.zadd(INDEX, {conversation_id: float(turn.get("at") or 0)})
+            async with self.redis.pipeline(transaction=False) as pipe:  # one round trip
+                pipe.hset(_turns_key(conversation_id), str(seq), data)
+                pipe.zadd(INDEX, {conversation_id: float(turn.get("at") or 0)})
+                await pipe.execute()
 
     async def finish(self, conversation_id: str, seq: int) -> None:
         with redis_errors("could not finish the turn"):
-            await self.redis.hdel(_turns_key(conversation_id), str(seq))
-            if not await self.redis.hlen(_turns_key(conversation_id)):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hdel(_turns_key(conversation_id), str(seq))
+                pipe.hlen(_turns_key(conversation_id))
+                _, left = await pipe.execute()
+            if not left:
                 await self.redis.zrem(INDEX, conversation_id)
 
     async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]:

@@ -10,6 +10,7 @@ import { ACTIONS } from './events.js';
 import { channelLabel, customerLabel, fmtClock, fmtDuration, nowSec, str } from './format.js';
 import { notice, showError } from './notify.js';
 import { call } from './socket.js';
+import { claimFrom } from './queue.js';
 import * as store from './state.js';
 
 const REFRESH_MS = 30000; // overdue marks follow the clock
@@ -115,18 +116,8 @@ export function initInbox(hooks) {
   E.inbox.addEventListener('click', (ev) => {
     const take = ev.target.closest('.fc-inbox-claim');
     if (take && !take.disabled) {
-      const caseId = take.getAttribute('data-case-id');
-      take.disabled = true;
-      take.textContent = 'Opening…';
-      store.claimStarted(caseId);
-      call(ACTIONS.CLAIM, { case_id: caseId }).then((res) => {
-        store.claimEnded(caseId);
-        hooks.claimed(caseId, res);
-      }, (err) => {
-        store.claimEnded(caseId);
-        take.disabled = false;
-        take.textContent = 'Answer';
-        showError(err, 'Could not take this message.');
+      claimFrom(take, hooks, {
+        busy: 'Opening…', idle: 'Answer', failed: 'Could not take this message.',
       });
       return;
     }

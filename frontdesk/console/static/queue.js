@@ -70,23 +70,34 @@ function tick() {
   }
 }
 
+/**
+ * Claim the case a button names (a live request or a left message): the button shows
+ * `words.busy` meanwhile and `words.idle` again if the claim fails; hooks.claimed(caseId,
+ * answer) runs when it succeeded.
+ */
+export function claimFrom(btn, hooks, words) {
+  const caseId = btn.getAttribute('data-case-id');
+  btn.disabled = true;
+  btn.textContent = words.busy;
+  store.claimStarted(caseId);
+  call(ACTIONS.CLAIM, { case_id: caseId }).then((res) => {
+    store.claimEnded(caseId);
+    hooks.claimed(caseId, res);
+  }, (err) => {
+    store.claimEnded(caseId);
+    btn.disabled = false;
+    btn.textContent = words.idle;
+    showError(err, words.failed);
+  });
+}
+
 /** hooks.claimed(caseId, answer) runs when a claim succeeded. */
 export function initQueue(hooks) {
   E.queue.addEventListener('click', (ev) => {
     const btn = ev.target.closest('.fc-claim');
     if (!btn || btn.disabled) return;
-    const caseId = btn.getAttribute('data-case-id');
-    btn.disabled = true;
-    btn.textContent = 'Claiming…';
-    store.claimStarted(caseId);
-    call(ACTIONS.CLAIM, { case_id: caseId }).then((res) => {
-      store.claimEnded(caseId);
-      hooks.claimed(caseId, res);
-    }, (err) => {
-      store.claimEnded(caseId);
-      btn.disabled = false;
-      btn.textContent = 'Claim';
-      showError(err, 'Could not claim this conversation.');
+    claimFrom(btn, hooks, {
+      busy: 'Claiming…', idle: 'Claim', failed: 'Could not claim this conversation.',
     });
   });
   setInterval(tick, 1000);
