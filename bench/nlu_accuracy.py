@@ -18,7 +18,11 @@ the training examples, never trained on). Then, unless --skip-latency, the FAQ a
 of frontdesk against Rasa's default configuration on its socketio channel, same run
 (bench/bot_turn.py, one client).
 
-    .venv/bin/python bench/nlu_accuracy.py [--skip-latency] [--errors]
+    .venv/bin/python bench/nlu_accuracy.py [--skip-latency] [--errors] [--sweep]
+
+--sweep also prints, per set, what the customer would get at other `min_answer_confidence`
+values (0 = no threshold: the bot's best guess is always given): the right/wrong trade-off the
+threshold moves along, and the ceiling a better threshold alone could reach.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from frontdesk.core.router import NOT_UNDERSTOOD, unsure
 from frontdesk.core.understanding import understanding
 
 BENCH = "nlu"
+SWEEP = (0.0, 0.3, 0.4, 0.44, 0.5, 0.55, 0.6, 0.7)
 DEV = ROOT.parent / "shared" / "nlu-dev" / "dev.csv"
 HELDOUT = ROOT / "bench" / "heldout"
 
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--errors", action="store_true", help="print the wrong-answer pairs")
+    parser.add_argument("--sweep", action="store_true", help="right/wrong at other thresholds")
     args = parser.parse_args(argv)
     print_header("NLU: right / wrong / not sure, per language, as the customer sees it")
     min_confidence = load_flows(ROOT / "flows").min_answer_confidence
@@ -195,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.errors:
                 for (expected, given), n in s.errors.most_common(15):
                     print(f"    {n:3d}  {expected} -> {given}")
+            if args.sweep:
+                for threshold in SWEEP:
+                    t = score(rows, parses, threshold)
+                    print(
+                        f"    min_answer_confidence {threshold:.2f}: right {t.share(t.right)}"
+                        f" / wrong {t.share(t.wrong)} / not sure {t.share(t.unsure)}"
+                    )
     if not args.skip_latency:
         print("FAQ answer latency against Rasa's default config (bench/bot_turn.py, 1 client):")
         bench = [str(PYTHON), str(ROOT / "bench" / "bot_turn.py"), "--clients", "1"]

@@ -8,7 +8,7 @@ import time
 from redis.asyncio import Redis
 
 from frontdesk.config import Settings
-from frontdesk.erasure import customer_erasers, file_store, report_store
+from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store, report_store
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import EmbeddedRedis
 from frontdesk.store.mail import MailStore
@@ -79,7 +79,10 @@ async def manage_customers(
     try:
         store, cases = RedisStore(redis), CaseStore(redis)
         reports = report_store(settings, redis, cases, store)
-        erasers = customer_erasers(reports, MailStore(redis), file_store(settings))
+        erasers = [
+            *customer_erasers(reports, MailStore(redis), file_store(settings)),
+            bot_memory_eraser(settings.rasa_urls),
+        ]
         retention = Retention(store, cases, settings.retention_days, erasers)
         if action == "sweep":
             report = await retention.sweep()

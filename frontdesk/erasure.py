@@ -1,9 +1,13 @@
 """What else is erased with a customer's conversations (`server.py customers forget`, and the
 retention sweep): the reports' "could not answer" entries made of their words, an e-mail
-answer not delivered yet (it holds their address and message), and the files they sent."""
+answer not delivered yet (it holds their address and message), the files they sent, and
+what the bot remembers of the conversation (Rasa's tracker)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+import aiohttp
 from redis.asyncio import Redis
 
 from frontdesk.config import Settings
@@ -41,3 +45,30 @@ def customer_erasers(reports: Reports, mail: MailStore, files: FileStore) -> lis
         return await files.forget_owner(conversation_id)
 
     return [words, answers, sent_files]
+
+
+def bot_memory_eraser(rasa_urls: tuple[str, ...], timeout: float = 10.0) -> Eraser:
+    """Empty the conversation's tracker in each Rasa process (its HTTP API, `PUT
+    /conversations/<id>/tracker/events` with no events). frontdesk's Rasa keeps trackers in
+    memory, so a Rasa that is not running holds nothing; a shared Redis tracker store
+    (bot/endpoints.redis.yml) merges instead of replacing and expires trackers by itself
+    after its `record_exp`."""
+
+    async def bot_memory(conversation_id: str, case_ids: list[str]) -> list[str]:
+        removed: list[str] = []
+        limit = aiohttp.ClientTimeout(total=timeout)
+        async with aiohttp.ClientSession(timeout=limit) as session:
+            for url in rasa_urls:
+                path = f"{url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+                try:
+                    async with session.put(path, json=[]) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    continue  # not running: its in-memory trackers are gone
+                if status == 200:
+                    removed.append(f"the bot's memory of the conversation (Rasa at {url})")
+                else:
+                    removed.append(f"NOT the bot's memory: Rasa at {url} answered {status}")
+        return removed
+
+    return bot_memory

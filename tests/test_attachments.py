@@ -91,6 +91,26 @@ async def test_a_photo_is_kept_for_a_person_on_the_card_and_served_only_signed(
     await customer.close()
 
 
+async def test_the_bot_answers_a_photos_caption(
+    fake_rasa: tuple[FakeRasa, str],
+    redis_url: str,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Any],
+) -> None:
+    fake, server = await _gateway(fake_rasa, redis_url, tmp_path, aiohttp_server)
+    customer = await _customer(server)
+    status, body = await upload(server, customer.session_id, customer.token, "box.png", png())
+    assert status == 200 and body["ok"]
+    ack = await customer.say("the box arrived crushed", attachment_id=body["attachment"]["id"])
+    assert ack["ok"]
+    kept = await customer.until_message(lambda m: m.get("seq", 0) > ack["seq"])
+    assert "kept your photo" in kept["text"]
+    answer = await customer.until_message(lambda m: m.get("seq", 0) > kept["seq"])
+    assert answer["text"] == "Could you rephrase that?"  # the fake bot's answer to the caption
+    assert [body["message"] for body in fake.received] == ["the box arrived crushed"]
+    await customer.close()
+
+
 async def test_refused_files_get_a_clear_error_and_nothing_else_is_lost(
     fake_rasa: tuple[FakeRasa, str],
     redis_url: str,

@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from frontdesk.app import open_redis
 from frontdesk.config import ROOT
+from frontdesk.resources import open_redis
 from frontdesk.store import RedisStore
 from tests.conftest import flows_copy, free_port
 from tests.startup import wait_until

@@ -75,14 +75,16 @@ async def test_a_telegram_photo_reaches_the_card_and_an_agents_file_reaches_the_
     ]
     update = message_update(chat_id, photo=sizes, caption="the box was crushed")
     assert await _telegram_update(server, update) == 200
-    [kept] = await telegram.wait_for("sendMessage", where=to_chat(chat_id))
+    kept, answer = await telegram.wait_for("sendMessage", 2, where=to_chat(chat_id))
     assert "kept your photo" in kept.body["text"]
-    assert fake.received == []  # not sent to the bot
+    # The bot cannot look at the photo but reads its caption, and answers it.
+    assert [body["message"] for body in fake.received] == ["the box was crushed"]
+    assert answer.body["text"] == "Could you rephrase that?"
     [get_file] = telegram.of("getFile")
     assert get_file.body["file_id"] == "big-photo"  # the largest size
 
     assert await _telegram_update(server, message_update(chat_id, text="/human_handoff")) == 200
-    await telegram.wait_for("sendMessage", 3, where=to_chat(chat_id))  # confirm + place in line
+    await telegram.wait_for("sendMessage", 4, where=to_chat(chat_id))  # confirm + place in line
     await server.app[ROUTER].idle()  # the turn is over: the case is queued
     conversation = f"telegram:{chat_id}"
     store = server.app[STORE]

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdesk.app import STORE, make_app
-from frontdesk.channels.ratelimit import FLOOD_REFUSALS, Limits, RateLimiter
+from frontdesk.channels.ratelimit import FLOOD_REFUSALS, SESSION_REQUESTS, Limits, RateLimiter
 from tests.conftest import make_settings
 from tests.fake_rasa import FakeRasa, Turn
 from tests.support import EVENTS, Recorder, WidgetClient
@@ -31,6 +31,18 @@ def test_buckets_refill_at_the_set_rate_and_a_refusal_takes_nothing() -> None:
     assert limiter.check("other-tab", "chat", now=100.5) == pytest.approx(0.5)  # per conversation
     assert limiter.check("tab", "new-chat", now=100.5) == pytest.approx(0.5)  # per connection
     assert limiter.check("other-tab", "new-chat", now=100.5) == 0
+
+
+def test_session_requests_have_a_budget_per_connection() -> None:
+    limiter = RateLimiter(SESSION_REQUESTS)
+    burst = SESSION_REQUESTS.burst
+    assert [limiter.check_connection("tab", now=100.0) for _ in range(burst)] == [0] * burst
+    assert limiter.check_connection("tab", now=100.0) == pytest.approx(
+        1 / SESSION_REQUESTS.per_second
+    )
+    assert limiter.check_connection("other-tab", now=100.0) == 0
+    assert limiter.check_connection("tab", now=100.0 + 1 / SESSION_REQUESTS.per_second) == 0
+    assert RateLimiter(Limits(per_second=0)).check_connection("tab", now=100.0) == 0  # off
 
 
 class HeldRasa(FakeRasa):
@@ -198,3 +210,35 @@ async def test_a_stock_client_is_told_in_a_bot_message_once(
     assert [a["ok"] for a in acks] == [True] * 3 + [False] * 3
     notices = [m for m in stock.received["bot_uttered"] if m["text"] == acks[3]["error"]["message"]]
     assert len(notices) == 1 and set(notices[0]) == {"text"}  # Rasa's shape
+
+
+async def test_session_requests_beyond_a_connections_budget_are_refused_and_change_nothing(
+    start: Callable[..., Any], clients: list[Any]
+) -> None:
+    """Each session_request opens (or resumes) a conversation; a client asking again and again
+    on one connection is refused with `rate_limited` in the ack, and keeps the one it has."""
+    server = await start(FakeRasa())  # the default limits
+    customer = WidgetClient(base(server))
+    clients.append(customer)
+    await customer.connect()  # the connection's first session_request
+    acks = []
+    for _ in range(SESSION_REQUESTS.burst * 6):  # one refill a second: far faster than that
+        ack = await customer.sio.call("session_request", {"frontdesk": 1}, timeout=10)
+        acks.append(ack)
+        if ack is not None:
+            break
+    refused = acks.pop()
+    # The burst is taken whatever the machine's speed; accepted requests answer no ack value.
+    assert len(acks) >= SESSION_REQUESTS.burst - 1 and set(acks) == {None}
+    assert refused is not None and refused["ok"] is False
+    error = refused["error"]
+    assert error["code"] == "rate_limited" and error["message"]
+    assert 0 < error["retry_after"] <= 1 / SESSION_REQUESTS.per_second
+    # Nothing else happened: no new conversation, no banner, the connection keeps its own.
+    opened = customer.received["session_confirm"]
+    assert len(opened) == 1 + len(acks) and customer.session_id == opened[-1]
+    assert customer.received["frontdesk_error"] == []
+    ack = await customer.say("still here")
+    assert ack["ok"] is True
+    stored = await server.app[STORE].history(customer.session_id)
+    assert [e["text"] for e in stored if e["role"] == "customer"] == ["still here"]

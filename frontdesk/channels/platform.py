@@ -152,10 +152,11 @@ class PlatformChannel(ABC, Generic[Item]):
         name: str,
         fetch: Callable[[int], Awaitable[bytes]],
         size: int | None = None,
+        caption: str = "",
     ) -> None:
         """A photo or file: downloaded (`fetch(limit)`), checked and kept, then routed like
-        a message (frontdesk.core.customer_files); refused or failed ones are kept as text
-        with a reply saying why."""
+        a message (frontdesk.core.customer_files; the bot reads its caption); refused or
+        failed ones are kept as text with a reply saying why."""
         if self.files is None:
             reply = self.templates.render(language, "unsupported_message")
             await self.keep_unread(conv, text, msg_id, reply)
@@ -175,9 +176,7 @@ class PlatformChannel(ABC, Generic[Item]):
                 conv, text, msg_id, self.templates.render(language, "file_failed")
             )
             return
-        inbound = Inbound(
-            conv, self.channel, text, client_msg_id=msg_id, attachment=attachment.public()
-        )
+        inbound = Inbound(conv, self.channel, text, caption, msg_id, attachment=attachment.public())
         await self.router.accept(inbound)
 
     async def keep_unread(self, conv: str, text: str, msg_id: str, reply: str) -> None:

@@ -9,6 +9,10 @@ refused, not stored, with `retry_after` seconds; the client keeps it and sends i
 A connection that goes on sending regardless (FLOOD_REFUSALS refusals in a row) is flooding:
 the channel closes it, since even refusing costs the gateway time every other customer waits
 for. The limits are per gateway process (customers are spread over processes).
+
+`session_request` (opening or resuming a conversation, which costs Redis work and history) has
+a budget of its own per connection, SESSION_REQUESTS, taken with `check_connection`; over it the
+request is refused the same way, and nothing else happens.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ class Limits:
     per_second: float = 2.0  # 0: no rate limit
     burst: int = 8
     max_pending_turns: int = 10  # 0: no backlog limit
+
+
+# session_request per connection: a page opens one, a "new conversation" another; 5 at once,
+# then one a second.
+SESSION_REQUESTS = Limits(per_second=1.0, burst=5, max_pending_turns=0)
 
 
 class TokenBucket:
@@ -74,6 +83,20 @@ class RateLimiter:
         wait = self._wait(connection, conversation_id, now)
         if connection is not None:
             connection.refusals = connection.refusals + 1 if wait else 0
+        return wait
+
+    def check_connection(self, sid: str, now: float | None = None) -> float:
+        """For an event limited per connection only (session_request): 0 and a token taken,
+        or the seconds to wait (nothing taken)."""
+        if self.limits.per_second <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        if now - self._purged > PURGE_EVERY:
+            self._purge(now)
+        bucket = self._bucket(self._connections, sid, now)
+        wait = bucket.wait()
+        if not wait:
+            bucket.tokens -= 1
         return wait
 
     def _wait(self, connection: TokenBucket | None, conversation_id: str, now: float) -> float:

@@ -1,12 +1,12 @@
 """The widget channel's protections, built once from the settings: who may open which
-conversation (frontdesk.channels.resume) and how fast a client may write
-(frontdesk.channels.ratelimit)."""
+conversation (frontdesk.channels.resume) and how fast a client may write, and open or resume
+conversations (frontdesk.channels.ratelimit)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontdesk.channels.ratelimit import Limits
+from frontdesk.channels.ratelimit import SESSION_REQUESTS, Limits
 from frontdesk.channels.resume import SessionAccess
 from frontdesk.config import Settings
 
@@ -14,7 +14,8 @@ from frontdesk.config import Settings
 @dataclass(frozen=True)
 class Safeguards:
     access: SessionAccess
-    limits: Limits
+    limits: Limits  # customer messages
+    session_limits: Limits = SESSION_REQUESTS  # session_request, per connection
 
     @classmethod
     def from_settings(cls, secret: bytes, settings: Settings) -> Safeguards:
@@ -25,4 +26,6 @@ class Safeguards:
             burst=settings.rate_limit_burst,
             max_pending_turns=settings.max_pending_turns,
         )
-        return cls(SessionAccess(secret, settings.identity_secret), limits)
+        # RATE_LIMIT_PER_SECOND=0 turns every widget rate limit off, this one too.
+        sessions = SESSION_REQUESTS if limits.per_second > 0 else Limits(0, max_pending_turns=0)
+        return cls(SessionAccess(secret, settings.identity_secret), limits, sessions)

@@ -121,7 +121,9 @@ class TelegramChannel(PlatformChannel[Update]):
                 return await self.api.get_file(update.file_id, limit)
 
             msg_id, name = update.client_msg_id, update.file_name
-            await self.take_file(conv, language, update.text, msg_id, name, fetch, update.file_size)
+            await self.take_file(
+                conv, language, update.text, msg_id, name, fetch, update.file_size, update.payload
+            )
         else:
             msg_id = update.client_msg_id
             await self.take(conv, language, update.kind, update.text, update.payload, msg_id)

@@ -93,6 +93,7 @@ def _message(update_id: int, message: Mapping[str, Any]) -> Update:
             chat_id,
             user,
             shown,
+            caption,  # the bot reads the caption (it cannot look at the file)
             message_id=message_id,
             file_id=file_id,
             file_name=file_name,

@@ -98,11 +98,12 @@ class WidgetFiles:
             not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.match(client_msg_id)
         ):
             raise BadInput("bad_request", "client_msg_id must be 1-128 letters, digits or _.:-")
-        text = (caption or "").strip()[:2000] or f"[{found.name}]"
+        said = (caption or "").strip()[:2000]
         return Inbound(
             session_id,
             CHANNEL,
-            text,
+            said or f"[{found.name}]",
+            said,  # the bot reads the caption (it cannot look at the file)
             client_msg_id=client_msg_id,
             attachment=found.public(),
         )

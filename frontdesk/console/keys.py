@@ -1,4 +1,4 @@
-"""The console's typed application keys (set by frontdesk.app)."""
+"""The console's typed application keys (set by frontdesk.resources and frontdesk.app)."""
 
 from __future__ import annotations
 

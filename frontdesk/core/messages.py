@@ -22,7 +22,9 @@ class Inbound:
     conversation_id: str
     channel: str
     text: str  # what the customer sees in the transcript
-    payload: str = ""  # what the bot receives; defaults to text (a quick reply sends its payload)
+    # what the bot receives; defaults to text (a quick reply sends its payload; a photo or file
+    # sends its caption, or nothing: the bot cannot look at the file itself)
+    payload: str = ""
     client_msg_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     attachment: dict[str, Any] | None = None  # a stored file: {id, name, type, size}

@@ -243,7 +243,12 @@ class Router:
         conversation = await self.conversations.get(inbound.conversation_id)
         command = inbound.bot_text.strip()
         if inbound.attachment and self.files is not None:
-            return await self.files.received(conversation, {**customer_entry(inbound), "seq": seq})
+            entry = {**customer_entry(inbound), "seq": seq}
+            if await self.files.received(conversation, entry):
+                return True
+            if conversation.state is not State.BOT or not inbound.payload.strip():
+                return False
+            # The photo's caption is the customer's words: the bot answers them too.
         if conversation.state is State.AGENT:
             await self.handoff.to_agent(conversation, {**customer_entry(inbound), "seq": seq})
             return True

@@ -1,0 +1,194 @@
+"""A widget connection and its conversation: connect, `session_request`, disconnect.
+
+A conversation belongs to whoever opened it (frontdesk.channels.resume): `session_confirm` is
+the session id string, as Rasa sends it; frontdesk's widget then gets
+`session_token {session_id, token}`, its history and `widget_config`, and resumes with
+`session_request {session_id, resume_token, frontdesk: 1}`. A client that may not have the id
+it asked for gets a new one. A connection has a budget of session requests
+(frontdesk.channels.ratelimit.SESSION_REQUESTS): over it the ack is
+`{ok: false, error: {code: "rate_limited", message, retry_after}}` and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import socketio
+
+from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
+from frontdesk.channels.widget_base import CHANNEL, WidgetBase
+from frontdesk.channels.widget_input import (
+    SESSION_ID,
+    custom_data,
+    details_of,
+    is_connection,
+    text_or_none,
+)
+from frontdesk.channels.widget_shapes import history_shape, plain_room
+from frontdesk.core.conversation import Conversation
+from frontdesk.errors import BadInput, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class WidgetSession(WidgetBase):
+    """The widget namespace's connection and session handlers."""
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if not is_connection(environ):
+            return  # a client emitted an event named "connect": not a connection
+        await self.save_session(
+            sid, {"accept_language": str(environ.get("HTTP_ACCEPT_LANGUAGE", ""))[:200]}
+        )
+
+    async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        session = await self.get_session(sid)
+        retry_after = self.session_limiter.check_connection(sid)
+        if retry_after:  # refused in the ack; the connection keeps the conversation it has
+            log.debug("session_request: over the connection's limit")
+            return {"ok": False, "error": self._slow_down(session, retry_after)}
+        try:
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise BadInput("bad_request", "session_request must be an object")
+            proposed = data.get("session_id") or None
+            if proposed is not None and (
+                not isinstance(proposed, str) or not SESSION_ID.match(proposed)
+            ):
+                raise BadInput("bad_request", "session_id must be 1-128 letters, digits or _.:-")
+            last_seq = data.get("last_seq", 0)
+            if (
+                not isinstance(last_seq, int)
+                or isinstance(last_seq, bool)
+                or not 0 <= last_seq < 2**53
+            ):
+                raise BadInput("bad_request", "last_seq must be a whole number >= 0")
+            custom = custom_data(data.get("customData"))
+            extras = data.get("frontdesk") is not None  # frontdesk's widget announces itself
+            language = self.templates.pick_language(
+                text_or_none(custom.get("language")), session.get("accept_language")
+            )
+            grant = await self._grant(proposed, data.get("resume_token"), extras, custom)
+            details = details_of(custom)
+            if grant.user_id:
+                details["customer_id"] = grant.user_id[:500]
+            conversation = await self.router.open_conversation(
+                grant.session_id, CHANNEL, language, details
+            )
+            if not grant.resumed and not grant.user_id:  # an id the server just made up
+                access = TOKEN if extras else PLAIN
+                await self.store.update_conversation(grant.session_id, {ACCESS_FIELD: access})
+        except BadInput as exc:
+            await self._error(sid, session.get("language"), exc.code, exc.message)
+            return None
+        except StoreUnavailable as exc:
+            log.error("session_request: %s", exc)
+            await self._error(sid, None, "store_unavailable", None)
+            return None
+        session_id = grant.session_id
+        previous = session.get("session_id")
+        session.update(
+            session_id=session_id,
+            language=conversation.language,
+            named_language=text_or_none(custom.get("language")),
+            extras=extras,
+        )
+        try:
+            await self.save_session(sid, session)
+        except KeyError:  # the client disconnected while the conversation was opened
+            return None
+        if previous and previous != session_id:  # this connection no longer hears the old one
+            await self.leave_room(sid, previous)
+            await self.leave_room(sid, plain_room(previous))
+            await self._page_closed(previous, sid)
+        await self.enter_room(sid, session_id if extras else plain_room(session_id))
+        await self.router.customer_presence(session_id, True)  # agents see it
+        await self.emit("session_confirm", session_id, to=sid)
+        if extras:  # stock Rasa clients keep their own history and know no extra events
+            token = {"session_id": session_id, "token": grant.token}
+            await self.emit("session_token", token, to=sid)
+            await self._send_history(sid, session_id, last_seq if grant.resumed else 0)
+            await self._send_config(sid, session["language"], conversation)
+            if conversation.waiting:  # a reload while waiting keeps the place in line in view
+                await self._send_queue_status(sid, conversation.case_id)
+        return None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            return
+        if session.get("session_id"):
+            await self._page_closed(session["session_id"], sid)
+
+    async def _page_closed(self, session_id: str, sid: str) -> None:
+        """Agents see when the customer closed the last page with the chat (the console's
+        "Not on the page"). With a manager shared across processes, another process may still
+        hold a page: nothing is said."""
+        manager = self.server.manager
+        if type(manager) is not socketio.AsyncManager:
+            return
+        rooms = [session_id, plain_room(session_id)]
+        if not any(other != sid for other, _ in manager.get_participants(self.namespace, rooms)):
+            await self.router.customer_presence(session_id, False)
+
+    async def _grant(
+        self, proposed: str | None, token: Any, extras: bool, custom: Mapping[str, Any]
+    ) -> Grant:
+        """The conversation this client may have: its own (a valid token, a verified shopper,
+        or an id issued to a token-less client), or a new one. The answer is the same whether
+        or not a conversation the client may not have exists."""
+        issued_plain = False
+        if proposed is not None and may_be_plain(proposed, extras):
+            raw = await self.store.get_conversation(proposed)
+            issued_plain = raw.get(ACCESS_FIELD) == PLAIN and raw.get("channel") == CHANNEL
+        grant = self.access.decide(proposed, token, extras, custom, issued_plain)
+        if proposed is not None and not grant.resumed:
+            log.debug("session_request: %s is not this client's", proposed)
+        return grant
+
+    async def _send_queue_status(self, sid: str, case_id: str) -> None:
+        try:
+            status = await self.waits.status_of(case_id)
+        except StoreUnavailable as exc:
+            log.error("queue_status: %s", exc)
+            return
+        if status is not None:
+            await self.emit("queue_status", self.waits.payload(status), to=sid)
+
+    async def _send_config(
+        self, sid: str, language: str, conversation: Conversation | None = None
+    ) -> None:
+        """The header's "Typically replies in …", from the same data as every wait quote;
+        for frontdesk's widget also what it may upload, and the pre-chat form."""
+        try:
+            status = await self.waits.typical_reply(language)
+        except StoreUnavailable as exc:
+            log.error("widget_config: %s", exc)
+            return
+        config: dict[str, Any] = {"status_text": status, "language": language}
+        if self.extras is not None:
+            config["files"] = self.extras.config()
+            if self.extras.prechat is not None and conversation is not None:
+                prechat = self.extras.prechat.widget_config(conversation)
+                if prechat is not None:
+                    config["prechat"] = prechat
+        await self.emit("widget_config", config, to=sid)
+
+    async def _send_history(self, sid: str, session_id: str, last_seq: int) -> None:
+        try:
+            entries = await self.store.history(session_id, last_seq, self.history_limit)
+        except StoreUnavailable as exc:
+            log.error("history for %s: %s", session_id, exc)
+            await self._error(sid, None, "store_unavailable", None)
+            return
+        messages = [history_shape(self._signed(e)) for e in entries]
+        last = messages[-1]["seq"] if messages else last_seq
+        await self.emit(
+            "history",
+            {"session_id": session_id, "last_seq": last, "messages": messages},
+            to=sid,
+        )

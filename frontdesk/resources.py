@@ -1,0 +1,334 @@
+"""Start-up and shutdown: one cleanup_ctx per resource (Redis and the stores, retention
+sweeps, Socket.IO over Redis, the Rasa client, the core and the widget, Telegram, Messenger,
+turns left by a stopped process), each reached through its key (frontdesk.keys)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from frontdesk.botclient import BotClient
+from frontdesk.channels.http import RetryPolicy
+from frontdesk.channels.messenger import CHANNEL as MESSENGER
+from frontdesk.channels.messenger import MessengerChannel
+from frontdesk.channels.messenger_api import MessengerApi
+from frontdesk.channels.safeguards import Safeguards
+from frontdesk.channels.telegram import CHANNEL as TELEGRAM
+from frontdesk.channels.telegram import TelegramChannel
+from frontdesk.channels.telegram_api import TelegramApi
+from frontdesk.channels.telegram_keyboard import CallbackData
+from frontdesk.channels.widget import CHANNEL as WIDGET
+from frontdesk.channels.widget import WidgetChannel
+from frontdesk.channels.widget_files import WidgetFiles
+from frontdesk.config import Settings
+from frontdesk.console.keys import DESK, REPORTS, SECRET, THROTTLE
+from frontdesk.console.namespace import AgentNamespace
+from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
+from frontdesk.core.build import build_core
+from frontdesk.core.prechat import Prechat, load_prechat
+from frontdesk.core.router import Router
+from frontdesk.core.waits import load_wait_config
+from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store
+from frontdesk.errors import StoreUnavailable
+from frontdesk.files.storage import FileLinks
+from frontdesk.files.web import FILE_LINKS, FILES
+from frontdesk.keys import (
+    BOT,
+    CASES,
+    FLOWS,
+    HOURS,
+    LATER,
+    MESSENGER_CHANNEL,
+    METRICS,
+    OUTBOX,
+    REDIS,
+    REDIS_URL,
+    ROUTER,
+    SETTINGS,
+    SIO,
+    STORE,
+    TELEGRAM_CHANNEL,
+    TEMPLATES,
+    WIDGET_CHANNEL,
+)
+from frontdesk.mail.web import INBOX, MAIL_STORE
+from frontdesk.reports import Reports
+from frontdesk.store import RedisStore
+from frontdesk.store.agents import PROCESS_TTL, AgentStore
+from frontdesk.store.cases import CaseStore
+from frontdesk.store.embedded import EmbeddedRedis
+from frontdesk.store.mail import MailStore
+from frontdesk.store.retention import Retention
+from frontdesk.store.turns import RedisTurns
+
+log = logging.getLogger(__name__)
+
+REDIS_CONNECTIONS = 100
+REDIS_POOL_WAIT = 5.0  # seconds a command may wait for a free connection
+ADOPT_EVERY = 3.0  # seconds between looks for turns a stopped process left
+SHUTDOWN_GRACE = 8.0  # seconds for turns in flight at shutdown
+
+
+def open_redis(url: str) -> Redis:
+    """A Redis client for a redis://, rediss:// or unix:// URL (the embedded Redis is a unix
+    socket; TCP-only options such as keepalive are passed only for TCP)."""
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+    if not url.startswith("unix:"):
+        options["socket_keepalive"] = True
+    # Under load a command waits (bounded) for a free connection instead of failing at once.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_POOL_WAIT, **options
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
+    url = await embedded.start() if embedded else settings.redis_url
+    if embedded:
+        log.info("embedded Redis persisted to %s", embedded.path)
+    client = open_redis(url)
+    app[REDIS_URL] = url
+    app[REDIS] = client
+    app[STORE] = RedisStore(client)
+    app[CASES] = CaseStore(client)
+    app[MAIL_STORE] = MailStore(client)
+    app[FILES] = file_store(settings)
+    app[REPORTS] = Reports(client, app[CASES], app[STORE], app[HOURS].zone, settings.bot_data_dir)
+    app[THROTTLE] = LoginThrottle(client, ThrottlePolicy.from_settings(settings))
+    yield
+    await client.aclose()
+    if embedded:
+        await embedded.stop()
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Empty conversations expire after EMPTY_CONVERSATION_TTL; closed ones older than
+    RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
+    settings = app[SETTINGS]
+    app[STORE].expire_empty_after(settings.empty_conversation_ttl)
+    erasers = [
+        *customer_erasers(app[REPORTS], app[MAIL_STORE], app[FILES]),
+        bot_memory_eraser(settings.rasa_urls),
+    ]
+    retention = Retention(app[STORE], app[CASES], settings.retention_days, erasers)
+    sweeps = asyncio.create_task(retention.run())
+    yield
+    sweeps.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeps
+
+
+async def socketio_redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """SOCKETIO_REDIS=on: Socket.IO emits travel over Redis pub/sub, so a customer connected to
+    one gateway process and an agent connected to another reach each other. The manager is made
+    here, not in make_app, because the embedded Redis's URL is only known once it has started."""
+    sio = app[SIO]
+    manager = socketio.AsyncRedisManager(app[REDIS_URL], channel="frontdesk:socketio")
+    manager.set_server(sio)
+    sio.manager = manager
+    # Listen now rather than at the first connection (python-socketio's default), and wait
+    # (bounded) for the subscription, so no emit from another process is missed at start-up.
+    sio.manager_initialized = True
+    manager.initialize()
+    deadline = time.monotonic() + 5
+    while not (manager.pubsub is not None and manager.pubsub.subscribed):
+        if time.monotonic() > deadline:
+            log.warning("Socket.IO Redis manager not subscribed yet; continuing")
+            break
+        await asyncio.sleep(0.01)
+    yield
+    manager.thread.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await manager.thread
+    if manager.redis is not None:
+        await manager.redis.aclose()
+
+
+async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    connector = aiohttp.TCPConnector(limit=200, limit_per_host=100)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[BOT] = BotClient(session, settings.rasa_urls, settings.rasa_timeout)
+        yield
+
+
+async def router_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    process_id = uuid.uuid4().hex
+    agent_store = AgentStore(app[REDIS], process_id)
+    files = app[FILES]
+    links = FileLinks(app[SECRET], settings.attachment_link_ttl, settings.base_url)
+    app[FILE_LINKS] = links
+    core = build_core(
+        app[STORE],
+        app[CASES],
+        agent_store,
+        RedisTurns(app[REDIS]),
+        process_id,
+        app[BOT],
+        app[TEMPLATES],
+        app[FLOWS],
+        app[HOURS],
+        load_wait_config(settings.flows_dir),
+        app[METRICS],
+        mail=app[MAIL_STORE],
+        mail_sending=bool(settings.smtp_url),
+        secret=app[SECRET],
+        base_url=settings.base_url,
+        files=files,
+        file_links=links,
+    )
+    prechat = Prechat(
+        load_prechat(settings.flows_dir),
+        core.conversations,
+        app[CASES],
+        core.outbox,
+        app[TEMPLATES],
+    )
+    prechat.subscribe(core.bus)
+    app[INBOX] = core.inbox
+    router, waits = core.router, core.waits
+    agents = AgentNamespace(core.desk, app[SECRET], core.inbox)
+    agents.subscribe(core.bus)
+    app[SIO].register_namespace(agents)
+    app[DESK] = core.desk
+    app[REPORTS].subscribe(core.bus)  # reports count the domain events into Redis
+    widget = WidgetChannel(
+        router,
+        core.conversations,
+        app[STORE],
+        app[TEMPLATES],
+        waits,
+        settings.max_message_length,
+        settings.history_limit,
+        core.ratings,
+        Safeguards.from_settings(app[SECRET], settings),
+        extras=WidgetFiles(files, links, prechat, settings.cors_origins),
+    )
+    core.outbox.register(WIDGET, widget)
+    app[SIO].register_namespace(widget)
+    app[ROUTER] = router
+    app[WIDGET_CHANNEL] = widget
+    app[OUTBOX] = core.outbox
+    app[LATER] = core.later
+    heartbeat = asyncio.create_task(_heartbeat(agent_store))
+    yield
+    heartbeat.cancel()
+    try:  # finish turns in flight, but never hold shutdown hostage to a backlog
+        await asyncio.wait_for(router.idle(), SHUTDOWN_GRACE)
+    except TimeoutError:
+        log.warning(
+            "shutdown: turns still in flight after %.0f s; handing them back", SHUTDOWN_GRACE
+        )
+        await _quietly(router.turns.hand_back())
+    await waits.close()
+    await core.later.close()
+    await _quietly(agent_store.forget_process())
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except StoreUnavailable as exc:
+        log.warning("shutdown: %s", exc)
+
+
+async def turns_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Say this process is alive, and run the turns a process that died left unanswered.
+    Added last, so every channel can deliver before the first adoption."""
+    task = asyncio.create_task(_adopt_orphans(app[ROUTER]))
+    yield
+    task.cancel()
+
+
+async def _adopt_orphans(router: Router) -> None:
+    while True:
+        try:
+            await router.turns.beat()
+            adopted = await router.adopt_orphans()
+            if adopted:
+                log.warning("answering %d turn(s) a stopped gateway process left", adopted)
+        except StoreUnavailable as exc:
+            log.warning("turns: %s", exc)
+        except Exception:
+            log.exception("adopting turns failed")
+        await asyncio.sleep(ADOPT_EVERY)
+
+
+async def _heartbeat(agents: AgentStore) -> None:
+    """Keep this gateway's agent connections counted (they expire if the process dies)."""
+    while True:
+        try:
+            await agents.heartbeat()
+        except StoreUnavailable as exc:
+            log.warning("presence heartbeat: %s", exc)
+        await asyncio.sleep(PROCESS_TTL / 3)
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(attempts=settings.channel_api_attempts, timeout=settings.channel_api_timeout)
+
+
+async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        api = TelegramApi(
+            session, settings.telegram_api_url, settings.telegram_token, _retry_policy(settings)
+        )
+        channel = TelegramChannel(
+            api,
+            app[ROUTER],
+            app[OUTBOX],
+            app[STORE],
+            CallbackData(app[REDIS]),
+            app[TEMPLATES],
+            settings.telegram_secret_token,
+            settings.max_message_length,
+        )
+        channel.files, channel.links = app[FILES], app[FILE_LINKS]
+        app[OUTBOX].register(TELEGRAM, channel)
+        app[TELEGRAM_CHANNEL] = channel
+        if settings.telegram_mode == "polling":
+            channel.start_polling()
+        yield
+        await channel.close()
+        await app[ROUTER].idle()  # replies of turns still running need this session
+
+
+async def messenger_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        api = MessengerApi(
+            session,
+            settings.messenger_api_url,
+            settings.messenger_page_token,
+            _retry_policy(settings),
+        )
+        channel = MessengerChannel(
+            api,
+            app[ROUTER],
+            app[OUTBOX],
+            app[STORE],
+            app[TEMPLATES],
+            settings.messenger_app_secret,
+            settings.messenger_verify_token,
+            settings.max_message_length,
+        )
+        channel.files, channel.links = app[FILES], app[FILE_LINKS]
+        app[OUTBOX].register(MESSENGER, channel)
+        app[MESSENGER_CHANNEL] = channel
+        yield
+        await channel.close()
+        await app[ROUTER].idle()
