@@ -9,6 +9,8 @@ Per language it prints:
   right    the customer got an answer that truly answers the question
   wrong    the customer got a confident answer to another question
   not sure the bot declined (and offered a person)
+  one tap  of the questions it was not sure of, those where the right answer was among the
+           "Did you mean…?" questions it offered instead (flows/suggestions.yml)
   OOS→FAQ  out-of-scope questions answered as if they were an FAQ
 
 Sets: ../shared/nlu-dev/dev.csv (English customer questions nobody on the team wrote; never
@@ -43,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, Services, env_rasa, figure, print_header
 
-from frontdesk.core.flows import load_flows
+from frontdesk.core.declined import suggested_answers
+from frontdesk.core.flows import Suggestions, load_flows
 from frontdesk.core.router import NOT_UNDERSTOOD, unsure
 from frontdesk.core.understanding import understanding
 
@@ -92,6 +95,7 @@ class Score:
     unsure: int = 0
     oos: int = 0
     oos_answered: int = 0
+    one_tap: int = 0  # not sure, with the right answer among the suggested questions
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
@@ -145,7 +149,10 @@ async def parse_all(url: str, texts: list[str]) -> list[dict[str, object]]:
 
 
 def score(
-    rows: list[tuple[str, tuple[str, ...]]], parses: list[dict[str, object]], min_confidence: float
+    rows: list[tuple[str, tuple[str, ...]]],
+    parses: list[dict[str, object]],
+    min_confidence: float,
+    suggestions: Suggestions | None = None,
 ) -> Score:
     result = Score()
     for (_, expected), parse in zip(rows, parses, strict=True):
@@ -157,6 +164,8 @@ def score(
             continue
         if given is None:
             result.unsure += 1
+            offered = suggested_answers(suggestions, dict(parse)) if suggestions else []
+            result.one_tap += any(answer in expected for answer in offered)
         elif given in expected:
             result.right += 1
         else:
@@ -172,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="right/wrong at other thresholds")
     args = parser.parse_args(argv)
     print_header("NLU: right / wrong / not sure, per language, as the customer sees it")
-    min_confidence = load_flows(ROOT / "flows").min_answer_confidence
+    flows = load_flows(ROOT / "flows")
+    min_confidence = flows.min_answer_confidence
     sets = load_sets()
     with Services(BENCH) as services:
         url = env_rasa("BENCH_RASA_OURS")
@@ -185,12 +195,19 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             parses = asyncio.run(parse_all(url, [text for text, _ in rows]))
             per_turn = (time.perf_counter() - started) / len(rows) * 1000
-            s = score(rows, parses, min_confidence)
+            s = score(rows, parses, min_confidence, flows.suggestions)
             figure(
                 BENCH,
                 f"{name}: right / wrong / not sure",
                 f"{s.share(s.right)} / {s.share(s.wrong)} / {s.share(s.unsure)}",
                 f"{s.questions} questions; goal >= 85 % / <= 3 %",
+            )
+            figure(
+                BENCH,
+                f"{name}: not sure, the right answer one tap away",
+                f"{s.share(s.one_tap)}",
+                f"of all questions: the right answer among the questions offered instead;"
+                f" right now or one tap away {s.share(s.right + s.one_tap)}",
             )
             figure(
                 BENCH,

@@ -26,6 +26,7 @@ class Turn:
     texts: tuple[str, ...] = ("",)
     control: dict[str, Any] | None = None
     entities: tuple[tuple[str, str], ...] = ()  # (entity, value): order_number, email, product
+    ranking: tuple[tuple[str, float], ...] = ()  # other answers weighed: (area/question, conf)
 
     def body(self) -> dict[str, Any]:
         messages: list[dict[str, Any]] = [{"text": t} for t in self.texts if t]
@@ -45,6 +46,11 @@ class Turn:
                     }
                 }
             }
+        weighed = [(self.answer, self.answer_confidence)] if self.answer else []
+        for answer, confidence in [*weighed, *self.ranking]:
+            selector = understood.setdefault("response_selector", {})
+            ranking = selector.setdefault(answer.split("/")[0], {}).setdefault("ranking", [])
+            ranking.append({"intent_response_key": answer, "confidence": confidence})
         return {"messages": messages, "understood": understood}
 
 

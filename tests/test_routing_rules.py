@@ -90,9 +90,11 @@ async def test_unsure_answers_are_declined_honestly(
     for message in ("low", "mixed"):
         await customer.say(message)
         answer = (await customer.answer())[0]  # the second in a row also offers a person
-        assert answer["text"] == TEMPLATES.render("en", "unsure_answer")
+        # Not given as an answer: offered as a question to tap, next to a person.
+        assert answer["text"] == TEMPLATES.render("en", "unsure_suggest")
         assert "answer_id" not in answer
-        assert answer["quick_replies"][0]["payload"] == "/human_handoff"
+        question = "How do I get a copy of my invoice?"
+        assert [q["payload"] for q in answer["quick_replies"]] == [question, "/human_handoff"]
 
 
 async def test_two_fallbacks_in_a_row_offer_a_person(
@@ -136,7 +138,8 @@ async def test_a_customer_writing_russian_on_an_english_page_is_answered_in_russ
     (answer,) = await customer.answer()
     # The bot is asked in Russian, and the gateway's own words are Russian too.
     assert fake.received[-1]["metadata"]["language"] == "ru"
-    assert answer["text"] == TEMPLATES.render("ru", "unsure_answer")
+    assert answer["text"] == TEMPLATES.render("ru", "unsure_suggest")
+    assert answer["quick_replies"][0]["title"] == "Как получить копию счёта?"
     config = await customer.until("widget_config", lambda c: c.get("detected"))
     assert config["language"] == "ru"
     assert config["status_text"] == TEMPLATES.render("ru", "header_offline")  # nobody online

@@ -1,4 +1,5 @@
-"""Business-editable behaviour from flows/: handoff rules, why-tags and canned replies."""
+"""Business-editable behaviour from flows/: handoff rules, "did you mean" suggestions, why-tags
+and canned replies."""
 
 from __future__ import annotations
 
@@ -21,6 +22,19 @@ class Canned:
 
 
 @dataclass(frozen=True)
+class Suggestions:
+    """flows/suggestions.yml: the bot's best guesses offered as buttons when it is not sure."""
+
+    max_count: int = 2
+    min_confidence: float = 0.1
+    questions: dict[str, dict[str, str]] = field(default_factory=dict)  # answer -> lang -> text
+
+    def question(self, answer_id: str, language: str, default_language: str) -> str:
+        texts = self.questions.get(answer_id) or {}
+        return texts.get(language) or texts.get(default_language) or ""
+
+
+@dataclass(frozen=True)
 class Flows:
     fallbacks_before_offer: int = 2
     agent_capacity: int = 3
@@ -31,6 +45,7 @@ class Flows:
     reasons: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     canned: dict[str, dict[str, Canned]] = field(default_factory=dict)  # language -> key -> reply
+    suggestions: Suggestions = field(default_factory=Suggestions)
 
     def canned_for(self, language: str, default_language: str) -> dict[str, Canned]:
         return {**self.canned.get(default_language, {}), **self.canned.get(language, {})}
@@ -52,6 +67,21 @@ def _strings(path: Path, data: Any, name: str) -> dict[str, str]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: {name} must map names to text")
     return {str(k): str(v) for k, v in data.items()}
+
+
+def load_suggestions(path: Path) -> Suggestions:
+    data = _yaml(path)
+    try:
+        count = int(data.get("max_suggestions", 2))
+        floor = float(data.get("min_suggestion_confidence", 0.1))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    questions: dict[str, dict[str, str]] = {}
+    for answer, texts in (data.get("questions") or {}).items():
+        if not isinstance(texts, dict) or "/" not in str(answer):
+            raise ConfigError(f"{path}: {answer} must be area/question mapping languages to text")
+        questions[str(answer)] = _strings(path, texts, str(answer))
+    return Suggestions(max(0, count), floor, questions)
 
 
 def load_flows(flows_dir: Path) -> Flows:
@@ -92,4 +122,5 @@ def load_flows(flows_dir: Path) -> Flows:
         reasons=_strings(handoff_path, handoff.get("reasons") or {}, "reasons"),
         tags=tuple(str(t) for t in tags),
         canned=canned,
+        suggestions=load_suggestions(flows_dir / "suggestions.yml"),
     )

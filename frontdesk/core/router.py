@@ -22,17 +22,17 @@ from typing import Any, Protocol
 from frontdesk.core.conversation import (
     CANCEL_REQUEST,
     LEAVE_MESSAGE,
-    REQUEST_PERSON,
     Conversation,
     Conversations,
     State,
 )
 from frontdesk.core.customer_files import CustomerFiles
+from frontdesk.core.declined import not_sure_reply
 from frontdesk.core.events import BotAnswered, BotDeclined, Event
 from frontdesk.core.flows import Flows
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.language import detect
-from frontdesk.core.messages import BotReply, Inbound, Outbound, QuickReply, customer_entry
+from frontdesk.core.messages import BotReply, Inbound, Outbound, customer_entry
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.rasa_replies import split_replies
@@ -317,11 +317,8 @@ class Router:
                 "last_confidence": understood["answer_confidence"],
                 **kept,
             }
-            text = self.templates.render(language, "unsure_answer")
-            button = QuickReply(
-                self.templates.render(language, "button_talk_to_person"), REQUEST_PERSON
-            )
-            outbound = [Outbound(text=text, quick_replies=(button,))]
+            suggestions = self.flows.suggestions
+            outbound = [not_sure_reply(self.templates, suggestions, reply.understood, language)]
         elif understood.get("area") and outbound:
             # Every FAQ answer says which answer it is, so the customer can rate it.
             last = outbound[-1]

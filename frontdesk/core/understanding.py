@@ -41,6 +41,20 @@ def understanding(tracker: dict[str, Any]) -> dict[str, str]:
     return fields
 
 
+def guesses(parse: dict[str, Any]) -> list[tuple[str, float]]:
+    """The FAQ answers the bot weighed for a message (area/question, confidence), best first,
+    from the response selector's rankings of every area."""
+    found: dict[str, float] = {}
+    for area, chosen in (parse.get("response_selector") or {}).items():
+        if area not in AREAS or not isinstance(chosen, dict):
+            continue
+        for item in chosen.get("ranking") or []:
+            key = str(item.get("intent_response_key") or "")
+            if key.startswith(area + "/"):
+                found[key] = max(found.get(key, 0.0), float(item.get("confidence") or 0.0))
+    return sorted(found.items(), key=lambda kv: kv[1], reverse=True)
+
+
 def captured_values(tracker: dict[str, Any]) -> dict[str, str]:
     """Slots and entities worth passing on (order number, e-mail, product)."""
     values: dict[str, str] = {}
