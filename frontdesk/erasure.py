@@ -49,26 +49,32 @@ def customer_erasers(reports: Reports, mail: MailStore, files: FileStore) -> lis
 
 def bot_memory_eraser(rasa_urls: tuple[str, ...], timeout: float = 10.0) -> Eraser:
     """Empty the conversation's tracker in each Rasa process (its HTTP API, `PUT
-    /conversations/<id>/tracker/events` with no events). frontdesk's Rasa keeps trackers in
-    memory, so a Rasa that is not running holds nothing; a shared Redis tracker store
-    (bot/endpoints.redis.yml) merges instead of replacing and expires trackers by itself
-    after its `record_exp`."""
+    /conversations/<id>/tracker/events` with no events), then read it back to say truly what
+    happened. frontdesk's Rasa keeps trackers in memory, so a Rasa that is not running holds
+    nothing; a shared Redis tracker store (bot/endpoints.redis.yml) merges instead of
+    replacing, so there the words stay until the store's `record_exp` expires them."""
 
     async def bot_memory(conversation_id: str, case_ids: list[str]) -> list[str]:
         removed: list[str] = []
         limit = aiohttp.ClientTimeout(total=timeout)
         async with aiohttp.ClientSession(timeout=limit) as session:
             for url in rasa_urls:
-                path = f"{url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+                tracker = f"{url}/conversations/{quote(conversation_id, safe='')}/tracker"
                 try:
-                    async with session.put(path, json=[]) as response:
+                    async with session.put(f"{tracker}/events", json=[]) as response:
                         status = response.status
-                except (aiohttp.ClientError, TimeoutError):
+                    async with session.get(tracker) as response:
+                        left = await response.json() if response.status == 200 else {}
+                except (aiohttp.ClientError, TimeoutError, ValueError):
                     continue  # not running: its in-memory trackers are gone
-                if status == 200:
+                said = [e for e in left.get("events") or [] if e.get("event") == "user"]
+                if status == 200 and not said:
                     removed.append(f"the bot's memory of the conversation (Rasa at {url})")
                 else:
-                    removed.append(f"NOT the bot's memory: Rasa at {url} answered {status}")
+                    removed.append(
+                        f"NOT the bot's memory: Rasa at {url} still holds {len(said)} message(s)"
+                        f" (answered {status}; a Redis tracker store expires them by itself)"
+                    )
         return removed
 
     return bot_memory
