@@ -74,9 +74,7 @@ class RateLimiter:
 
     def check(self, sid: str, conversation_id: str, now: float | None = None) -> float:
         """0 and a token taken from both buckets, or the seconds to wait (nothing taken)."""
-        now = time.monotonic() if now is None else now
-        if now - self._purged > PURGE_EVERY:
-            self._purge(now)
+        now = self._now(now)
         connection = None
         if self.limits.per_second > 0:
             connection = self._bucket(self._connections, sid, now)
@@ -90,14 +88,19 @@ class RateLimiter:
         or the seconds to wait (nothing taken)."""
         if self.limits.per_second <= 0:
             return 0.0
-        now = time.monotonic() if now is None else now
-        if now - self._purged > PURGE_EVERY:
-            self._purge(now)
+        now = self._now(now)
         bucket = self._bucket(self._connections, sid, now)
         wait = bucket.wait()
         if not wait:
             bucket.tokens -= 1
         return wait
+
+    def _now(self, now: float | None) -> float:
+        """The time of this check; buckets filled up again are forgotten now and then."""
+        now = time.monotonic() if now is None else now
+        if now - self._purged > PURGE_EVERY:
+            self._purge(now)
+        return now
 
     def _wait(self, connection: TokenBucket | None, conversation_id: str, now: float) -> float:
         limits = self.limits

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-AREAS = ("billing", "orders", "shipping", "returns", "account")
+from frontdesk.core.conversation import AREAS
+
 CAPTURED_SLOTS = ("order_number", "email", "product")
 
 
