@@ -361,8 +361,11 @@ class Services:
         name: str = "gateway",
         cpus: set[int] | None = None,
         secret: str = "",
+        wrapper: Sequence[str] = (),
         **env: str,
     ) -> tuple[str, subprocess.Popen[bytes]]:
+        """Start a gateway (`wrapper`: the interpreter command it runs under, default PYTHON;
+        bench/profiled.py for a profile)."""
         port = free_port()
         full_env = {
             **os.environ,
@@ -383,7 +386,10 @@ class Services:
         for key in ("TELEGRAM_TOKEN", "MESSENGER_PAGE_TOKEN", "CREDENTIALS_FILE"):
             full_env.pop(key, None)
         proc = self.spawn(
-            [PYTHON, str(ROOT / "server.py"), "gateway"], f"{name}.log", cwd=ROOT, env=full_env
+            [*(wrapper or [PYTHON]), str(ROOT / "server.py"), "gateway"],
+            f"{name}.log",
+            cwd=ROOT,
+            env=full_env,
         )
         url = f"http://127.0.0.1:{port}"
         try:

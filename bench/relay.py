@@ -15,14 +15,22 @@ the conversation, the agent claims it) with a stub standing in for Rasa; no Rasa
 while messages are relayed. By default the server(s) under test are pinned to CPU 0 and the
 generator to CPU 1, so "per gateway process" means one core; Redis is not pinned.
 
-    .venv/bin/python bench/relay.py [--pairs 50] [--messages 30] [--no-pin]
+Printed per relayed message (counted, so they hold on a busy machine): the Redis commands and
+round trips (a pipeline or script counts once) and the gateway's CPU milliseconds.
+`--profile DIR` runs the single gateway under cProfile for exactly the measured window
+(bench/profiled.py) and prints its top functions; DIR/gateway.pstats keeps the whole profile.
+
+    .venv/bin/python bench/relay.py [--pairs 50] [--messages 30] [--no-pin] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import pstats
+import shutil
 import signal
 import sys
 import time
@@ -37,6 +45,7 @@ from common import (
     Services,
     WindowCpu,
     _http_ok,
+    cpu_seconds,
     figure,
     free_port,
     new_secret,
@@ -127,11 +136,13 @@ async def echo_load(
 
     await asyncio.gather(*(run(s, q, warmup, False) for s, q in socks))
     window = WindowCpu(pids)
+    cpu0 = cpu_seconds(pids["echo server"])
     await asyncio.gather(*(run(s, q, messages, True) for s, q in socks))
     shares = window.shares()
+    cpu = cpu_seconds(pids["echo server"]) - cpu0
     for sio, _ in socks:
         await sio.disconnect()
-    return {"echo": lat.to_dict(), "cpu": shares}
+    return {"echo": lat.to_dict(), "cpu": shares, "cpu_seconds": cpu}
 
 
 async def relay_load(
@@ -144,6 +155,7 @@ async def relay_load(
     tag: str,
     pids: dict[str, int],
     redis_url: str,
+    profile_pid: int = 0,
 ) -> dict[str, Any]:
     import socketio
 
@@ -237,10 +249,22 @@ async def relay_load(
 
     await asyncio.gather(*(pingpong(*p, warmup, False) for p in plan))
     commands0 = await redis_commands(redis_url)
+    if profile_pid:
+        os.kill(profile_pid, signal.SIGUSR1)  # bench/profiled.py: the window starts
     window = WindowCpu(pids)
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     await asyncio.gather(*(pingpong(*p, messages, True) for p in plan))
     shares = window.shares()
-    commands = await redis_commands(redis_url) - commands0 - 1
+    cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    if profile_pid:
+        os.kill(profile_pid, signal.SIGUSR2)  # bench/profiled.py: it ends (figures written)
+    commands1 = await redis_commands(redis_url)
+    commands = {
+        name: calls - commands0.get(name, 0)
+        for name, calls in commands1.items()
+        if calls > commands0.get(name, 0)
+    }
+    commands["info"] = commands.get("info", 0) - 1  # the first INFO of these two
     for sio, *_ in customers:
         await sio.disconnect()
     for sio, _ in agents:
@@ -249,23 +273,69 @@ async def relay_load(
         "to_agent": to_agent.to_dict(),
         "to_customer": to_customer.to_dict(),
         "cpu": shares,
-        "redis_commands": commands,
+        "cpu_seconds": cpu,
+        "redis_commands": {k: v for k, v in commands.items() if v > 0},
     }
 
 
-async def redis_commands(redis_url: str) -> int:
-    """Commands the Redis server has processed so far (INFO stats)."""
+async def redis_commands(redis_url: str) -> dict[str, int]:
+    """Calls per command the Redis server has processed so far (INFO commandstats); `exec`
+    counts the MULTI/EXEC pipelines and `evalsha`/`eval`/`fcall` the scripts."""
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url)
     try:
-        info = await client.info("stats")
-        return int(info["total_commands_processed"])
+        info = await client.info("commandstats")
+        return {
+            name.removeprefix("cmdstat_").lower(): int(stats["calls"])
+            for name, stats in info.items()
+        }
     finally:
         await client.aclose()
 
 
+def meter_trips(meter: Path) -> int:
+    """The Redis round trips bench/profiled.py counted in the gateway over the window."""
+    path = Path(f"{meter}.json")
+    wait_until(path.exists, 30, "the gateway's meter")
+    return int(json.loads(path.read_text())["redis_round_trips"])
+
+
+def print_profile(path: Path, messages: int, top: int = 25) -> None:
+    """The gateway's top functions by own time, and by cumulative time, per relayed message."""
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = stats.stats  # type: ignore[attr-defined]
+
+    def name(func: tuple[str, int, str]) -> str:
+        file, line, fn = func
+        for marker in ("site-packages/", "/work/main/", "lib/python3"):
+            if marker in file:
+                file = file.split(marker, 1)[1]
+        return f"{fn} ({file}:{line})"
+
+    print(f"   profile of the gateway over the window: {total:.2f} s profiled, {messages} messages")
+    for title, index in (("own time", 2), ("cumulative time", 3)):
+        print(f"   top {top} by {title}: share of profiled time, calls per message")
+        ordered = sorted(rows.items(), key=lambda item: item[1][index], reverse=True)
+        for func, (_cc, nc, tt, ct, _callers) in ordered[:top]:
+            value = tt if index == 2 else ct
+            print(f"     {value / total:6.1%}  {nc / max(messages, 1):7.2f}/msg  {name(func)}")
+
+
 # -- orchestration -------------------------------------------------------------------------------
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def always_open_flows(tmp: Path) -> Path:
+    """A copy of flows/ open around the clock: a handoff queues for an agent at any hour
+    (outside the shipped hours it would become a left message, never claimed here)."""
+    flows = tmp / "flows"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
+    hours = "timezone: UTC\nweekly:\n" + "".join(f"  {d}: ['00:00-24:00']\n" for d in DAYS)
+    (flows / "hours.yml").write_text(hours)
+    return flows
 
 
 async def make_agents(redis_url: str, secret: str, prefix: str, capacity: int) -> list[str]:
@@ -302,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="py-spy the single gateway while it relays (collapsed stacks)",
+        help="cProfile the single gateway while it relays; prints its top functions",
     )
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stub-rasa", type=int, help=argparse.SUPPRESS)
@@ -314,8 +384,6 @@ def main(argv: list[str] | None = None) -> int:
         stub_rasa(args.stub_rasa)
         return 0
 
-    if args.profile and not (Path(PYTHON).parent / "py-spy").is_file():
-        parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
     cores = os.cpu_count() or 1
     pinning = not args.no_pin and cores >= 2
     server_cpu, gen_cpu = ({0}, {1}) if pinning else (None, None)
@@ -342,8 +410,21 @@ def main(argv: list[str] | None = None) -> int:
         pin(echo.pid, server_cpu)
         echo_url = f"http://127.0.0.1:{echo_port}"
         stub_url = f"http://127.0.0.1:{stub_port}"
+        meter = services.tmp / "gateway-meter"
+        flows = str(always_open_flows(services.tmp))
         single_url, single = services.gateway(
-            redis_url, stub_url, name="gateway", cpus=server_cpu, secret=secret
+            redis_url,
+            stub_url,
+            name="gateway",
+            cpus=server_cpu,
+            secret=secret,
+            wrapper=[
+                PYTHON,
+                str(Path(__file__).resolve().parent / "profiled.py"),
+                *(["--profile"] if args.profile else []),
+                str(meter),
+            ],
+            FLOWS_DIR=flows,
         )
         pair_a_url, pair_a = services.gateway(
             redis_url,
@@ -352,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             cpus=server_cpu,
             secret=secret,
             SOCKETIO_REDIS="on",
+            FLOWS_DIR=flows,
         )
         pair_b_url, pair_b = services.gateway(
             redis_url,
@@ -360,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             cpus=server_cpu,
             secret=secret,
             SOCKETIO_REDIS="on",
+            FLOWS_DIR=flows,
         )
 
         results: dict[str, dict[str, Any]] = {}
@@ -371,7 +454,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             out = run.results[0]
             lat = Latencies.from_dict(out["echo"])
-            results["echo"] = {"lat": lat, "rate": lat.rate(), "gen": out["cpu"]["generator"]}
+            results["echo"] = {
+                "lat": lat,
+                "rate": lat.rate(),
+                "gen": out["cpu"]["generator"],
+                "cpu_ms": out["cpu_seconds"] * 1000 / max(len(lat.values), 1),
+            }
             print(
                 f"   echo     {lat.rate():.0f} msg/s, round trip {lat.text()}; "
                 f"CPU {shares_text(out['cpu'])}",
@@ -387,24 +475,6 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             ):
                 tokens = asyncio.run(make_agents(redis_url, secret, f"bench{name}", args.pairs))
-                spy = None
-                if args.profile and name == "gateway":
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    spy = services.spawn(
-                        [
-                            str(Path(PYTHON).parent / "py-spy"),
-                            "record",
-                            "-f",
-                            "raw",
-                            "-r",
-                            "200",
-                            "-o",
-                            str(args.profile / "gateway.txt"),
-                            "--pid",
-                            str(single.pid),
-                        ],
-                        "py-spy.log",
-                    )
                 run = run_generators(
                     relay_load,
                     [
@@ -418,13 +488,11 @@ def main(argv: list[str] | None = None) -> int:
                             name,
                             pids,
                             redis_url,
+                            single.pid if name == "gateway" else 0,
                         )
                     ],
                     gen_cpu,
                 )
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(30)
                 out = run.results[0]
                 to_agent = Latencies.from_dict(out["to_agent"])
                 to_customer = Latencies.from_dict(out["to_customer"])
@@ -433,15 +501,42 @@ def main(argv: list[str] | None = None) -> int:
                 both.merge(to_customer)
                 rate = len(both.values) / both.window
                 results[name] = {"lat": both, "rate": rate, "gen": out["cpu"]["generator"]}
-                per_message = out["redis_commands"] / max(len(both.values), 1)
+                count = max(len(both.values), 1)
+                commands = out["redis_commands"]
                 print(
                     f"   {name:<8} {rate:.0f} msg/s; customer→agent {to_agent.text()}; "
                     f"agent→customer {to_customer.text()}; CPU {shares_text(out['cpu'])}; "
-                    f"{per_message:.1f} Redis commands per relayed message",
+                    f"{sum(commands.values()) / count:.1f} Redis commands per relayed message",
                     flush=True,
                 )
+                if name == "gateway":
+                    results[name]["cpu_ms"] = out["cpu_seconds"]["gateway"] * 1000 / count
+                    results[name]["trips"] = meter_trips(meter) / count
+                    top = sorted(commands.items(), key=lambda kv: -kv[1])
+                    print(
+                        "   Redis commands per relayed message: "
+                        + ", ".join(f"{c} {n / count:.2f}" for c, n in top),
+                        flush=True,
+                    )
+                    if args.profile:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        kept = args.profile / "gateway.pstats"
+                        kept.write_bytes(Path(f"{meter}.pstats").read_bytes())
+                        print_profile(kept, count)
 
     echo_r, gw, pair = results["echo"], results["gateway"], results["pair"]
+    figure(
+        BENCH,
+        "Redis round trips per relayed message",
+        f"{gw['trips']:.2f}",
+        f"target <= 3: {'met' if gw['trips'] <= 3 else 'MISSED'}",
+    )
+    figure(
+        BENCH,
+        "gateway CPU ms per message",
+        f"{gw['cpu_ms']:.3f} ms",
+        f"echo server {echo_r['cpu_ms']:.3f} ms: " + ratio_text(gw["cpu_ms"], echo_r["cpu_ms"]),
+    )
     figure(
         BENCH,
         "relay throughput per gateway process vs echo",

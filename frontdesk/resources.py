@@ -66,6 +66,7 @@ from frontdesk.reports import Reports
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
+from frontdesk.store.connection import timed_writes
 from frontdesk.store.embedded import EmbeddedRedis
 from frontdesk.store.mail import MailStore
 from frontdesk.store.retention import Retention
@@ -89,7 +90,7 @@ def open_redis(url: str) -> Redis:
     pool = BlockingConnectionPool.from_url(
         url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_POOL_WAIT, **options
     )
-    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+    return Redis.from_pool(timed_writes(pool))  # the client owns the pool: aclose() closes it
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:

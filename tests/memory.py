@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from frontdesk.store.base import AppendResult
@@ -206,6 +206,10 @@ class MemoryTurns:
         self.turns.get(conversation_id, {}).pop(seq, None)
         if not self.turns.get(conversation_id):
             self.turns.pop(conversation_id, None)
+
+    async def finish_many(self, turns: Sequence[tuple[str, int]]) -> None:
+        for conversation_id, seq in turns:
+            await self.finish(conversation_id, seq)
 
     async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]:
         return {seq: dict(t) for seq, t in self.turns.get(conversation_id, {}).items()}

@@ -42,6 +42,7 @@ class Turns:
         self.process_id = process_id
         self.later = later
         self.running: set[tuple[str, int]] = set()
+        self._finished: list[tuple[str, int]] | None = None  # the batch not written yet
 
     async def begin(self, inbound: Inbound, seq: int) -> None:
         turn: dict[str, Any] = {
@@ -59,12 +60,20 @@ class Turns:
 
     def finish(self, conversation_id: str, seq: int) -> None:
         """The turn is done (answered, or honestly failed): forget it, retrying if the store
-        is down (a turn left recorded would otherwise run again)."""
+        is down (a turn left recorded would otherwise run again). Off the reply's path, and
+        batched: the turns finished before the write starts go in its one round trip."""
+        if self._finished is not None:
+            self._finished.append((conversation_id, seq))
+            return
+        batch = [(conversation_id, seq)]
+        self._finished = batch
 
         async def write() -> None:
-            await self.ledger.finish(conversation_id, seq)
+            if self._finished is batch:
+                self._finished = None  # turns finished from now on make the next batch
+            await self.ledger.finish_many(batch)
 
-        self.later.run(f"finishing turn {conversation_id}#{seq}", write)
+        self.later.run(f"finishing turn {conversation_id}#{seq} and those after it", write)
 
     async def unanswered(self, inbound: Inbound, seq: int) -> bool:
         """A resent message: should its turn run (again)? Yes when it is recorded but its

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -117,6 +117,9 @@ class TurnLedger(Protocol):
     async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None: ...
 
     async def finish(self, conversation_id: str, seq: int) -> None: ...
+
+    async def finish_many(self, turns: Sequence[tuple[str, int]]) -> None:
+        """Finish several turns (conversation id, seq) at once."""
 
     async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]: ...
 

@@ -11,7 +11,7 @@ conversations that have any.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -55,13 +55,23 @@ class RedisTurns:
                 await pipe.execute()
 
     async def finish(self, conversation_id: str, seq: int) -> None:
-        with redis_errors("could not finish the turn"):
+        await self.finish_many([(conversation_id, seq)])
+
+    async def finish_many(self, turns: Sequence[tuple[str, int]]) -> None:
+        """Forget finished turns: one round trip, and one more when conversations are left
+        without turns (they leave the index)."""
+        seqs: dict[str, list[str]] = {}
+        for conversation_id, seq in turns:
+            seqs.setdefault(conversation_id, []).append(str(seq))
+        with redis_errors("could not finish the turns"):
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hdel(_turns_key(conversation_id), str(seq))
-                pipe.hlen(_turns_key(conversation_id))
-                _, left = await pipe.execute()
-            if not left:
-                await self.redis.zrem(INDEX, conversation_id)
+                for conversation_id, finished in seqs.items():
+                    pipe.hdel(_turns_key(conversation_id), *finished)
+                    pipe.hlen(_turns_key(conversation_id))
+                replies = await pipe.execute()
+            done = [c for c, left in zip(seqs, replies[1::2], strict=True) if not left]
+            if done:
+                await self.redis.zrem(INDEX, *done)
 
     async def pending(self, conversation_id: str) -> dict[int, dict[str, Any]]:
         raw = await call(self.redis.hgetall(_turns_key(conversation_id)))

@@ -1,0 +1,70 @@
+"""The turn ledger and the Redis connections on real Redis: finished turns are forgotten in
+batches (one round trip for many), and a write Redis never takes fails like redis-py's own
+(a timeout) without a Task per command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from frontdesk.store.connection import Connection, timed_writes
+from frontdesk.store.turns import INDEX, RedisTurns
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_pool(timed_writes(BlockingConnectionPool.from_url(redis_url)))
+    yield client
+    await client.aclose()
+
+
+async def test_finishing_many_turns_forgets_those_and_keeps_the_rest(redis: Redis) -> None:
+    ledger = RedisTurns(redis)
+    for conversation, seq in (("a", 1), ("a", 2), ("b", 1), ("c", 4)):
+        await ledger.begin(conversation, seq, {"owner": "p1", "at": 1.0, "text": "hi"})
+    await ledger.finish_many([("a", 1), ("b", 1), ("c", 4), ("c", 9)])
+    assert await ledger.pending("a") == {2: {"owner": "p1", "at": 1.0, "text": "hi"}}
+    assert await ledger.pending("b") == {}
+    assert await ledger.pending("c") == {}
+    assert sorted(await ledger.conversations()) == ["a"]  # b and c left the index
+    await ledger.finish("a", 2)
+    assert await redis.zcard(INDEX) == 0
+
+
+async def test_the_gateways_connections_write_without_a_task_per_command(redis: Redis) -> None:
+    assert redis.connection_pool.connection_class is Connection
+    tasks = len(asyncio.all_tasks())
+    seen: list[int] = []
+
+    async def watch() -> None:
+        await redis.set("k", "v")
+        seen.append(len(asyncio.all_tasks()))
+
+    await watch()
+    assert seen == [tasks]  # redis-py's wait_for would have made a task for the write
+    assert await redis.get("k") == b"v"
+
+
+async def test_a_write_redis_never_takes_times_out() -> None:
+    """A 'Redis' that accepts the connection and never reads: the write buffer fills up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    pool = BlockingConnectionPool.from_url(
+        f"redis://127.0.0.1:{port}/0", socket_timeout=0.5, protocol=2, driver_info=None
+    )
+    client = Redis.from_pool(timed_writes(pool))
+    try:
+        with pytest.raises(RedisTimeoutError, match="Timeout writing to socket"):
+            await client.execute_command("SET", "big", b"x" * 64_000_000)
+    finally:
+        await client.aclose()
+        with contextlib.suppress(OSError):
+            listener.close()
