@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from frontdesk.core.abandon import Abandonment
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.assignment import AutoAssign
 from frontdesk.core.conversation import Conversations
@@ -49,6 +50,7 @@ class Core:
     auto_assign: AutoAssign
     later: Later
     inbox: OfflineInbox
+    abandonment: Abandonment
 
 
 def build_core(
@@ -123,6 +125,8 @@ def build_core(
         CustomerFiles(store, cases, handoff, outbox, templates, bus),
     )
     auto_assign = AutoAssign(desk, flows.auto_assign)
+    abandonment = Abandonment(conversations, cases, handoff, wait_config, clock)
+    abandonment.subscribe(bus)
     waits.subscribe(bus)
     auto_assign.subscribe(bus)
     count_events(bus, metrics)
@@ -153,4 +157,5 @@ def build_core(
         auto_assign,
         later,
         inbox,
+        abandonment,
     )

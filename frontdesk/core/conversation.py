@@ -35,6 +35,7 @@ from frontdesk.core.events import (
     CaseTransferred,
     ConversationOpened,
     EventBus,
+    LanguageChanged,
     MessageLeft,
 )
 from frontdesk.errors import FrontdeskError
@@ -55,6 +56,7 @@ class CaseState(StrEnum):
     AGENT = "agent"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # the customer left the line without a word (core/abandon.py)
 
 
 class CaseKind(StrEnum):
@@ -68,6 +70,8 @@ CANCEL_REQUEST = "/fd_cancel_handoff"
 LEAVE_MESSAGE = "/fd_leave_message"
 KEEP_TRYING = "/greet"
 SURVEY_SKIP = "/fd_survey_skip"
+TOPIC_PERSON = "/fd_topic_person"  # "yes" to "Would you like a person to look at this charge?"
+NO_PERSON = "/fd_no_person"  # "no, thanks" to it
 CONTROL_PREFIX = "/fd_"  # every frontdesk control starts so (a quick reply, not words)
 
 
@@ -269,6 +273,8 @@ class Conversations:
 
     async def set_language(self, conversation: Conversation, language: str) -> Conversation:
         await self.store.update_conversation(conversation.id, {"language": language})
+        if language != conversation.language:
+            await self.bus.publish(LanguageChanged(conversation.id, language))
         return _replace(conversation, language=language)
 
     async def remember(
@@ -327,6 +333,22 @@ class Conversations:
         """The customer no longer waits (cancelled, or chose to leave a message)."""
         moved = await self._move(conversation, (State.QUEUED,), State.BOT, {})
         await self.bus.publish(CaseCancelled(conversation.case_id, conversation.id))
+        return moved
+
+    async def abandon(
+        self, conversation: Conversation, waited: float, message: Case | None = None
+    ) -> Conversation:
+        """The customer's page has been gone too long: out of the live line. With `message`
+        (an e-mail was on file) the request became that left message; otherwise the bot has
+        the conversation again when they come back."""
+        fields = {"case_id": message.id} if message is not None else {}
+        to = State.LEFT_MESSAGE if message is not None else State.BOT
+        moved = await self._move(conversation, (State.QUEUED,), to, fields)
+        await self.bus.publish(
+            CaseCancelled(conversation.case_id, conversation.id, abandoned=True, waited=waited)
+        )
+        if message is not None:
+            await self.bus.publish(MessageLeft(message.id, conversation.id))
         return moved
 
     async def assign(self, conversation_id: str, case_id: str, agent: str, name: str) -> None:

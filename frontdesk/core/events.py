@@ -34,10 +34,13 @@ class CaseQueued(Event):
 
 @dataclass(frozen=True)
 class CaseCancelled(Event):
-    """The customer stopped waiting (cancelled, or left a message instead)."""
+    """The customer stopped waiting (cancelled, or left a message instead), or left the line
+    without a word (`abandoned`: their page was gone for ABANDON_AFTER; waited: seconds)."""
 
     case_id: str
     conversation_id: str
+    abandoned: bool = False
+    waited: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,15 @@ class ConversationOpened(Event):
 
     conversation_id: str
     channel: str
+    language: str
+
+
+@dataclass(frozen=True)
+class LanguageChanged(Event):
+    """The conversation's language changed (the customer writes in another of ours, or the
+    page says so): what the customer still reads, such as the place in line, follows it."""
+
+    conversation_id: str
     language: str
 
 

@@ -40,7 +40,8 @@ class Flows:
     agent_capacity: int = 3
     auto_assign: bool = False
     min_answer_confidence: float = 0.4
-    topics: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)  # intent -> why a person helps
+    always_topics: frozenset[str] = frozenset()  # topics passed on without asking first
     area_labels: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
@@ -69,6 +70,19 @@ def _strings(path: Path, data: Any, name: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def _topic_reasons(path: Path, topics: dict[Any, Any]) -> dict[str, str]:
+    """A topic is `intent: reason`, or `intent: {reason: ..., always: true}` for one that is
+    passed to a person without asking the customer first."""
+    reasons = {}
+    for key, value in topics.items():
+        if isinstance(value, dict):
+            if "reason" not in value:
+                raise ConfigError(f"{path}: topic {key!r} needs a reason")
+            value = value["reason"]
+        reasons[str(key)] = str(value)
+    return reasons
+
+
 def load_suggestions(path: Path) -> Suggestions:
     data = _yaml(path)
     try:
@@ -88,6 +102,9 @@ def load_flows(flows_dir: Path) -> Flows:
     """Read and validate flows/; raise ConfigError naming the file at fault."""
     handoff_path = flows_dir / "handoff.yml"
     handoff = _yaml(handoff_path)
+    topics = handoff.get("topics") or {}
+    if not isinstance(topics, dict):
+        raise ConfigError(f"{handoff_path}: topics must map intents to a reason")
     try:
         fallbacks = int(handoff.get("fallbacks_before_offer", 2))
         capacity = int(handoff.get("agent_capacity", 3))
@@ -117,7 +134,10 @@ def load_flows(flows_dir: Path) -> Flows:
         agent_capacity=capacity,
         auto_assign=bool(handoff.get("auto_assign", False)),
         min_answer_confidence=min_answer,
-        topics=_strings(handoff_path, handoff.get("topics") or {}, "topics"),
+        topics=_strings(handoff_path, _topic_reasons(handoff_path, topics), "topics"),
+        always_topics=frozenset(
+            str(k) for k, v in topics.items() if isinstance(v, dict) and v.get("always")
+        ),
         area_labels=_strings(handoff_path, handoff.get("area_labels") or {}, "area_labels"),
         reasons=_strings(handoff_path, handoff.get("reasons") or {}, "reasons"),
         tags=tuple(str(t) for t in tags),

@@ -15,7 +15,9 @@ from typing import Any
 from frontdesk.core.conversation import (
     CANCEL_REQUEST,
     KEEP_TRYING,
+    NO_PERSON,
     REQUEST_PERSON,
+    TOPIC_PERSON,
     Case,
     CaseKind,
     CaseState,
@@ -124,7 +126,7 @@ class Handoff:
             await self.leave.start(conversation, reason, detail)
             return
         summary = self.summary(conversation, detail)
-        case = await self._create_case(conversation, reason, detail, summary, CaseKind.LIVE, {})
+        case = await self.create_case(conversation, reason, detail, summary, CaseKind.LIVE, {})
         confirm = (
             self._say(conversation, "handoff_confirm", summary=summary)
             if summary
@@ -144,7 +146,7 @@ class Handoff:
         # other customers' waits) see a case whose customer knows where they stand.
         await self.conversations.queue(conversation, case)
 
-    async def _create_case(
+    async def create_case(
         self,
         conversation: Conversation,
         reason: str,
@@ -218,7 +220,7 @@ class Handoff:
         detail = fields.get("reason_detail", "")
         summary = self.summary(conversation, detail)
         extra = {k: v for k, v in fields.items() if k not in ("reason", "reason_detail")}
-        case = await self._create_case(
+        case = await self.create_case(
             conversation, fields["reason"], detail, summary, CaseKind.MESSAGE, extra
         )
         conversation = await self.conversations.message_left(conversation, case)
@@ -240,6 +242,27 @@ class Handoff:
         )
         text = self._say(conversation, "offer_person")
         await self._send(conversation, Outbound(text=text, quick_replies=buttons))
+
+    async def offer_topic_person(self, conversation: Conversation) -> None:
+        """A topic where a person helps (flows/handoff.yml topics): offered after the bot's
+        answer, not imposed ("Would you like a person to look at this charge?")."""
+        buttons = (
+            QuickReply(self._say(conversation, "button_yes_person"), TOPIC_PERSON),
+            QuickReply(self._say(conversation, "button_no_thanks"), NO_PERSON),
+        )
+        text = self._say(conversation, "topic_offer", area=conversation.area)
+        await self._send(conversation, Outbound(text=text, quick_replies=buttons))
+
+    async def accept_topic_offer(self, conversation: Conversation) -> None:
+        reason = self.flows.topics.get(conversation.intent)
+        if reason:
+            await self.request(conversation, "topic", reason)
+        else:
+            await self.request(conversation, "customer_asked")
+
+    async def decline_topic_offer(self, conversation: Conversation) -> None:
+        text = self._say(conversation, "topic_offer_declined")
+        await self._send(conversation, Outbound(text=text))
 
     async def new_topic(self, conversation: Conversation, question: str) -> None:
         """The customer raised something while waiting: it goes on the case card, so the

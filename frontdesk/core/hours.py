@@ -24,6 +24,13 @@ class Hours:
     closures: tuple[tuple[dt.datetime, dt.datetime, str], ...] = ()
     reply_within: dt.timedelta = dt.timedelta(hours=2)
     always_open: bool = False
+    zone_names: dict[str, str] = field(default_factory=dict)  # language -> "Berlin time"
+
+    def zone_name(self, language: str) -> str:
+        """How the shop's time zone reads in a promise: flows/hours.yml's timezone_names, else
+        the zone's city ("Europe/Berlin" -> "Berlin")."""
+        city = str(self.zone.key).rsplit("/", 1)[-1].replace("_", " ")
+        return self.zone_names.get(language) or self.zone_names.get("en") or city
 
     def _intervals(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
         """Opening intervals on a local date, with holidays and closures taken out."""
@@ -76,8 +83,27 @@ class Hours:
         return None
 
     def reply_by(self, now: dt.datetime) -> dt.datetime:
-        """The promise for a message left now: reply_within after we (re)open."""
-        return (self.next_opening(now) + self.reply_within).astimezone(self.zone)
+        """The promise for a message left now: reply_within of OPENING time from now (or from
+        when we reopen). Left at 17:20 with closing at 18:00 and two hours to reply: 40 minutes
+        today, the other 80 after we reopen — never a time when nobody is there."""
+        return self.after_open_time(now, self.reply_within).astimezone(self.zone)
+
+    def after_open_time(self, now: dt.datetime, span: dt.timedelta) -> dt.datetime:
+        """The moment when `span` of opening hours has passed, counted from `now`."""
+        if self.always_open:
+            return now + span
+        local = now.astimezone(self.zone)
+        left = span
+        for offset in range(-1, HORIZON_DAYS):
+            day = local.date() + dt.timedelta(days=offset)
+            for start, end in sorted(self._intervals(day)):
+                if end <= local:
+                    continue
+                start = max(start, local)
+                if end - start >= left:
+                    return start + left
+                left -= end - start
+        raise ConfigError("flows/hours.yml opens on no day in the coming year")
 
 
 def _end(day: dt.date, end: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -146,4 +172,8 @@ def load_hours(flows_dir: Path) -> Hours:
         raise ConfigError(f"{path}: reply_within_hours must be a number") from None
     if not weekly:
         raise ConfigError(f"{path}: weekly opening hours are empty")
-    return Hours(zone, weekly, holidays, closures, within)
+    names = data.get("timezone_names") or {}
+    if not isinstance(names, dict):
+        raise ConfigError(f"{path}: timezone_names maps a language to a name, like en: Berlin time")
+    zone_names = {str(k): str(v) for k, v in names.items()}
+    return Hours(zone, weekly, holidays, closures, within, zone_names=zone_names)

@@ -78,7 +78,14 @@ class LeaveMessage:
         step = "message" if email else "email"
         draft = LeaveDraft(step=step, email=email, reason=reason, detail=detail)
         conversation = await self.conversations.start_leaving(conversation, draft)
-        intro = "leave_message_closed" if closed else "leave_message_offline"
+        # Closed; open with everyone busy (a long wait); or open with nobody online.
+        intro = (
+            "leave_message_closed"
+            if closed
+            else "leave_message_busy"
+            if await self.waits.anyone_online()
+            else "leave_message_offline"
+        )
         ask = "leave_message_ask_message" if email else "leave_message_ask_email"
         text = (
             self._say(conversation, intro, **self._when(conversation))

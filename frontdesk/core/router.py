@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from frontdesk.core.conversation import (
     CANCEL_REQUEST,
     LEAVE_MESSAGE,
+    NO_PERSON,
+    TOPIC_PERSON,
     Conversation,
     Conversations,
     State,
@@ -265,6 +267,10 @@ class Router:
             await self.handoff.cancel(conversation)
         elif command == LEAVE_MESSAGE:
             await self.handoff.leave_message(conversation)
+        elif command == TOPIC_PERSON:
+            await self.handoff.accept_topic_offer(conversation)
+        elif command == NO_PERSON:
+            await self.handoff.decline_topic_offer(conversation)
         else:
             # Show the work: "typing…" only when the answer takes longer than typing_delay.
             typing = asyncio.create_task(self._typing_later(inbound, seq))
@@ -404,7 +410,12 @@ class Router:
         elif (
             conversation.intent in self.flows.topics
             and conversation.last_intent == conversation.area
+            and conversation.state is State.BOT
         ):
-            await self.handoff.request(
-                conversation, "topic", self.flows.topics[conversation.intent]
-            )
+            # A person is offered, not imposed, unless flows/ says the topic always needs one.
+            if conversation.intent in self.flows.always_topics:
+                await self.handoff.request(
+                    conversation, "topic", self.flows.topics[conversation.intent]
+                )
+            else:
+                await self.handoff.offer_topic_person(conversation)

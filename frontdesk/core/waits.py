@@ -27,6 +27,7 @@ from frontdesk.core.events import (
     CaseClosed,
     CaseQueued,
     EventBus,
+    LanguageChanged,
     MessageLeft,
 )
 from frontdesk.core.hours import Hours
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 LIVE_STATUS_CHANNELS = {"widget"}  # channels that show a live status line; others get text
 SAMPLE_WINDOW = 7 * 24 * 3600
+HEADER_TTL = 5.0  # seconds a computed "typically replies in …" is reused
+FALLBACK_SECONDS = 3600.0  # what header_fallback promises ("within an hour")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class WaitConfig:
     recent_handoffs: int = 50
     min_handoffs: int = 5
     typical_quantile: float = 0.8
+    # Abandonment (core/abandon.py): a waiting widget customer whose pages have all been gone
+    # this long leaves the line; Telegram and Messenger requests after this many hours.
+    abandon_after_seconds: float = 180.0
+    platform_abandon_after_hours: float = 24.0
+    # A wait whose upper end passes this (or runs past closing time) comes with the offer to
+    # leave a message instead of keeping the place.
+    offer_message_above_minutes: float = 20.0
 
 
 def load_wait_config(flows_dir: Path) -> WaitConfig:
@@ -106,6 +116,7 @@ class Waits:
     _deferred: asyncio.Task[None] | None = field(default=None, repr=False)
     _publisher: asyncio.Task[None] | None = field(default=None, repr=False)
     _dirty: bool = False
+    _headers: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -148,27 +159,16 @@ class Waits:
             slots.append(Slots(capacity, elapsed))
         return slots
 
+    async def anyone_online(self) -> bool:
+        return bool(await self._slots())
+
     async def statuses(self) -> list[QueueStatus]:
         queue = await self.cases.queue()
         self.metrics.waiting.set(len(queue))
         if not queue:
             return []
-        handle, _, pickup = await self._recent()
-        if len(handle) < self.config.min_samples:
-            handle = [m * 60 for m in self.config.default_handle_minutes]
-        pickups: list[float] | float = pickup
-        if len(pickup) < self.config.min_samples:
-            pickups = self.config.pickup_seconds
         slots = await self._slots()
-        estimates = estimate_waits(
-            len(queue),
-            slots,
-            handle,
-            pickup=pickups,
-            low_q=self.config.low_quantile,
-            high_q=self.config.high_quantile,
-            seed=int(self.clock()) // 60,
-        )
+        estimates = await self._estimates(len(queue), slots)
         rows = await self.cases.get_many([case_id for case_id, _ in queue])
         served = sum(len(s.busy_elapsed) for s in slots)
         return [
@@ -186,6 +186,24 @@ class Waits:
             )
             for index, row in enumerate(rows)
         ]
+
+    async def _estimates(self, waiting: int, slots: list[Slots]) -> list[Estimate] | None:
+        """Estimates for positions 1..waiting, from recent handle and pick-up times."""
+        handle, _, pickup = await self._recent()
+        if len(handle) < self.config.min_samples:
+            handle = [m * 60 for m in self.config.default_handle_minutes]
+        pickups: list[float] | float = pickup
+        if len(pickup) < self.config.min_samples:
+            pickups = self.config.pickup_seconds
+        return estimate_waits(
+            waiting,
+            slots,
+            handle,
+            pickup=pickups,
+            low_q=self.config.low_quantile,
+            high_q=self.config.high_quantile,
+            seed=int(self.clock()) // 60,
+        )
 
     async def status_of(self, case_id: str) -> QueueStatus | None:
         return next((s for s in await self.statuses() if s.case_id == case_id), None)
@@ -213,6 +231,8 @@ class Waits:
             low=estimate.low_minutes if estimate else None,
             high=estimate.high_minutes if estimate else None,
             high_seconds=estimate.shown_high if estimate else None,
+            long_wait=self.long_wait(status),
+            **(self.reopening(status.language) if self.long_wait(status) else {}),
         )
 
     def payload(self, status: QueueStatus) -> dict[str, Any]:
@@ -230,7 +250,7 @@ class Waits:
                 if estimate
                 else None
             ),
-            "leave_message": status.estimate is None,
+            "leave_message": self.offers_message(status),
             "actions": [
                 {"title": q.title, "payload": q.payload}
                 for q in self.status_message(status, self._cancel_button(status)).quick_replies
@@ -243,10 +263,27 @@ class Waits:
 
     def status_message(self, status: QueueStatus, cancel: QuickReply) -> Outbound:
         buttons = [cancel]
-        if status.estimate is None:
+        if self.offers_message(status):
             leave = self.templates.render(status.language, "button_leave_message")
             buttons.insert(0, QuickReply(leave, LEAVE_MESSAGE))
         return Outbound(text=self.text(status), quick_replies=tuple(buttons))
+
+    def offers_message(self, status: QueueStatus) -> bool:
+        """Leaving a message is offered beside the place in line when nobody can take the
+        conversation, the wait is long, or it runs past closing time."""
+        return status.estimate is None or self.long_wait(status) != ""
+
+    def long_wait(self, status: QueueStatus) -> str:
+        """ "closing": the upper end runs past closing time; "long": past the threshold."""
+        if status.estimate is None:
+            return ""
+        now = self.clock()
+        closes = self.hours.closes_at(dt.datetime.fromtimestamp(now, dt.UTC))
+        if closes is not None and now + status.estimate.high > closes.timestamp():
+            return "closing"
+        if status.estimate.high > self.config.offer_message_above_minutes * 60:
+            return "long"
+        return ""
 
     def when(self, moment: dt.datetime, language: str) -> str:
         """ "today at 9:00", "tomorrow at 9:00", "Monday at 9:00", "Monday 4 January at 9:00"."""
@@ -272,31 +309,55 @@ class Waits:
         opening = self.hours.next_opening(now)
         reply_by = self.hours.reply_by(now)
         same_day = opening.astimezone(self.hours.zone).date() == reply_by.date()
+        when = (
+            f"{reply_by.hour}:{reply_by.minute:02d}" if same_day else self.when(reply_by, language)
+        )
+        zone = self.hours.zone_name(language)
         return {
             "reply_at": f"{reply_by.timestamp():.0f}",
             "reopen": self.when(opening, language),
-            "reply_by": (
-                f"{reply_by.hour}:{reply_by.minute:02d}"
-                if same_day
-                else self.when(reply_by, language)
-            ),
+            # Every promise names the shop's time zone: "11:00, Berlin time".
+            "reply_by": self.templates.render(language, "zoned_time", when=when, zone=zone),
         }
 
     def is_open(self) -> bool:
         return self.hours.is_open(dt.datetime.fromtimestamp(self.clock(), dt.UTC))
 
     async def typical_reply(self, language: str) -> str:
-        """The widget header's promise, from real first-response times; never rosier."""
+        """The widget header's promise, from real first-response times and, when the line is
+        long now, from the wait a customer asking now would be quoted: the header and the
+        queue message come from the same estimate and never contradict each other. Cached
+        for a few seconds (every new page asks), dropped when the line or the agents change."""
+        now = self.clock()
+        cached = self._headers.get(language)
+        if cached is not None and now - cached[0] < HEADER_TTL:
+            return cached[1]
+        text = await self._typical_reply(language)
+        self._headers[language] = (now, text)
+        return text
+
+    async def _typical_reply(self, language: str) -> str:
         if not self.is_open():
             return self.templates.render(language, "header_closed", **self.reopening(language))
-        if not await self._slots():
+        slots = await self._slots()
+        if not slots:
             return self.templates.render(language, "header_offline")
         _, first, _ = await self._recent()
-        if len(first) < self.config.min_handoffs:
+        typical: float | None = None
+        if len(first) >= self.config.min_handoffs:
+            typical = sorted(first)[
+                min(len(first) - 1, math.ceil(self.config.typical_quantile * len(first)) - 1)
+            ]
+        line = await self.cases.queue()
+        if line:  # what someone asking now would be quoted, if that is longer
+            estimates = await self._estimates(len(line) + 1, slots)
+            now_high = estimates[-1].shown_high if estimates else None
+            fallback = typical if typical is not None else FALLBACK_SECONDS
+            if now_high is not None and now_high > fallback:
+                typical = float(now_high)
+        if typical is None:
             return self.templates.render(language, "header_fallback")
-        seconds = sorted(first)[
-            min(len(first) - 1, math.ceil(self.config.typical_quantile * len(first)) - 1)
-        ]
+        seconds = typical
         if seconds <= 10:
             return self.templates.render(language, "header_instant")
         minutes = math.ceil(seconds / 60)
@@ -386,13 +447,28 @@ class Waits:
             bus.subscribe(kind, self._changed)
         bus.subscribe(CaseCancelled, self._left_queue)
         bus.subscribe(CaseAssigned, self._left_queue)
+        bus.subscribe(LanguageChanged, self._language_changed)
 
     async def _changed(self, event: object) -> None:
+        self._headers.clear()
         self.request_publish()
+
+    async def _language_changed(self, event: LanguageChanged) -> None:
+        """A waiting customer who switched language reads their place in line, and its
+        buttons, in the new one at once (and in every later update)."""
+        conversation = await self.conversations.get(event.conversation_id)
+        if not conversation.waiting:
+            return
+        await self.cases.update(conversation.case_id, {"language": event.language})
+        if conversation.channel in LIVE_STATUS_CHANNELS:
+            status = await self.status_of(conversation.case_id)
+            if status is not None:
+                await self.push(status, text_too=False)
 
     async def _left_queue(self, event: CaseCancelled | CaseAssigned) -> None:
         if isinstance(event, CaseAssigned) and not event.waiting:
             return  # a left message was taken: its customer was never in the live queue
+        self._headers.clear()
         conversation = await self.conversations.get(event.conversation_id)
         await self.clear(conversation.id, conversation.channel)
         self.request_publish()

@@ -81,7 +81,11 @@ class CaseStore(Protocol):
 
     async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None: ...
 
-    async def agent_cases(self, agent: str) -> list[str]: ...
+    async def agent_cases(self, agent: str) -> list[str]:
+        """The live chats the agent holds (their load, bounded by their capacity)."""
+
+    async def agent_messages(self, agent: str) -> list[str]:
+        """The left messages the agent took to answer by e-mail (no capacity slot)."""
 
     async def loads(self, agents: list[str]) -> dict[str, int]: ...
 
@@ -92,6 +96,16 @@ class CaseStore(Protocol):
     async def notes(self, case_id: str) -> list[dict[str, Any]]: ...
 
     async def closed_since(self, since: float) -> list[str]: ...
+
+    async def mark_away(self, conversation_id: str, since: float, keep_older: bool = False) -> None:
+        """None of the customer's pages is open since `since` (abandonment)."""
+
+    async def mark_back(self, conversation_id: str) -> None: ...
+
+    async def away_since(self, until: float) -> list[tuple[str, float]]:
+        """Conversations away since `until` or earlier, oldest first."""
+
+    async def forget_away(self, conversation_ids: list[str]) -> None: ...
 
 
 class AgentStore(Protocol):

@@ -128,7 +128,7 @@ async def test_a_message_left_while_open_promises_a_reply_time_not_a_reopening(
     (done,) = await desk.say("c1", "Where is my refund?")
     assert "reopen" not in done and "ana@example.com by 14:00" in done
     assert done == TEMPLATES.render(
-        "en", "leave_message_done_open", email="ana@example.com", reply_by="14:00"
+        "en", "leave_message_done_open", email="ana@example.com", reply_by="14:00, UTC"
     )
     # Asking for a person again says where the message stands, and queues nothing.
     (again,) = await desk.say("c1", "a person please")

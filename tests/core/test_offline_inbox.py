@@ -41,7 +41,7 @@ async def test_a_left_message_is_answered_by_email_without_a_chat_or_a_survey() 
     # Its own list, with the promise; never in the live queue.
     (item,) = await desk.core.inbox.items()
     assert (item["case_id"], item["email"], item["kind"]) == (case_id, "ana@example.com", "message")
-    assert item["promised_reply_by"] == "14:00" and item["overdue"] is False
+    assert item["promised_reply_by"] == "14:00, UTC" and item["overdue"] is False
     assert await desk.core.desk.queue_items() == []
 
     before = list(desk.screen.sent)

@@ -1,0 +1,174 @@
+"""Customers who leave do not stay in line: the abandonment rule.
+
+**Widget.** A waiting customer none of whose pages has been open for `abandon_after_seconds`
+(flows/waits.yml; 3 minutes by default) leaves the live line; any page of the conversation that
+comes back in time keeps the place. With an e-mail on file (the bot picked it up, or the page or
+the pre-chat form gave it) the request becomes a left message, promised within opening hours like
+any other; otherwise the case closes as *abandoned*. Either way the customer finds a message
+saying so when they come back, and the positions and estimates of everyone behind them move up.
+
+**Telegram and Messenger** have no page that closes: the app delivers the agent's reply whenever
+it comes, so those customers keep their place while the line moves. A request of theirs still
+waiting after `platform_abandon_after_hours` (24 by default, Messenger's standard reply window) is
+closed as abandoned, and the customer is told in the app that they can write again any time.
+
+Presence comes from the widget channel's `CustomerPresence` events (the page opened, or the last
+one closed): a conversation whose pages are gone is marked in the case store with the time. A
+gateway process that starts alone (no Socket.IO manager shared with other processes) marks every
+waiting widget customer away at start-up: their connections died with the previous process, and
+those who are still there reconnect within seconds and clear the mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from frontdesk.core.conversation import (
+    Case,
+    CaseKind,
+    CaseState,
+    Conversation,
+    Conversations,
+    TransitionRefused,
+)
+from frontdesk.core.events import CustomerPresence, EventBus
+from frontdesk.core.handoff import Handoff
+from frontdesk.core.messages import Outbound
+from frontdesk.core.waits import LIVE_STATUS_CHANNELS, WaitConfig
+from frontdesk.errors import StoreUnavailable
+from frontdesk.store.base import CaseStore
+
+log = logging.getLogger(__name__)
+
+MAX_SWEEP_EVERY = 15.0  # seconds between sweeps at most
+
+
+@dataclass
+class Abandonment:
+    conversations: Conversations
+    cases: CaseStore
+    handoff: Handoff
+    config: WaitConfig
+    clock: Callable[[], float] = time.time
+
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(CustomerPresence, self.presence)
+
+    async def presence(self, event: CustomerPresence) -> None:
+        if event.online:
+            await self.cases.mark_back(event.conversation_id)
+        else:
+            await self.cases.mark_away(event.conversation_id, self.clock())
+
+    async def everyone_away(self) -> int:
+        """At the start of a lone process: every waiting widget customer is away until a page
+        of theirs reconnects (an earlier mark is kept)."""
+        rows = await self.cases.get_many([case_id for case_id, _ in await self.cases.queue()])
+        now = self.clock()
+        marked = 0
+        for row in rows:
+            if row.get("channel", "widget") in LIVE_STATUS_CHANNELS:
+                await self.cases.mark_away(row["conversation_id"], now, keep_older=True)
+                marked += 1
+        return marked
+
+    async def sweep(self) -> int:
+        """Take out of the line every customer the rule says has left; how many were."""
+        now = self.clock()
+        queue = await self.cases.queue()
+        rows = {r["conversation_id"]: r for r in await self.cases.get_many([c for c, _ in queue])}
+        left = 0
+        done: list[str] = []
+        for conversation_id, since in await self.cases.away_since(
+            now - self.config.abandon_after_seconds
+        ):
+            row = rows.get(conversation_id)
+            done.append(conversation_id)  # not waiting any more, or taken out now
+            if row is not None and row.get("channel", "widget") in LIVE_STATUS_CHANNELS:
+                left += await self._leave(row, now, away=now - since)
+        await self.cases.forget_away(done)
+        platform_limit = self.config.platform_abandon_after_hours * 3600
+        for row in rows.values():
+            if row.get("channel", "widget") in LIVE_STATUS_CHANNELS or platform_limit <= 0:
+                continue
+            if now - float(row.get("requested_at") or now) >= platform_limit:
+                left += await self._leave(row, now, away=0.0)
+        return left
+
+    async def _leave(self, row: dict[str, str], now: float, away: float) -> int:
+        conversation = await self.conversations.get(row["conversation_id"])
+        if not conversation.waiting or conversation.case_id != row["id"]:
+            return 0
+        if not await self.cases.dequeue(row["id"]):
+            return 0  # an agent took the case a moment ago
+        waited = max(0.0, now - float(row.get("requested_at") or now))
+        closed = {
+            "state": CaseState.ABANDONED.value,
+            "closed_at": f"{now:.3f}",
+            "abandoned_after": f"{waited:.0f}",
+            "away_seconds": f"{away:.0f}",
+        }
+        await self.cases.update(row["id"], closed)
+        email = conversation.captured.get("email") or conversation.details.get("customer_email")
+        has_page = conversation.channel in LIVE_STATUS_CHANNELS
+        try:
+            if email and has_page:
+                await self._to_message(conversation, Case.from_fields(row), email, waited, now)
+            else:
+                await self.conversations.abandon(conversation, waited)
+                text = self.handoff.templates.render(conversation.language, "abandoned_closed")
+                await self.handoff.outbox.send(
+                    conversation.id, conversation.channel, Outbound(text=text)
+                )
+        except TransitionRefused as exc:  # the conversation moved on meanwhile
+            log.info("abandonment of %s: %s", row["id"], exc)
+        return 1
+
+    async def _to_message(
+        self, conversation: Conversation, live: Case, email: str, waited: float, now: float
+    ) -> None:
+        """The request becomes a message left for an answer by e-mail, with the usual promise."""
+        language = conversation.language
+        when = self.handoff.waits.reopening(language)
+        words = conversation.understood.get("last_question") or live.fields.get("summary", "")
+        extra = {
+            "email": email,
+            "message": words,
+            "promised_reply_by": when["reply_by"],
+            "promised_reply_at": when["reply_at"],
+            "left_at": f"{now:.3f}",
+            "left_while_waiting": live.id,
+        }
+        summary = live.fields.get("summary", "")
+        case = await self.handoff.create_case(
+            conversation, live.reason, live.reason_detail, summary, CaseKind.MESSAGE, extra
+        )
+        await self.conversations.abandon(conversation, waited, case)
+        text = self.handoff.templates.render(
+            language, "abandoned_to_message", email=email, reply_by=when["reply_by"]
+        )
+        await self.handoff.outbox.send(conversation.id, conversation.channel, Outbound(text=text))
+
+    def every(self) -> float:
+        return max(1.0, min(MAX_SWEEP_EVERY, self.config.abandon_after_seconds / 6))
+
+    async def run(self, lone_process: bool) -> None:
+        """The sweep, forever (a task of the gateway)."""
+        if lone_process:
+            with contextlib.suppress(StoreUnavailable):
+                await self.everyone_away()
+        while True:
+            try:
+                left = await self.sweep()
+                if left:
+                    log.info("%d waiting customer(s) left the line (page gone)", left)
+            except StoreUnavailable as exc:
+                log.warning("abandonment: %s", exc)
+            except Exception:
+                log.exception("abandonment sweep failed")
+            await asyncio.sleep(self.every())

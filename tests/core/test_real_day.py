@@ -1,0 +1,195 @@
+"""A real day at the front desk, in the core: customers who leave the line, long waits that
+offer a message, promises kept inside opening hours and naming the shop's time zone, and
+topics where a person is offered instead of imposed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from frontdesk.core.conversation import (
+    LEAVE_MESSAGE,
+    NO_PERSON,
+    TOPIC_PERSON,
+    CaseState,
+    State,
+)
+from frontdesk.core.events import CaseCancelled, CaseQueued, CustomerPresence, MessageLeft
+from frontdesk.core.hours import Hours
+from frontdesk.core.messages import Inbound
+from tests.core.conftest import TEMPLATES, Desk, faq, make_desk, person, settle
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WEEKDAYS_9_18 = {day: ((dt.time(9), dt.time(18)),) for day in range(5)}
+
+
+async def waiting(desk: Desk, conversation_id: str) -> str:
+    await desk.open(conversation_id)
+    desk.bot.script["a person please"] = person()
+    await desk.say(conversation_id, "a person please")
+    conversation = await desk.conversation(conversation_id)
+    assert conversation.state is State.QUEUED
+    return conversation.case_id
+
+
+async def page(desk: Desk, conversation_id: str, online: bool) -> None:
+    await desk.core.bus.publish(CustomerPresence(conversation_id, online))
+
+
+async def test_a_customer_whose_page_is_gone_leaves_the_line_and_the_next_moves_up() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await desk.core.desk.claim("maria", await waiting(desk, "busy"))  # her one slot is taken
+    gone = await waiting(desk, "c1")
+    await waiting(desk, "c2")
+    assert [s.position for s in await desk.core.waits.statuses()] == [1, 2]
+
+    await page(desk, "c1", online=False)
+    desk.now[0] += 170  # not yet: the place is kept
+    assert await desk.core.abandonment.sweep() == 0
+    desk.now[0] += 20
+    assert await desk.core.abandonment.sweep() == 1
+    await settle(desk)
+
+    case = await desk.cases.get(gone)
+    assert case["state"] == CaseState.ABANDONED
+    assert (await desk.conversation("c1")).state is State.BOT
+    (cancelled,) = desk.events_of(CaseCancelled)
+    assert cancelled.abandoned and cancelled.case_id == gone
+    statuses = await desk.core.waits.statuses()
+    assert [(s.conversation_id, s.position) for s in statuses] == [("c2", 1)]
+    # Whoever comes back reads what happened to their request.
+    assert desk.screen.texts("c1")[-1] == TEMPLATES.render("en", "abandoned_closed")
+
+
+async def test_coming_back_in_time_keeps_the_place() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await waiting(desk, "c1")
+    await page(desk, "c1", online=False)
+    desk.now[0] += 120
+    await page(desk, "c1", online=True)  # a reload, a new tab
+    desk.now[0] += 600
+    assert await desk.core.abandonment.sweep() == 0
+    assert (await desk.conversation("c1")).state is State.QUEUED
+
+
+async def test_with_an_e_mail_on_file_the_request_becomes_a_left_message() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await desk.open("c1")
+    desk.bot.script["my order 1042 never came, ann@example.com"] = faq(
+        "orders/order_status", 0.9
+    )
+    await desk.say("c1", "my order 1042 never came, ann@example.com")
+    conversation = await desk.conversation("c1")
+    captured = {**conversation.captured, "email": "ann@example.com"}
+    await desk.store.update_conversation("c1", {"captured": json.dumps(captured)})
+    desk.bot.script["a person please"] = person()
+    await desk.say("c1", "a person please")
+    await page(desk, "c1", online=False)
+    desk.now[0] += 200
+    assert await desk.core.abandonment.sweep() == 1
+
+    conversation = await desk.conversation("c1")
+    assert conversation.state is State.LEFT_MESSAGE
+    message = await desk.cases.get(conversation.case_id)
+    assert message["kind"] == "message" and message["email"] == "ann@example.com"
+    assert message["promised_reply_by"] and message["left_while_waiting"]
+    assert [c for c, _ in await desk.cases.messages()] == [conversation.case_id]
+    assert await desk.cases.queue() == []
+    assert len(desk.events_of(MessageLeft)) == 1
+    assert "ann@example.com" in desk.screen.texts("c1")[-1]
+
+
+async def test_a_telegram_customer_keeps_the_place_until_the_platform_limit() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await desk.core.router.open_conversation("t1", "telegram", "en", {})
+    desk.bot.script["a person please"] = person()
+    await desk.core.router.accept(Inbound("t1", "telegram", "a person please"))
+    await desk.core.router.idle()
+    case_id = (await desk.conversation("t1")).case_id
+    await desk.cases.update(case_id, {"requested_at": f"{desk.now[0]:.3f}"})
+    desk.now[0] += 3 * 3600  # no page to close: hours later, still in line
+    assert await desk.core.abandonment.sweep() == 0
+    desk.now[0] += 22 * 3600
+    assert await desk.core.abandonment.sweep() == 1
+    assert (await desk.cases.get(case_id))["state"] == CaseState.ABANDONED
+
+
+async def test_a_long_wait_offers_to_leave_a_message_beside_the_place() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await desk.core.desk.claim("maria", await waiting(desk, "busy"))
+    for n in range(6):  # six ahead with one agent: far more than 20 minutes
+        await waiting(desk, f"ahead{n}")
+    await settle(desk)
+    status = desk.screen.events("ahead5", "queue_status")[-1]
+    assert status["leave_message"] is True
+    assert LEAVE_MESSAGE in [a["payload"] for a in status["actions"]]
+    assert "leave a message" in status["text"]
+    # The header a new customer reads says the same wait, not "within an hour".
+    header = await desk.core.waits.typical_reply("en")
+    assert header != TEMPLATES.render("en", "header_fallback")
+    assert "hour" in header or "minutes" in header
+
+
+async def test_a_short_wait_does_not_push_a_message_on_the_customer() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=2)
+    await waiting(desk, "c1")
+    await settle(desk)
+    status = desk.screen.events("c1", "queue_status")[-1]
+    assert status["leave_message"] is False
+
+
+def test_a_message_left_before_closing_is_promised_inside_opening_hours() -> None:
+    hours = Hours(zone=BERLIN, weekly=WEEKDAYS_9_18, zone_names={"en": "Berlin time"})
+    monday_1720 = dt.datetime(2026, 12, 7, 17, 20, tzinfo=BERLIN)
+    # 40 minutes today, the other 80 after reopening: not 19:20, when nobody is there.
+    assert hours.reply_by(monday_1720) == dt.datetime(2026, 12, 8, 10, 20, tzinfo=BERLIN)
+    friday_1700 = dt.datetime(2026, 12, 11, 17, 0, tzinfo=BERLIN)
+    assert hours.reply_by(friday_1700) == dt.datetime(2026, 12, 14, 10, 0, tzinfo=BERLIN)
+    assert hours.reply_by(dt.datetime(2026, 12, 7, 10, 0, tzinfo=BERLIN)).hour == 12
+
+
+async def test_promises_name_the_shops_time_zone_in_each_language() -> None:
+    desk = make_desk()
+    names = {"en": "Berlin time", "ru": "по берлинскому времени", "es": "hora de Berlín"}
+    desk.core.waits.hours = Hours(zone=BERLIN, weekly=WEEKDAYS_9_18, zone_names=names)
+    desk.now[0] = dt.datetime(2026, 12, 7, 17, 20, tzinfo=BERLIN).timestamp()
+    for language, name in names.items():
+        reply_by = desk.core.waits.reopening(language)["reply_by"]
+        assert name in reply_by and "10:20" in reply_by
+
+
+async def test_a_topic_where_a_person_helps_is_offered_not_imposed() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria")
+    await desk.open("c1", "es")
+    desk.bot.script["me cobraron dos veces"] = faq("billing/unknown_charge", 0.9, "Lo siento.")
+    replies = await desk.say("c1", "me cobraron dos veces")
+    assert replies[-1] == TEMPLATES.render("es", "topic_offer", area="billing")
+    assert (await desk.conversation("c1")).state is State.BOT
+    assert not desk.events_of(CaseQueued)
+
+    replies = await desk.say("c1", "No, gracias", NO_PERSON)
+    assert replies == [TEMPLATES.render("es", "topic_offer_declined")]
+    assert (await desk.conversation("c1")).state is State.BOT
+
+    await desk.say("c1", "me cobraron dos veces")
+    await desk.say("c1", "Sí, por favor", TOPIC_PERSON)
+    assert (await desk.conversation("c1")).state is State.QUEUED
+    (queued,) = desk.events_of(CaseQueued)
+    assert queued.reason == "topic"
+
+
+async def test_a_topic_marked_always_still_goes_to_a_person_at_once() -> None:
+    desk = make_desk()
+    await desk.agent_online("maria")
+    await desk.open("c1")
+    desk.bot.script["it arrived broken"] = faq("returns/damaged_item", 0.9, "So sorry!")
+    await desk.say("c1", "it arrived broken")
+    assert (await desk.conversation("c1")).state is State.QUEUED
