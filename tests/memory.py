@@ -85,9 +85,11 @@ class MemoryCases:
         self.live: dict[str, float] = {}
         self.left: dict[str, float] = {}
         self.held: dict[str, set[str]] = {}
+        self.held_messages: dict[str, set[str]] = {}  # left messages taken: no capacity slot
         self.by_customer: dict[str, list[str]] = {}
         self.closed: dict[str, float] = {}
         self.notes_of: dict[str, list[dict[str, Any]]] = {}
+        self.away: dict[str, float] = {}
 
     async def create(
         self, case_id: str, fields: Mapping[str, str], customer_key: str, kind: str = "live"
@@ -115,6 +117,20 @@ class MemoryCases:
     async def queue(self) -> list[tuple[str, float]]:
         return sorted(self.live.items(), key=lambda item: item[1])
 
+    async def mark_away(self, conversation_id: str, since: float, keep_older: bool = False) -> None:
+        if not (keep_older and conversation_id in self.away):
+            self.away[conversation_id] = since
+
+    async def mark_back(self, conversation_id: str) -> None:
+        self.away.pop(conversation_id, None)
+
+    async def away_since(self, until: float) -> list[tuple[str, float]]:
+        return sorted(((c, t) for c, t in self.away.items() if t <= until), key=lambda i: i[1])
+
+    async def forget_away(self, conversation_ids: list[str]) -> None:
+        for conversation_id in conversation_ids:
+            self.away.pop(conversation_id, None)
+
     async def messages(self) -> list[tuple[str, float]]:
         return sorted(self.left.items(), key=lambda item: item[1])
 
@@ -123,9 +139,11 @@ class MemoryCases:
 
     async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
         held = self.held.setdefault(agent, set())
-        if len(held) >= capacity:
+        if self.left.pop(case_id, None) is not None:
+            held = self.held_messages.setdefault(agent, set())
+        elif len(held) >= capacity:
             return -1
-        if not await self.dequeue(case_id):
+        elif self.live.pop(case_id, None) is None:
             return 0
         held.add(case_id)
         row = self.rows[case_id]
@@ -134,6 +152,11 @@ class MemoryCases:
         return 1
 
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
+        if case_id in self.held_messages.get(source, set()):
+            self.held_messages[source].discard(case_id)
+            self.held_messages.setdefault(target, set()).add(case_id)
+            self.rows[case_id]["agent"] = target
+            return 1
         if case_id not in self.held.get(source, set()):
             return 0
         if len(self.held.setdefault(target, set())) >= capacity:
@@ -145,11 +168,15 @@ class MemoryCases:
 
     async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None:
         self.held.get(agent, set()).discard(case_id)
+        self.held_messages.get(agent, set()).discard(case_id)
         self.rows[case_id].update(fields)
         self.closed[case_id] = float(fields.get("closed_at", time.time()))
 
     async def agent_cases(self, agent: str) -> list[str]:
         return sorted(self.held.get(agent, set()))
+
+    async def agent_messages(self, agent: str) -> list[str]:
+        return sorted(self.held_messages.get(agent, set()))
 
     async def loads(self, agents: list[str]) -> dict[str, int]:
         return {a: len(self.held.get(a, set())) for a in agents}

@@ -21,24 +21,32 @@ from frontdesk.store.util import call, redis_errors, text, text_dict
 QUEUE = "fd:queue"
 MESSAGES = "fd:messages"
 CLOSED = "fd:cases:closed"
+AWAY = "fd:away"  # conversation id -> since when none of its pages has been open
 
-# KEYS: queue, agent's cases, case, messages; ARGV: case id, capacity, now, agent
+# A left message an agent takes goes to their messages set, not their cases: it is answered by
+# e-mail and holds none of their chat slots (capacity counts live chats only).
+# KEYS: queue, agent's cases, case, messages, agent's messages; ARGV: case id, capacity, now, agent
 _CLAIM = """
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 and redis.call('ZREM', KEYS[4], ARGV[1]) == 0 then
-  return 0
+if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then
+  redis.call('SADD', KEYS[5], ARGV[1])
+else
+  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+  if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+  redis.call('SADD', KEYS[2], ARGV[1])
 end
-redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'state', 'agent', 'agent', ARGV[4])
 redis.call('HSETNX', KEYS[3], 'joined_at', ARGV[3])
 return 1
 """
 
-# KEYS: from agent's cases, to agent's cases, case; ARGV: case id, capacity, to agent
+# KEYS: from agent's cases, to agent's cases, case, from agent's messages, to agent's messages;
+# ARGV: case id, capacity, to agent
 _TRANSFER = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
-redis.call('SMOVE', KEYS[1], KEYS[2], ARGV[1])
+if redis.call('SMOVE', KEYS[4], KEYS[5], ARGV[1]) == 0 then
+  if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+  redis.call('SMOVE', KEYS[1], KEYS[2], ARGV[1])
+end
 redis.call('HSET', KEYS[3], 'agent', ARGV[3])
 return 1
 """
@@ -50,6 +58,11 @@ def case_key(case_id: str) -> str:
 
 def agent_cases_key(agent: str) -> str:
     return f"fd:agent:{agent}:cases"
+
+
+def agent_messages_key(agent: str) -> str:
+    """The left messages an agent took to answer by e-mail (no capacity slot)."""
+    return f"fd:agent:{agent}:messages"
 
 
 def customer_cases_key(customer_key: str) -> str:
@@ -120,6 +133,7 @@ class CaseStore:
     async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
         """1 claimed, 0 no longer waiting, -1 agent at capacity."""
         keys = [QUEUE, agent_cases_key(agent), case_key(case_id), MESSAGES]
+        keys.append(agent_messages_key(agent))
         moment = time.time() if now is None else now
         args: list[str | int] = [case_id, capacity, f"{moment:.3f}", agent]
         return int(await call(self._claim(keys=keys, args=args)))
@@ -127,6 +141,7 @@ class CaseStore:
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
         """1 moved, 0 the source agent does not hold it, -1 target at capacity."""
         keys = [agent_cases_key(source), agent_cases_key(target), case_key(case_id)]
+        keys += [agent_messages_key(source), agent_messages_key(target)]
         return int(await call(self._transfer(keys=keys, args=[case_id, capacity, target])))
 
     async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None:
@@ -135,12 +150,18 @@ class CaseStore:
         with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.srem(agent_cases_key(agent), case_id)
+                pipe.srem(agent_messages_key(agent), case_id)
                 pipe.hset(case_key(case_id), mapping=mapping)
                 pipe.zadd(CLOSED, {case_id: float(fields.get("closed_at", time.time()))})
                 await pipe.execute()
 
     async def agent_cases(self, agent: str) -> list[str]:
+        """The live chats the agent holds (their load)."""
         return sorted(text(m) for m in await call(self.redis.smembers(agent_cases_key(agent))))
+
+    async def agent_messages(self, agent: str) -> list[str]:
+        """The left messages the agent took to answer by e-mail (not part of their load)."""
+        return sorted(text(m) for m in await call(self.redis.smembers(agent_messages_key(agent))))
 
     async def loads(self, agents: list[str]) -> dict[str, int]:
         with redis_errors():
@@ -160,6 +181,24 @@ class CaseStore:
     async def notes(self, case_id: str) -> list[dict[str, Any]]:
         rows = await call(self.redis.lrange(f"{case_key(case_id)}:notes", 0, -1))
         return [json.loads(r) for r in rows]
+
+    # -- customers whose page is gone (abandonment, core/abandon.py) -------------------------------
+
+    async def mark_away(self, conversation_id: str, since: float, keep_older: bool = False) -> None:
+        """No page of the customer's is open since `since` (keep_older: keep an earlier mark)."""
+        await call(self.redis.zadd(AWAY, {conversation_id: since}, nx=keep_older))
+
+    async def mark_back(self, conversation_id: str) -> None:
+        await call(self.redis.zrem(AWAY, conversation_id))
+
+    async def away_since(self, until: float) -> list[tuple[str, float]]:
+        """Conversations away since `until` or earlier, oldest first."""
+        rows = await call(self.redis.zrangebyscore(AWAY, "-inf", until, withscores=True))
+        return [(text(member), float(score)) for member, score in rows]
+
+    async def forget_away(self, conversation_ids: list[str]) -> None:
+        if conversation_ids:
+            await call(self.redis.zrem(AWAY, *conversation_ids))
 
     async def closed_since(self, since: float) -> list[str]:
         rows = await call(self.redis.zrangebyscore(CLOSED, since, "+inf"))
@@ -204,6 +243,8 @@ class CaseStore:
                 if agent:
                     pipe.srem(agent_cases_key(agent), case_id)
                     entries.append(f"{agent_cases_key(agent)} entry")
+                    pipe.srem(agent_messages_key(agent), case_id)
+                    entries.append(f"{agent_messages_key(agent)} entry")
                 if customer:
                     pipe.lrem(customer_cases_key(customer), 0, case_id)
                     entries.append(f"{customer_cases_key(customer)} entry")
