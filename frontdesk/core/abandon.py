@@ -39,7 +39,8 @@ from frontdesk.core.conversation import (
 from frontdesk.core.events import CustomerPresence, EventBus
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.messages import Outbound
-from frontdesk.core.waits import LIVE_STATUS_CHANNELS, WaitConfig
+from frontdesk.core.wait_config import WaitConfig
+from frontdesk.core.waits import LIVE_STATUS_CHANNELS
 from frontdesk.errors import StoreUnavailable
 from frontdesk.store.base import CaseStore
 

@@ -32,7 +32,8 @@ from frontdesk.core.router import Bot, Router
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.turns import Turns
-from frontdesk.core.waits import WaitConfig, Waits
+from frontdesk.core.wait_config import WaitConfig
+from frontdesk.core.waits import Waits
 from frontdesk.files.storage import FileLinks, FileStore
 from frontdesk.store.base import AgentStore, CaseStore, MailOutbox, Store, TurnLedger
 

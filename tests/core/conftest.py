@@ -21,7 +21,7 @@ from frontdesk.core.hours import Hours
 from frontdesk.core.messages import BotReply, Inbound
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.templates import Templates
-from frontdesk.core.waits import WaitConfig
+from frontdesk.core.wait_config import WaitConfig
 from tests.fake_rasa import Turn
 from tests.memory import MemoryAgents, MemoryCases, MemoryMail, MemoryStore, MemoryTurns
 
