@@ -21,8 +21,12 @@ from tests.test_waits import agent, ask_for_person
 def start(redis_url: str, tmp_path: Path, aiohttp_server: Callable[..., Any]) -> Callable[..., Any]:
     async def run() -> TestServer:
         flows = flows_copy(tmp_path)
-        waits = (flows / "waits.yml").read_text().replace("min_interval_seconds: 15", "")
-        waits += "min_interval_seconds: 0\nabandon_after_seconds: 2\n"
+        waits = (
+            (flows / "waits.yml")
+            .read_text()
+            .replace("min_interval_seconds: 15", "min_interval_seconds: 0")
+            .replace("abandon_after_seconds: 180", "abandon_after_seconds: 2")
+        )
         (flows / "waits.yml").write_text(waits)
         settings = make_settings(redis_url, f"http://127.0.0.1:{free_port()}", tmp_path)
         server: TestServer = await aiohttp_server(make_app(settings))
