@@ -9,14 +9,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import socketio
 from aiohttp import web
 
+from frontdesk.channels.guard import GuardedServer, connection_guard, frame_limit, packet_limit
 from frontdesk.channels.packets import SafePacket
+from frontdesk.channels.ratelimit import AddressLimiter
+from frontdesk.channels.safeguards import address_limits
 from frontdesk.config import Settings
 from frontdesk.console import make_console
 from frontdesk.console.auth import load_secret
 from frontdesk.console.keys import SECRET
+from frontdesk.console.proxies import TrustedProxies
 from frontdesk.core.flows import load_flows
 from frontdesk.core.hours import load_hours
 from frontdesk.core.metrics import Metrics
@@ -24,6 +27,7 @@ from frontdesk.core.templates import Templates
 from frontdesk.errors import StoreUnavailable
 from frontdesk.files.web import serve_file
 from frontdesk.keys import (
+    ADDRESSES,
     BOT,
     FLOWS,
     HOURS,
@@ -166,8 +170,12 @@ async def errors_middleware(
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[errors_middleware])
+    # Limits per client address, counted in this process (frontdesk.channels.ratelimit).
+    addresses = AddressLimiter(address_limits(settings))
+    guard = connection_guard(addresses, TrustedProxies(settings.trusted_proxies))
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[errors_middleware, guard])
     app[SETTINGS] = settings
+    app[ADDRESSES] = addresses
     app[TEMPLATES] = Templates(settings.flows_dir, settings.default_language)
     app[FLOWS] = load_flows(settings.flows_dir)
     app[HOURS] = load_hours(settings.flows_dir)
@@ -176,11 +184,13 @@ def make_app(settings: Settings) -> web.Application:
     origins: str | list[str] = (
         "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
     )
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(  # counts connections per address; frames that are not Engine.IO
+        addresses,
         async_mode="aiohttp",
-        serializer=SafePacket,  # an unreadable packet is answered, not raised
+        # an unreadable packet is answered, not raised; one too long, unread
+        serializer=SafePacket.sized(packet_limit(settings.max_message_length)),
         cors_allowed_origins=origins,
-        max_http_buffer_size=max(64 * 1024, settings.max_message_length * 8),
+        max_http_buffer_size=frame_limit(settings.max_message_length),
     )
     sio.attach(app)
     app[SIO] = sio

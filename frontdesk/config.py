@@ -54,6 +54,14 @@ class Settings:
     rate_limit_per_second: float = 2.0
     rate_limit_burst: int = 8
     max_pending_turns: int = 10
+    # Per client address (frontdesk.channels.ratelimit.AddressLimits; 0 turns one off).
+    address_max_connections: int = 200
+    address_connections_per_second: float = 20.0
+    address_connection_burst: int = 200
+    address_conversations_per_second: float = 2.0
+    address_conversation_burst: int = 100
+    address_messages_per_second: float = 10.0
+    address_message_burst: int = 100
     identity_secret: str = field(default="", repr=False)
     # Telegram and Messenger channels; each is on when its credentials are set.
     telegram_token: str = field(default="", repr=False)
@@ -254,6 +262,28 @@ def _identity_secret(env: Mapping[str, str]) -> str:
     return value
 
 
+def _address_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The widget's limits per client address (ADDRESS_*), validated."""
+    rates = {
+        "connections": ("ADDRESS_CONNECTIONS_PER_SECOND", 20.0, "ADDRESS_CONNECTION_BURST", 200),
+        "conversations": (
+            "ADDRESS_CONVERSATIONS_PER_SECOND",
+            2.0,
+            "ADDRESS_CONVERSATION_BURST",
+            100,
+        ),
+        "messages": ("ADDRESS_MESSAGES_PER_SECOND", 10.0, "ADDRESS_MESSAGE_BURST", 100),
+    }
+    found: dict[str, Any] = {
+        "address_max_connections": _number(env, "ADDRESS_MAX_CONNECTIONS", 200, 0, 1_000_000)
+    }
+    for what, (rate_name, rate, burst_name, burst) in rates.items():
+        found[f"address_{what}_per_second"] = _number(env, rate_name, rate, 0.0, 1_000_000.0)
+        singular = what.removesuffix("s")
+        found[f"address_{singular}_burst"] = _number(env, burst_name, burst, 1, 1_000_000)
+    return found
+
+
 def _console_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """TRUSTED_PROXIES and the console's failed-login throttle, validated."""
     proxies: list[IPNetwork] = []
@@ -343,6 +373,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 2.0, 0.0, 10_000.0),
         rate_limit_burst=_number(env, "RATE_LIMIT_BURST", 8, 1, 100_000),
         max_pending_turns=_number(env, "MAX_PENDING_TURNS", 10, 0, 100_000),
+        **_address_settings(env),
         identity_secret=_identity_secret(env),
         **_channel_settings(env),
         **_console_settings(env),

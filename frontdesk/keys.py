@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from frontdesk.botclient import BotClient
 from frontdesk.channels.messenger import MessengerChannel
+from frontdesk.channels.ratelimit import AddressLimiter
 from frontdesk.channels.telegram import TelegramChannel
 from frontdesk.channels.widget import WidgetChannel
 from frontdesk.config import Settings
@@ -39,3 +40,4 @@ OUTBOX = web.AppKey("outbox", Outbox)
 LATER = web.AppKey("later", Later)
 TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
 MESSENGER_CHANNEL = web.AppKey("messenger_channel", MessengerChannel)
+ADDRESSES = web.AppKey("addresses", AddressLimiter)  # widget limits per client address

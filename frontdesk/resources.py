@@ -43,6 +43,7 @@ from frontdesk.errors import StoreUnavailable
 from frontdesk.files.storage import FileLinks
 from frontdesk.files.web import FILE_LINKS, FILES
 from frontdesk.keys import (
+    ADDRESSES,
     BOT,
     CASES,
     FLOWS,
@@ -215,7 +216,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.max_message_length,
         settings.history_limit,
         core.ratings,
-        Safeguards.from_settings(app[SECRET], settings),
+        Safeguards.from_settings(app[SECRET], settings, app[ADDRESSES]),
         extras=WidgetFiles(files, links, prechat, settings.cors_origins),
     )
     core.outbox.register(WIDGET, widget)

@@ -37,6 +37,7 @@ from aiohttp.test_utils import TestServer
 from frontdesk.app import SIO, STORE, make_app
 from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
+from frontdesk.keys import ADDRESSES
 from tests.conftest import make_settings
 from tests.fake_apis import FakeGraph, FakeTelegram
 from tests.fake_rasa import FakeRasa, Turn
@@ -44,7 +45,8 @@ from tests.fake_rasa import FakeRasa, Turn
 SEED = int(os.environ.get("FUZZ_SEED", "11"))
 EVENTS = int(os.environ.get("FUZZ_EVENTS", "2000"))  # widget events after the warm-up
 MAX_MESSAGE_LENGTH = 2000
-BUFFER = 64 * 1024  # the gateway's max_http_buffer_size for MAX_MESSAGE_LENGTH=2000
+PACKET_LIMIT = 64 * 1024  # characters of a packet the gateway reads (MAX_MESSAGE_LENGTH=2000)
+FRAME_LIMIT = 1024 * 1024  # bytes of a frame its transport takes (max_http_buffer_size)
 TG_TOKEN = "123456789:AAH-fuzz_token-for-the-fake-bot-api"
 TG_SECRET = "fuzz-Secret_token"
 TG_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -764,16 +766,29 @@ async def fuzz_widget(gw: Gateway, junk: Junk, tally: Tally, events: int) -> Non
 
 
 async def oversize(gw: Gateway, junk: Junk, tally: Tally) -> None:
-    """Packets over max_http_buffer_size: engineio drops them and closes the connection."""
-    for size in (BUFFER + 1, BUFFER * 4, 1024 * 1024):
-        client = FuzzClient(gw.base)
-        await client.connect()
-        session_id = await client.open_session()
-        tally.sent["oversize packet"] += 1
-        await client.sio.emit("user_uttered", {"message": "o" * size, "session_id": session_id})
-        await asyncio.wait_for(client.closed.wait(), CALL_TIMEOUT)
-        tally.answers["oversize: connection closed"] += 1
-        await client.close()
+    """Packets too long to read are answered `message_too_long` and the connection stays; a
+    frame over the transport's limit is refused with WebSocket close code 1009."""
+    client = FuzzClient(gw.base)
+    await client.connect()
+    session_id = await client.open_session()
+    for size in (PACKET_LIMIT + 1, PACKET_LIMIT * 4, FRAME_LIMIT - 1000):
+        message = {"message": "o" * size, "session_id": session_id}
+        ack = await client.call("user_uttered", message, tally, "oversize packet")
+        if not (error_shape(ack) and ack["error"]["code"] == "message_too_long"):
+            tally.problem(f"oversize packet of {size} answered {_short(ack)}")
+    assert client.sio.connected
+    await client.close()
+    async with aiohttp.ClientSession() as http:
+        url = gw.base.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url) as ws:
+            await ws.receive_str()
+            tally.sent["frame over the transport's limit"] += 1
+            await ws.send_str("4" + "2" + json.dumps(["user_uttered", "o" * FRAME_LIMIT]))
+            closed = await ws.receive(CALL_TIMEOUT)
+            if (closed.type, closed.data) != (aiohttp.WSMsgType.CLOSE, 1009):
+                tally.problem(f"a frame over the limit answered {closed.type} {closed.data}")
+            else:
+                tally.answers["frame over the limit: closed with 1009"] += 1
 
 
 async def fuzz_agent(gw: Gateway, junk: Junk, tally: Tally, events: int) -> None:
@@ -1104,4 +1119,134 @@ async def test_the_cases_the_fuzz_found_are_answered(
                 assert "valid Unicode" in await resp.text()
     assert await store.history(f"telegram:{chat_id}") == []
     assert await store.get_conversation(f"telegram:{chat_id}") == {}
+    assert log_errors(caplog) == []
+
+
+# -- frames below Socket.IO, and clients that leave mid-request (issue 20) -------------------
+
+NOT_ENGINEIO = ("", "\x00", "\x00\x01\x02", "9", "0", "7hello", " 42[]", "\ufeff42[]", "bad")
+BINARY_FRAMES = (
+    b"\x01\x02",
+    b"",
+    b'42["user_uttered",{"message":"hi"}]',  # a text packet sent as a binary frame
+    bytes(range(256)),
+)
+
+
+async def open_ws(gw: Gateway, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+    """A WebSocket through the Engine.IO open and the Socket.IO connect of "/"."""
+    url = gw.base.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    ws = await http.ws_connect(url)
+    assert (await ws.receive_str()).startswith("0")
+    await ws.send_str("40")
+    assert (await ws.receive_str()).startswith("40")
+    return ws
+
+
+async def ack_of(ws: aiohttp.ClientWebSocketResponse, ack_id: int) -> Any:
+    """The first argument of the ack `ack_id` (events and pings on the way are passed over)."""
+    while True:
+        text = await ws.receive_str(timeout=CALL_TIMEOUT)
+        if text == "2":
+            await ws.send_str("3")
+        elif text.startswith(f"43{ack_id}"):
+            args = json.loads(text[2 + len(str(ack_id)) :])
+            return args[0] if args else None
+
+
+async def test_frames_that_are_not_socketio_get_no_error_page_and_no_traceback(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A text frame that is no Engine.IO packet (was: an HTTP 500 page written into the
+    WebSocket, and a traceback) closes the connection with 1002 and its reason; binary frames
+    no packet announced (was: TypeError) and empty packets are dropped, the connection stays
+    and answers its next event; nothing is logged as an error."""
+    gw = gateway
+    async with aiohttp.ClientSession() as http:
+        for frame in NOT_ENGINEIO:
+            ws = await open_ws(gw, http)
+            await ws.send_str(frame)
+            closed = await ws.receive(CALL_TIMEOUT)
+            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 1002), frame
+            assert closed.extra == "not an Engine.IO packet"
+            await ws.close()
+
+        ws = await open_ws(gw, http)
+        for number, binary in enumerate(BINARY_FRAMES, start=1):
+            await ws.send_bytes(binary)
+            await ws.send_str("4")  # an Engine.IO message with no Socket.IO packet in it
+            await ws.send_str(f"42{number}" + json.dumps(["no_such_event", {}]))
+            answer = await ack_of(ws, number)
+            assert error_shape(answer) and answer["error"]["code"] == "unknown_event"
+        # A binary event whose attachment is announced, then sent as text: refused, answered.
+        await ws.send_str('451-99["no_such_event",{"_placeholder":true,"num":0}]')
+        await ws.send_str("42100" + json.dumps(["no_such_event", {}]))
+        await ws.send_bytes(b"the attachment")
+        assert error_shape(await ack_of(ws, 99))
+        await ws.close()
+    assert log_errors(caplog) == []
+
+
+async def polling_leave(gw: Gateway, http: aiohttp.ClientSession, body: list[str]) -> None:
+    """Over the polling transport: connect "/", then POST `body` (packets arriving in one
+    request, as a browser's last ones before the page closes, are handled in order)."""
+    url = f"{gw.base}/socket.io/?EIO=4&transport=polling"
+    async with http.get(url) as resp:
+        opened = await resp.text()
+    sid = json.loads(opened[1:])["sid"]
+    url = f"{url}&sid={sid}"
+    async with http.post(url, data="40") as resp:
+        assert resp.status == 200
+    async with http.get(url) as resp:
+        assert (await resp.text()).startswith("40")
+    async with http.post(url, data="\x1e".join(body)) as resp:
+        assert resp.status == 200
+
+
+async def test_clients_that_leave_while_their_request_runs_leave_nothing_behind(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """session_request (a first one, another one on a connection that has a conversation, a
+    resume) and user_uttered sent as the client leaves, every way it can leave (Socket.IO
+    disconnect, Engine.IO close, the TCP connection dropped), over both transports: was a
+    KeyError traceback in widget_session.py. Nothing is logged as an error, and once all are
+    gone nothing is kept for them (their sessions, their address's open connections)."""
+    gw = gateway
+    sio = gw.server.app[SIO]
+    addresses = gw.server.app[ADDRESSES]
+    keeper = FuzzClient(gw.base)
+    await keeper.connect()
+    kept = await keeper.open_session()
+    leaves = ("41", "1", None)  # None: the TCP connection is dropped
+    requests = (
+        ["session_request", {"frontdesk": 1}],
+        ["session_request", {}],
+        ["session_request", {"session_id": kept, "resume_token": "not-the-token", "frontdesk": 1}],
+        ["session_request", "not an object"],
+        ["user_uttered", {"message": "are you there?"}],
+    )
+    first = "421" + json.dumps(["session_request", {"frontdesk": 1}])
+    async with aiohttp.ClientSession() as http:
+        for round_ in range(4):
+            for leave in leaves:
+                for request in requests:
+                    sends = [f"42{n}" + json.dumps(request) for n in range(2, 5)]
+                    if leave is not None:  # ("41" leaves "/" only: then the Engine.IO close)
+                        body = [*sends, leave] + (["1"] if leave == "41" else [])
+                        await polling_leave(gw, http, [first, *body] if round_ % 2 else body)
+                    ws = await open_ws(gw, http)
+                    if round_ % 2:  # a connection that already has a conversation
+                        await ws.send_str(first)
+                        await ack_of(ws, 1)
+                    for send in sends:
+                        await ws.send_str(send)
+                    if leave is None:
+                        assert ws._response.connection is not None
+                        ws._response.connection.transport.abort()  # type: ignore[union-attr]
+                    else:
+                        await ws.send_str(leave)
+                    await ws.close()
+    await keeper.close()
+    await eventually(lambda: not sio.environ)
+    assert addresses.open_connections("127.0.0.1") == 0
     assert log_errors(caplog) == []

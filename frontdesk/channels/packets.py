@@ -2,22 +2,30 @@
 
 python-socketio hands a namespace whatever a client sends: an event name that is not text or
 that no handler has, extra arguments; and its packet class raises on a packet that is not JSON,
-is nested deeper than the JSON decoder goes, or is not a list `[name, data]`, which the server
-logs with a traceback and answers with nothing. Here:
+is nested deeper than the JSON decoder goes, is not a list `[name, data]`, is empty, or is a
+binary frame that belongs to no packet, which the server logs with a traceback and answers with
+nothing. Here:
 
 - `SafePacket` (the server's packet class) turns such a packet into an event named BAD_PACKET,
   keeping its namespace and ack id, so the namespace answers it like any other bad event;
+- an event packet longer than the server reads (`SafePacket.sized(limit)`: the limit from
+  MAX_MESSAGE_LENGTH, frontdesk.channels.guard.packet_limit) is not parsed at all: it becomes
+  the event OVERSIZED `{event, length, limit}` with its ack id, which the widget answers
+  `message_too_long` in the customer's language (and any other namespace in English), and the
+  connection stays;
 - `refusal()` tells a namespace's `trigger_event` which events no handler takes, and why; the
   namespace answers those with an error ack `{ok: false, error: {code, message}}`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from socketio import packet
 
 BAD_PACKET = "frontdesk:bad_packet"  # no handler has this name (":" is in no method name)
+OVERSIZED = "frontdesk_oversized"  # the widget's handler: on_frontdesk_oversized
 LIFECYCLE = ("connect", "disconnect")
 _FROM_CLIENTS = (
     packet.CONNECT,
@@ -27,12 +35,33 @@ _FROM_CLIENTS = (
     packet.BINARY_EVENT,
     packet.BINARY_ACK,
 )
+_HEAD = 200  # characters of an oversized packet looked at: type, namespace, ack id, name
+_EVENT_NAME = re.compile(r'\[\s*"([A-Za-z0-9_]{1,64})"')
 
 
 class SafePacket(packet.Packet):  # type: ignore[misc]
-    """A packet a client could not have meant becomes a BAD_PACKET event."""
+    """A packet a client could not have meant becomes a BAD_PACKET event; one too long to read
+    an OVERSIZED event."""
+
+    max_chars = 0  # longest packet parsed; 0: no limit (see sized())
+    data: Any
+
+    @classmethod
+    def sized(cls, max_chars: int) -> type[SafePacket]:
+        """The packet class of a server that parses packets of at most `max_chars`."""
+        return type(cls.__name__, (cls,), {"max_chars": max_chars})
+
+    def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
+        if encoded_packet is not None and not encoded_packet:  # "" or b"": never decoded
+            self._unreadable("an empty packet")
 
     def decode(self, encoded_packet: Any) -> int:
+        if not isinstance(encoded_packet, str):  # a binary frame no packet announced
+            self.namespace = self.id = None
+            return self._unreadable("a binary frame that belongs to no packet")
+        if self.max_chars and len(encoded_packet) > self.max_chars:
+            return self._oversized(encoded_packet)
         try:
             attachments = int(super().decode(encoded_packet) or 0)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
@@ -58,6 +87,30 @@ class SafePacket(packet.Packet):  # type: ignore[misc]
         self.data = [BAD_PACKET, reason]
         return 0
 
+    def _oversized(self, encoded_packet: str) -> int:
+        """Only the head is read: the packet's type, namespace, ack id and event name."""
+        start = encoded_packet.find("[", 0, _HEAD)
+        too_long = f"the packet is longer than {self.max_chars} characters"
+        if start < 1:
+            self.namespace = self.id = None
+            return self._unreadable(too_long)
+        try:
+            super().decode(encoded_packet[:start])
+        except (ValueError, TypeError):
+            self.namespace = self.id = None
+            return self._unreadable(too_long)
+        if self.packet_type not in (packet.EVENT, packet.BINARY_EVENT):
+            return self._unreadable(too_long)
+        name = _EVENT_NAME.match(encoded_packet, start, start + _HEAD)
+        details: dict[str, Any] = {
+            "event": name.group(1) if name else None,
+            "length": len(encoded_packet),
+            "limit": self.max_chars,
+        }
+        self.packet_type = packet.EVENT
+        self.data = [OVERSIZED, details]
+        return 0
+
 
 def refusal(namespace: Any, event: Any, args: tuple[Any, ...]) -> tuple[str, str] | None:
     """(code, message) for an event no handler of `namespace` takes; None for one that is
@@ -72,6 +125,8 @@ def refusal(namespace: Any, event: Any, args: tuple[Any, ...]) -> tuple[str, str
     if event == BAD_PACKET:
         reason = args[1] if len(args) == 2 else None
         return "bad_request", reason if isinstance(reason, str) else "unreadable packet"
+    if event == OVERSIZED and not hasattr(namespace, f"on_{OVERSIZED}"):
+        return "message_too_long", oversized_text(args[1] if len(args) == 2 else None)
     if not isinstance(event, str) or not hasattr(namespace, f"on_{event}"):
         return "unknown_event", "there is no such event"
     if len(args) > 2:  # the sid and one argument
@@ -81,3 +136,13 @@ def refusal(namespace: Any, event: Any, args: tuple[Any, ...]) -> tuple[str, str
 
 def refused(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def oversized_text(details: Any) -> str:
+    """For a namespace that is not the customer's (agents read English): what was refused."""
+    if isinstance(details, dict) and isinstance(details.get("length"), int):
+        return (
+            f"The message is {details['length']} characters long, more than the "
+            f"{details.get('limit')} this server reads; nothing was done with it."
+        )
+    return "The message is longer than this server reads; nothing was done with it."

@@ -1,18 +1,39 @@
 """Abuse limits on customer messages: one client sending too fast must not slow the others.
 
-Each `user_uttered` takes a token from two buckets, its connection's and its conversation's
-(several tabs of one conversation share the second; a client that keeps asking for new
-conversations still has one connection): `RATE_LIMIT_PER_SECOND` tokens a second, up to
-`RATE_LIMIT_BURST` saved up. A conversation also has at most `MAX_PENDING_TURNS` turns accepted
-and not finished (the bot cannot keep up, so more would only wait). A message over a limit is
-refused, not stored, with `retry_after` seconds; the client keeps it and sends it again then.
-A connection that goes on sending regardless (FLOOD_REFUSALS refusals in a row) is flooding:
-the channel closes it, since even refusing costs the gateway time every other customer waits
-for. The limits are per gateway process (customers are spread over processes).
+Each `user_uttered` takes a token from three buckets, its connection's, its conversation's
+(several tabs of one conversation share it; a client that keeps asking for new conversations
+still has one connection) and its client address's (AddressLimits: a client that closes and
+reopens its connection to get fresh buckets still has one address): `RATE_LIMIT_PER_SECOND`
+tokens a second, up to `RATE_LIMIT_BURST` saved up, and `ADDRESS_MESSAGES_PER_SECOND` /
+`ADDRESS_MESSAGE_BURST` for an address. A conversation also has at most `MAX_PENDING_TURNS`
+turns accepted and not finished (the bot cannot keep up, so more would only wait). A message
+over a limit is refused, not stored, with `retry_after` seconds; the client keeps it and sends
+it again then. A connection that goes on sending regardless (FLOOD_REFUSALS refusals in a row)
+is flooding: the channel closes it, since even refusing costs the gateway time every other
+customer waits for.
 
 `session_request` (opening or resuming a conversation, which costs Redis work and history) has
-a budget of its own per connection, SESSION_REQUESTS, taken with `check_connection`; over it the
-request is refused the same way, and nothing else happens.
+a budget of its own per connection, SESSION_REQUESTS, taken with `check_connection`, and a new
+conversation also takes a token from its address's bucket (`new_conversation`); over either
+the request is refused the same way, and nothing else happens. Connections themselves are
+limited per address before the Socket.IO handshake (frontdesk.channels.guard): at most
+`ADDRESS_MAX_CONNECTIONS` open at once, and `ADDRESS_CONNECTIONS_PER_SECOND` new ones.
+
+The client address is the socket's peer, or the X-Forwarded-For client when the peer is one of
+TRUSTED_PROXIES (frontdesk.console.proxies), IPv6 by its /64 (frontdesk.console.throttle), so a
+deployment without a proxy is protected too; a proxy's own limits stay a second line.
+
+Where the counts live (decided for issue 20, with issue 21's several processes in view): in the
+process, in memory, all of them. A relayed message may cost at most 3 Redis round trips in all,
+and storing it already takes them; a limit checked in Redis would add one to every message
+(or, as one Lua call combining every bucket, still one more, and the gateway's CPU per round
+trip). In memory a check is a few dictionary look-ups. Across processes this is exact when one
+client address always reaches the same process, which the supported topology gives (nginx
+`ip_hash`, needed anyway for the polling transport's stickiness); a balancer that spreads one
+address over N processes lets it have N times the budget, which the proxy's own per-address
+limits (`limit_req`/`limit_conn`) cap. Connection and conversation creations are rare next to
+messages: when issue 21 wants them exact across processes, they (not messages) may move to
+one Redis script call each, behind `AddressLimiter.connect`/`new_conversation`.
 """
 
 from __future__ import annotations
@@ -25,6 +46,7 @@ PURGE_EVERY = 60.0  # seconds between sweeps of idle conversations' buckets
 BACKLOG_RETRY = 1.0  # seconds to wait when the conversation's backlog is full
 NOTICE_EVERY = 10.0  # seconds between "slow down" messages to a stock client
 FLOOD_REFUSALS = 50  # refusals in a row that make a connection a flood (the widget waits)
+CONNECTION_RETRY = 5.0  # seconds to wait when an address has all the connections it may open
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,109 @@ class Limits:
 # session_request per connection: a page opens one, a "new conversation" another; 5 at once,
 # then one a second.
 SESSION_REQUESTS = Limits(per_second=1.0, burst=5, max_pending_turns=0)
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_second: float = 0.0  # 0: no limit
+    burst: int = 1
+
+
+@dataclass(frozen=True)
+class AddressLimits:
+    """What one client address may do (0: no limit). The defaults let about a hundred people
+    behind one address (an office, a shop's Wi-Fi, a mobile carrier's shared address) chat at
+    once, and all reconnect at once after a restart; a client alone gets no further."""
+
+    max_connections: int = 200  # open at once
+    connections: Rate = Rate(20.0, 200)  # new connections
+    conversations: Rate = Rate(2.0, 100)  # new conversations (session_request)
+    messages: Rate = Rate(10.0, 100)  # customer messages
+
+    @property
+    def off(self) -> bool:
+        return not (
+            self.max_connections
+            or self.connections.per_second
+            or self.conversations.per_second
+            or self.messages.per_second
+        )
+
+
+NO_ADDRESS_LIMITS = AddressLimits(0, Rate(), Rate(), Rate())
+
+
+class AddressLimiter:
+    """The per-address counts of one gateway process (see the module's docstring)."""
+
+    def __init__(self, limits: AddressLimits) -> None:
+        self.limits = limits
+        self._open: dict[str, int] = {}  # address -> connections open
+        self._keys: dict[str, str] = {}  # engine.io sid -> address
+        self._buckets: tuple[dict[str, TokenBucket], ...] = ({}, {}, {})
+        self._purged = time.monotonic()
+
+    def connect(self, address: str, now: float | None = None) -> float:
+        """Before a new connection's handshake: 0 and a token taken, or the seconds to wait
+        (nothing taken)."""
+        limits = self.limits
+        if limits.max_connections and self._open.get(address, 0) >= limits.max_connections:
+            return CONNECTION_RETRY
+        return self._take(0, limits.connections, address, now)
+
+    def new_conversation(self, address: str, now: float | None = None) -> float:
+        return self._take(1, self.limits.conversations, address, now)
+
+    def message_wait(self, address: str, now: float) -> tuple[TokenBucket | None, float]:
+        """The address's message bucket (None: no limit) and the seconds until it has a
+        token (nothing taken: check() takes it with the others')."""
+        rate = self.limits.messages
+        if rate.per_second <= 0:
+            return None, 0.0
+        bucket = self._bucket(2, rate, address, now)
+        return bucket, bucket.wait()
+
+    def opened(self, key: str, address: str) -> None:
+        """A connection (its engine.io sid) is open."""
+        if key not in self._keys:
+            self._keys[key] = address
+            self._open[address] = self._open.get(address, 0) + 1
+
+    def closed(self, key: str) -> None:
+        address = self._keys.pop(key, None)
+        if address is None:
+            return
+        left = self._open.get(address, 0) - 1
+        if left > 0:
+            self._open[address] = left
+        else:
+            self._open.pop(address, None)
+
+    def open_connections(self, address: str) -> int:
+        return self._open.get(address, 0)
+
+    def _take(self, which: int, rate: Rate, address: str, now: float | None) -> float:
+        if rate.per_second <= 0:
+            return 0.0
+        bucket = self._bucket(which, rate, address, time.monotonic() if now is None else now)
+        wait = bucket.wait()
+        if not wait:
+            bucket.tokens -= 1
+        return wait
+
+    def _bucket(self, which: int, rate: Rate, address: str, now: float) -> TokenBucket:
+        if now - self._purged > PURGE_EVERY:
+            self._purged = now
+            for buckets in self._buckets:
+                for key in [k for k, b in buckets.items() if b.full_at() <= now]:
+                    del buckets[key]
+        buckets = self._buckets[which]
+        bucket = buckets.get(address)
+        if bucket is None:
+            bucket = buckets[address] = TokenBucket(rate.per_second, rate.burst, now)
+        else:
+            bucket.refill(now)
+        return bucket
 
 
 class TokenBucket:
@@ -63,22 +188,47 @@ class TokenBucket:
 
 
 class RateLimiter:
-    def __init__(self, limits: Limits, pending: Callable[[str], int] = lambda _: 0) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        pending: Callable[[str], int] = lambda _: 0,
+        addresses: AddressLimiter | None = None,
+    ) -> None:
         """`pending(conversation_id)`: the conversation's turns not answered yet (the
-        router's count), for the backlog limit."""
+        router's count), for the backlog limit; `addresses`: the process's per-address
+        counts (none: no per-address limit)."""
         self.limits = limits
+        self.addresses = addresses
         self._connections: dict[str, TokenBucket] = {}
         self._conversations: dict[str, TokenBucket] = {}
+        self._address_of: dict[str, str] = {}  # connection -> its client address
         self._pending_of = pending
         self._purged = time.monotonic()
 
+    def bind(self, sid: str, address: str) -> None:
+        """The connection `sid` comes from `address` (until unbind)."""
+        if self.addresses is not None:
+            self._address_of[sid] = address
+
+    def unbind(self, sid: str) -> None:
+        self._address_of.pop(sid, None)
+
+    def new_conversation(self, sid: str) -> float:
+        """For a session_request that opens a new conversation: 0 and a token taken from the
+        connection's address, or the seconds to wait (nothing taken)."""
+        address = self._address_of.get(sid)
+        if address is None or self.addresses is None:
+            return 0.0
+        return self.addresses.new_conversation(address)
+
     def check(self, sid: str, conversation_id: str, now: float | None = None) -> float:
-        """0 and a token taken from both buckets, or the seconds to wait (nothing taken)."""
+        """0 and a token taken from every bucket (the connection's, the conversation's and
+        its address's), or the seconds to wait (nothing taken)."""
         now = self._now(now)
         connection = None
         if self.limits.per_second > 0:
             connection = self._bucket(self._connections, sid, now)
-        wait = self._wait(connection, conversation_id, now)
+        wait = self._wait(connection, conversation_id, now, self._address_of.get(sid))
         if connection is not None:
             connection.refusals = connection.refusals + 1 if wait else 0
         return wait
@@ -102,7 +252,13 @@ class RateLimiter:
             self._purge(now)
         return now
 
-    def _wait(self, connection: TokenBucket | None, conversation_id: str, now: float) -> float:
+    def _wait(
+        self,
+        connection: TokenBucket | None,
+        conversation_id: str,
+        now: float,
+        address: str | None,
+    ) -> float:
         limits = self.limits
         if limits.max_pending_turns and self.pending(conversation_id) >= limits.max_pending_turns:
             return BACKLOG_RETRY
@@ -110,10 +266,16 @@ class RateLimiter:
             return 0.0
         conversation = self._bucket(self._conversations, conversation_id, now)
         wait = max(connection.wait(), conversation.wait())
+        shared = None  # the address's bucket
+        if address is not None and self.addresses is not None:
+            shared, shared_wait = self.addresses.message_wait(address, now)
+            wait = max(wait, shared_wait)
         if wait > 0:
             return wait
         connection.tokens -= 1
         conversation.tokens -= 1
+        if shared is not None:
+            shared.tokens -= 1
         return 0.0
 
     def flooding(self, sid: str) -> bool:

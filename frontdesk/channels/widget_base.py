@@ -53,7 +53,7 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(namespace)
         self.extras = extras  # photos and files, the pre-chat form (channels/widget_files.py)
         self.access = safeguards.access
-        self.limiter = RateLimiter(safeguards.limits, router.pending_turns)
+        self.limiter = RateLimiter(safeguards.limits, router.pending_turns, safeguards.addresses)
         self.session_limiter = RateLimiter(safeguards.session_limits)  # session_request
         self.router = router
         self.conversations = conversations

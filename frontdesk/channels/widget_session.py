@@ -5,8 +5,11 @@ the session id string, as Rasa sends it; frontdesk's widget then gets
 `session_token {session_id, token}`, its history and `widget_config`, and resumes with
 `session_request {session_id, resume_token, frontdesk: 1}`. A client that may not have the id
 it asked for gets a new one. A connection has a budget of session requests
-(frontdesk.channels.ratelimit.SESSION_REQUESTS): over it the ack is
+(frontdesk.channels.ratelimit.SESSION_REQUESTS), and its client address one of new
+conversations (ADDRESS_CONVERSATIONS_PER_SECOND): over either the ack is
 `{ok: false, error: {code: "rate_limited", message, retry_after}}` and nothing else happens.
+A session_request whose client is gone before it is answered ends quietly
+(frontdesk.channels.guard.GuardedServer).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import socketio
 
+from frontdesk.channels.guard import client_key
 from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
 from frontdesk.channels.widget_base import CHANNEL, WidgetBase
 from frontdesk.channels.widget_input import (
@@ -39,12 +43,24 @@ class WidgetSession(WidgetBase):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not is_connection(environ):
             return  # a client emitted an event named "connect": not a connection
+        self.limiter.bind(sid, client_key(environ.get("aiohttp.request")))
         await self.save_session(
             sid, {"accept_language": str(environ.get("HTTP_ACCEPT_LANGUAGE", ""))[:200]}
         )
 
-    async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+    async def on_frontdesk_oversized(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        """A packet too long to read (frontdesk.channels.packets.OVERSIZED): answered as a
+        message that is too long, in the customer's language; the connection stays."""
         session = await self.get_session(sid)
+        length = data.get("length") if isinstance(data, dict) else None
+        if not isinstance(length, int) or isinstance(length, bool):
+            return await self._error(sid, session.get("language"), "bad_request", "bad packet")
+        limit = self.max_message_length
+        text = self._text(session, "message_too_long", length=length, limit=limit)
+        return await self._error(sid, session.get("language"), "message_too_long", text)
+
+    async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        session = await self.get_session(sid)  # KeyError when the client left: see guard.py
         retry_after = self.session_limiter.check_connection(sid)
         if retry_after:  # refused in the ack; the connection keeps the conversation it has
             log.debug("session_request: over the connection's limit")
@@ -72,6 +88,10 @@ class WidgetSession(WidgetBase):
                 text_or_none(custom.get("language")), session.get("accept_language")
             )
             grant = await self._grant(proposed, data.get("resume_token"), extras, custom)
+            retry_after = 0.0 if grant.resumed else self.limiter.new_conversation(sid)
+            if retry_after:  # the address opens conversations faster than people do
+                log.debug("session_request: over the address's new conversations")
+                return {"ok": False, "error": self._slow_down(session, retry_after)}
             details = details_of(custom)
             if grant.user_id:
                 details["customer_id"] = grant.user_id[:500]
@@ -117,6 +137,7 @@ class WidgetSession(WidgetBase):
         return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.unbind(sid)
         try:
             session = await self.get_session(sid)
         except KeyError:
