@@ -6,14 +6,12 @@ import getpass
 import sys
 import time
 
-from redis.asyncio import Redis
-
 from frontdesk.config import Settings
 from frontdesk.console.auth import hash_password
 from frontdesk.console.roles import ROLES, role_of
 from frontdesk.errors import ConfigError
 from frontdesk.store.agents import AgentStore
-from frontdesk.store.embedded import EmbeddedRedis
+from frontdesk.store.embedded import redis_at
 
 MIN_PASSWORD = 8
 
@@ -38,10 +36,7 @@ async def manage_agents(
 ) -> str:
     """role: agent | lead | admin (console/roles.py); a new account without one is an agent,
     an existing one keeps its role unless a new one is given."""
-    embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
-    url = await embedded.start() if embedded else settings.redis_url
-    redis = Redis.from_url(url)
-    try:
+    async with redis_at(settings.redis_url, settings.data_dir) as redis:
         agents = AgentStore(redis)
         if action == "add":
             if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -70,7 +65,3 @@ async def manage_agents(
             for r in rows
         ]
         return "\n".join(lines) or "no agents yet: python server.py agents add NAME"
-    finally:
-        await redis.aclose()
-        if embedded:
-            await embedded.stop()

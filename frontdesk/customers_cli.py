@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
-
 from frontdesk.config import Settings
 from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store, report_store
 from frontdesk.store.cases import CaseStore
-from frontdesk.store.embedded import EmbeddedRedis
+from frontdesk.store.embedded import redis_at
 from frontdesk.store.mail import MailStore
 from frontdesk.store.redis import RedisStore
 from frontdesk.store.retention import Erased, Retention, StoredCustomer
@@ -73,10 +71,7 @@ async def manage_customers(
     settings: Settings, action: str, target: str = "", force: bool = False
 ) -> tuple[str, int]:
     """The text to print and the exit code (0 done, 1 nothing found)."""
-    embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
-    url = await embedded.start() if embedded else settings.redis_url
-    redis = Redis.from_url(url)
-    try:
+    async with redis_at(settings.redis_url, settings.data_dir) as redis:
         store, cases = RedisStore(redis), CaseStore(redis)
         reports = report_store(settings, redis, cases, store)
         erasers = [
@@ -99,7 +94,3 @@ async def manage_customers(
         if not lines:
             return f"nothing stored for {target!r}", NOTHING_FOUND
         return "\n".join(lines), DONE
-    finally:
-        await redis.aclose()
-        if embedded:
-            await embedded.stop()
