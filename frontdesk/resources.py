@@ -35,6 +35,7 @@ from frontdesk.console.keys import DESK, REPORTS, SECRET, THROTTLE
 from frontdesk.console.namespace import AgentNamespace
 from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
 from frontdesk.core.build import build_core
+from frontdesk.core.greeting import load_greeting
 from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.waits import load_wait_config
@@ -218,6 +219,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         core.ratings,
         Safeguards.from_settings(app[SECRET], settings, app[ADDRESSES]),
         extras=WidgetFiles(files, links, prechat, settings.cors_origins),
+        greeting=load_greeting(settings.flows_dir),
     )
     core.outbox.register(WIDGET, widget)
     app[SIO].register_namespace(widget)

@@ -214,6 +214,27 @@
     },
   };
 
+  // Whether the panel is open, kept for this tab (sessionStorage) so a reload or the next page
+  // of the shop shows it as the customer left it; a new tab starts from the page's own setting.
+  const KEY_PANEL = 'frontdesk_panel';
+  const panelState = {
+    get() {
+      try {
+        const v = window.sessionStorage.getItem(KEY_PANEL);
+        return v === 'open' || v === 'closed' ? v : null;
+      } catch (e) {
+        return null; // blocked storage: the page's own setting decides
+      }
+    },
+    set(open) {
+      try {
+        window.sessionStorage.setItem(KEY_PANEL, open ? 'open' : 'closed');
+      } catch (e) {
+        /* blocked storage */
+      }
+    },
+  };
+
   function randomId() {
     const c = window.crypto;
     if (c && typeof c.randomUUID === 'function') return c.randomUUID().replace(/-/g, '');
@@ -322,10 +343,24 @@
     if (typeof ts === 'number') d = new Date(ts < 1e12 ? ts * 1000 : ts);
     else d = new Date(String(ts));
     if (isNaN(d.getTime())) return null;
+    // Shown in the customer's own time zone (the browser's); the tooltip names it.
+    let long;
+    try {
+      long = d.toLocaleString([], {
+        year: 'numeric',
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        timeZoneName: 'short',
+      });
+    } catch (e) {
+      long = d.toLocaleString();
+    }
     return {
       iso: d.toISOString(),
       short: d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
-      long: d.toLocaleString(),
+      long,
     };
   }
 
@@ -518,11 +553,13 @@
     renderTyping();
     renderUnread();
     if (qrRow) qrRow.setAttribute('aria-label', t('quickReplies'));
+    for (const row of list.querySelectorAll('.fd-feedback')) renderFeedback(row);
   }
 
   function setOpen(open, opts) {
     const options = opts || {};
     isOpen = !!open;
+    panelState.set(isOpen);
     panel.hidden = !isOpen;
     root.setAttribute('data-fd-open', String(isOpen));
     launcher.setAttribute('aria-expanded', String(isOpen));
@@ -601,7 +638,7 @@
       li.appendChild(h('div', 'fd-msg-sender', null, String(msg.sender.name)));
     }
     const bubble = h('div', 'fd-bubble');
-    if (msg.text != null && msg.text !== '') {
+    if (msg.text != null && msg.text !== '' && !isFilePlaceholder(msg)) {
       const textEl = h('div', 'fd-msg-text');
       if (role === 'customer') textEl.textContent = String(msg.text);
       else appendLinkified(textEl, String(msg.text));
@@ -627,10 +664,17 @@
     if (time) meta.appendChild(h('time', 'fd-time', { datetime: time.iso, 'data-time': time.short, title: time.long }));
     li.appendChild(meta);
 
-    if (role === 'bot' && msg.answer_id && msg.seq != null) li.appendChild(buildFeedback(toSeq(msg.seq)));
+    if (role === 'bot' && msg.answer_id && msg.seq != null) li.appendChild(buildFeedback(toSeq(msg.seq), msg.rating));
 
     msgData.set(li, { quickReplies: role === 'customer' ? [] : normalizeQuickReplies(msg.quick_replies) });
     return li;
+  }
+
+  // A file sent without a caption is stored as "[name]" (what agents and other channels read);
+  // the widget shows the file itself (a thumbnail or the name as a download link) instead.
+  function isFilePlaceholder(msg) {
+    const file = msg.file;
+    return !!(file && typeof file === 'object' && String(msg.text) === '[' + String(file.name || 'file') + ']');
   }
 
   // A photo (a thumbnail opening the full image) or a file (a download link). The link is
@@ -651,10 +695,27 @@
     return link;
   }
 
-  // "Did this answer your question?" under a live FAQ answer (answer_id from the server).
-  function buildFeedback(seq) {
-    const row = h('div', 'fd-feedback', { role: 'group', 'aria-label': t('feedbackQuestion') });
+  // "Did this answer your question?" under a FAQ answer (answer_id from the server). Once
+  // rated it shows the customer's answer, also after a reload (history's `rating`).
+  function buildFeedback(seq, rating) {
+    const row = h('div', 'fd-feedback', { role: 'group', 'data-seq': String(seq) });
+    if (rating === 'yes' || rating === 'no') row.setAttribute('data-rating', rating);
+    renderFeedback(row);
+    return row;
+  }
+
+  function renderFeedback(row) {
+    const seq = toSeq(row.getAttribute('data-seq'));
+    const rating = row.getAttribute('data-rating');
+    row.textContent = '';
+    row.setAttribute('aria-label', t('feedbackQuestion'));
+    row.classList.toggle('fd-feedback-rated', !!rating);
     row.appendChild(h('span', 'fd-feedback-question', null, t('feedbackQuestion')));
+    if (rating) {
+      row.appendChild(h('span', 'fd-feedback-rating', null, t(rating === 'yes' ? 'feedbackYes' : 'feedbackNo')));
+      row.appendChild(h('span', 'fd-feedback-thanks', null, t('feedbackThanks')));
+      return;
+    }
     const choose = (helpful) => {
       if (!socket || !socket.connected) return;
       for (const b of row.querySelectorAll('button')) b.disabled = true;
@@ -663,8 +724,8 @@
           for (const b of row.querySelectorAll('button')) b.disabled = false;
           return;
         }
-        row.textContent = '';
-        row.appendChild(h('span', 'fd-feedback-thanks', null, t('feedbackThanks')));
+        row.setAttribute('data-rating', helpful ? 'yes' : 'no');
+        renderFeedback(row);
       });
     };
     const yes = h('button', 'fd-feedback-yes', { type: 'button' }, t('feedbackYes'));
@@ -672,7 +733,6 @@
     yes.addEventListener('click', () => choose(true));
     no.addEventListener('click', () => choose(false));
     row.append(yes, no);
-    return row;
   }
 
   const isRenderable = (msg) =>
@@ -704,12 +764,33 @@
     list.insertBefore(li, before);
   }
 
+  // The first screen (flows/greeting.yml, sent with `history` read from the beginning): a
+  // greeting and topic buttons at the top of the conversation, there before the customer
+  // types. It is not a message of the transcript (no seq, never stored) and costs no bot turn;
+  // a topic button sends its payload like any quick reply. Shown once: a new one replaces it.
+  function showGreeting(greeting) {
+    const text = typeof greeting.text === 'string' ? greeting.text : '';
+    const old = list.querySelector('.fd-greeting');
+    if (old) old.remove();
+    if (!text) return;
+    const li = h('li', 'fd-greeting');
+    const bubble = h('div', 'fd-bubble');
+    const textEl = h('div', 'fd-greeting-text');
+    appendLinkified(textEl, text);
+    bubble.appendChild(textEl);
+    li.appendChild(bubble);
+    msgData.set(li, { quickReplies: normalizeQuickReplies(greeting.quick_replies) });
+    list.insertBefore(li, list.firstChild);
+    refreshQuickReplies();
+    scrollToBottom(false);
+  }
+
   function refreshQuickReplies() {
     if (qrRow) {
       qrRow.remove();
       qrRow = null;
     }
-    const msgs = list.querySelectorAll('.fd-msg');
+    const msgs = list.querySelectorAll('.fd-msg, .fd-greeting');
     const last = msgs[msgs.length - 1];
     if (!last) return;
     const data = msgData.get(last);
@@ -1082,6 +1163,7 @@
     actions.appendChild(submit);
     const finish = () => {
       store.set(KEY_PRECHAT, sessionId || '');
+      panel.classList.remove('fd-prechat-first');
       prechatEl.hidden = true;
       prechatEl.textContent = '';
       form.hidden = false;
@@ -1112,6 +1194,7 @@
     prechatEl.appendChild(box);
     prechatEl.hidden = false;
     form.hidden = !!blocking; // before the first message: the form comes first
+    panel.classList.toggle('fd-prechat-first', !!blocking); // (the greeting's topic buttons too)
     const first = Object.values(inputs)[0];
     if (first && isOpen) first.focus();
     scrollToBottom(true);
@@ -1287,10 +1370,13 @@
             file: m.file,
             sender: m.sender,
             client_msg_id: m.client_msg_id,
+            answer_id: typeof m.answer_id === 'string' ? m.answer_id : null,
+            rating: m.rating,
           },
           { history: true }
         );
       }
+      if (data && data.greeting && typeof data.greeting === 'object') showGreeting(data.greeting);
       onSessionReady();
     });
 
@@ -1350,14 +1436,16 @@
       queueEl.textContent = '';
       queueEl.hidden = !text;
       if (!text) return;
-      queueEl.append(h('span', 'fd-queue-text', null, text));
+      queueEl.append(h('p', 'fd-queue-text', null, text));
       const actions = Array.isArray(data.actions) ? data.actions : [];
+      const row = h('div', 'fd-queue-actions');
       for (const action of actions) {
         if (!action || typeof action.title !== 'string' || typeof action.payload !== 'string') continue;
         const button = h('button', 'fd-queue-action', { type: 'button' }, action.title);
         button.addEventListener('click', () => sendMessage(action.payload, action.title));
-        queueEl.append(button);
+        row.append(button);
       }
+      if (row.childElementCount) queueEl.append(row);
     });
 
     socket.on('widget_config', (data) => {
@@ -1409,7 +1497,10 @@
     loadStylesheet().then(() => {
       root.style.visibility = '';
     });
-    if (pageConfig.open === true || location.hash === '#chat') setOpen(true, { focus: false });
+    const remembered = panelState.get(); // open or closed before a reload: kept as it was
+    if (remembered === 'open' || (remembered === null && (pageConfig.open === true || location.hash === '#chat'))) {
+      setOpen(true, { focus: false });
+    }
     window.addEventListener('hashchange', () => {
       if (location.hash === '#chat') setOpen(true);
     });

@@ -19,6 +19,7 @@ from frontdesk.channels.ratelimit import RateLimiter
 from frontdesk.channels.safeguards import Safeguards
 from frontdesk.channels.widget_files import WidgetFiles
 from frontdesk.core.conversation import Conversations
+from frontdesk.core.greeting import Greeting
 from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Router
 from frontdesk.core.templates import Templates
@@ -49,6 +50,7 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         safeguards: Safeguards,
         namespace: str = "/",
         extras: WidgetFiles | None = None,
+        greeting: Greeting | None = None,
     ) -> None:
         super().__init__(namespace)
         self.extras = extras  # photos and files, the pre-chat form (channels/widget_files.py)
@@ -63,6 +65,8 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         self.templates = templates
         self.max_message_length = max_message_length
         self.history_limit = history_limit
+        # The first screen (flows/greeting.yml), for frontdesk's widget.
+        self.greeting = greeting or Greeting()
 
     def _signed(self, entry: Mapping[str, Any]) -> Mapping[str, Any]:
         """The entry with a signed link on its photo or file, made now (never stored)."""

@@ -130,7 +130,9 @@ class WidgetSession(WidgetBase):
         if extras:  # stock Rasa clients keep their own history and know no extra events
             token = {"session_id": session_id, "token": grant.token}
             await self.emit("session_token", token, to=sid)
-            await self._send_history(sid, session_id, last_seq if grant.resumed else 0)
+            await self._send_history(
+                sid, session_id, last_seq if grant.resumed else 0, conversation.language
+            )
             await self._send_config(sid, session["language"], conversation)
             if conversation.waiting:  # a reload while waiting keeps the place in line in view
                 await self._send_queue_status(sid, conversation.case_id)
@@ -199,17 +201,47 @@ class WidgetSession(WidgetBase):
                     config["prechat"] = prechat
         await self.emit("widget_config", config, to=sid)
 
-    async def _send_history(self, sid: str, session_id: str, last_seq: int) -> None:
+    async def _send_history(
+        self, sid: str, session_id: str, last_seq: int, language: str | None = None
+    ) -> None:
+        """The transcript after `last_seq`, each FAQ answer with the customer's rating of it
+        (`rating: yes|no`, once rated); read from its beginning (a page load), it also carries
+        the first screen's `greeting` (flows/greeting.yml), which is never stored."""
         try:
             entries = await self.store.history(session_id, last_seq, self.history_limit)
+            ratings = await self._ratings(session_id, entries)
         except StoreUnavailable as exc:
             log.error("history for %s: %s", session_id, exc)
             await self._error(sid, None, "store_unavailable", None)
             return
         messages = [history_shape(self._signed(e)) for e in entries]
+        for message in messages:
+            rating = ratings.get(message["seq"])
+            if rating is not None and rating[0] == message.get("answer_id"):
+                message["rating"] = rating[1]
         last = messages[-1]["seq"] if messages else last_seq
-        await self.emit(
-            "history",
-            {"session_id": session_id, "last_seq": last, "messages": messages},
-            to=sid,
-        )
+        history: dict[str, Any] = {"session_id": session_id, "last_seq": last, "messages": messages}
+        if last_seq == 0 and (not messages or messages[0]["seq"] == 1):
+            greeting = self.greeting.for_language(
+                language or self.templates.default_language, self.templates.default_language
+            )
+            if greeting is not None:
+                history["greeting"] = greeting
+        await self.emit("history", history, to=sid)
+
+    async def _ratings(
+        self, session_id: str, entries: list[dict[str, Any]]
+    ) -> dict[int, tuple[str, str]]:
+        """seq -> (answer id, "yes" | "no") for the rated answers among entries (one read, and
+        none when there is no answer to rate)."""
+        if not any(e.get("answer_id") for e in entries):
+            return {}
+        ratings: dict[int, tuple[str, str]] = {}
+        for name, value in (await self.store.get_conversation(session_id)).items():
+            if not name.startswith("rating:"):
+                continue
+            seq = name.removeprefix("rating:")
+            answer_id, _, helpful = value.partition(" ")  # "<answer_id> yes|no"
+            if seq.isdigit() and helpful in ("yes", "no"):
+                ratings[int(seq)] = (answer_id, helpful)
+        return ratings

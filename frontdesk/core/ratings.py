@@ -34,7 +34,10 @@ class AnswerRatings:
     async def rate(self, conversation_id: str, seq: int, helpful: bool) -> str:
         """Record the rating of the answer at `seq`; returns its answer id. Rating the same
         answer again replaces the earlier rating (and is counted once)."""
-        entries = await self.store.history(conversation_id, after_seq=seq - 1, limit=1)
+        # The transcript's entries from `seq` on (a history read keeps the newest `limit`
+        # entries after `after_seq`: limit=1 would be the last message, not the one rated).
+        last = await self.store.last_seq(conversation_id)
+        entries = await self.store.history(conversation_id, seq - 1, max(1, last - seq + 1))
         entry = entries[0] if entries else {}
         answer_id = entry.get("answer_id")
         if entry.get("seq") != seq or not isinstance(answer_id, str):
