@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from tests.reports_scenario import PASSWORD, Desk, desk, play
 
@@ -87,3 +87,93 @@ async def test_the_reports_page_draws_charts_and_exports_the_same_numbers(
     await expect(page.locator(".fc-tile", has_text="Conversations")).to_contain_text("1")
     await expect(page.locator('canvas.fc-chart[data-drawn="yes"]')).to_have_count(8)
     assert problems == []
+
+
+async def _signed_in(desk: Desk, browser: Browser, name: str, path: str) -> Page:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(str(desk.server.make_url(path)))
+    await page.locator("#fc-username").fill(name)
+    await page.locator("#fc-password").fill(PASSWORD)
+    await page.locator(".fc-login-submit").click()
+    return page
+
+
+async def _options(page: Page, name: str) -> list[str]:
+    return [
+        t.strip() for t in await page.locator(f'select[name="{name}"] option').all_inner_texts()
+    ]
+
+
+async def test_filters_and_the_could_not_answer_page_read_as_words_not_codes(
+    desk: Desk, browser: Browser
+) -> None:
+    await play(desk)
+    await desk.account("lena", "lead", "Lena")
+    page = await _signed_in(desk, browser, "lena", "/console/reports?period=30d")
+    await expect(page.locator(".fc-pages-title")).to_contain_text("Reports")
+    assert await _options(page, "channel") == ["All", "Website", "Telegram", "Messenger"]
+    assert await _options(page, "language") == ["All", "English", "Spanish", "Russian"]
+    assert await _options(page, "area") == [
+        "All",
+        "Billing",
+        "Orders",
+        "Shipping",
+        "Returns and exchanges",
+        "Account",
+    ]
+    assert "Maria (maria)" in await _options(page, "agent")
+    # The form still sends the codes.
+    await page.locator('select[name="language"]').select_option(label="Spanish")
+    await page.locator('select[name="channel"]').select_option(label="Website")
+    await page.locator(".fc-report-show").click()
+    await expect(page).to_have_url(re.compile(r"channel=widget&language=es"))
+    await expect(page.locator('select[name="language"] option:checked')).to_have_text("Spanish")
+
+    # What the bot could not answer: channels, languages and FAQ answers in words.
+    await page.goto(str(desk.server.make_url("/console/unanswered")))
+    items = page.locator(".fc-unanswered-item")
+    await expect(items.first).to_be_visible()
+    unsure = items.filter(has_text="bill copy pls")
+    await expect(unsure.locator(".fc-item-guess")).to_have_text(
+        "Billing: How do I get a copy of my invoice?"
+    )
+    await expect(unsure.locator(".fc-chip-channel")).to_have_text("Website")
+    await expect(unsure.locator(".fc-chip-lang")).to_have_text("English")
+    await expect(items.filter(has_text="qwertz").locator(".fc-chip-lang")).to_have_text("Spanish")
+    answers = await unsure.locator(".fc-attach-answer option").all_inner_texts()
+    assert "Billing: Which currencies can I pay in?" in answers
+    shown = await page.locator("main").inner_text()
+    for code in ("billing/", "widget"):
+        assert code not in shown, code
+    assert not re.search(r"\b(en|es|ru)\b", shown), shown
+
+
+async def test_a_plain_agent_reads_her_own_figures_and_what_she_cannot_open(
+    desk: Desk, browser: Browser
+) -> None:
+    await play(desk)  # maria is a plain agent
+    page = await _signed_in(desk, browser, "maria", "/console/reports?period=30d")
+    await expect(page.locator(".fc-pages-title")).to_contain_text("My figures")
+    await expect(page.locator(".fc-own-note")).to_have_text(
+        "Your own figures: the conversations you took, the messages you answered and the "
+        "cases you closed. The whole team's reports are for leads and admins."
+    )
+    await expect(page.locator(".fc-nav-link", has_text="Could not answer")).to_have_count(0)
+
+    # Pages her role does not open say so as she reads it: no server commands.
+    for path, sentence in (
+        ("/console/unanswered", "Only leads and admins can review what the bot could not answer."),
+        (
+            "/console/reports.csv?report=conversations",
+            "Only leads and admins can see the team's reports.",
+        ),
+        ("/console/reports?agent=omar", "Only leads and admins can see another agent's figures."),
+    ):
+        response = await page.goto(str(desk.server.make_url(path)))
+        assert response is not None and response.status == 403, path
+        await expect(page.locator("h1")).to_have_text("For leads and admins")
+        await expect(page.locator(".fc-forbidden-text").first).to_have_text(sentence)
+        text = await page.locator("body").inner_text()
+        assert "server.py" not in text and " is for " not in text, text
+    await page.locator("a", has_text="My figures").click()
+    await expect(page.locator(".fc-pages-title")).to_contain_text("My figures")

@@ -18,6 +18,7 @@ from yarl import URL
 
 from frontdesk.console import unanswered_views
 from frontdesk.console.keys import DESK, REPORTS
+from frontdesk.console.labels import labels_of
 from frontdesk.console.roles import SignedIn, forbidden, signed_in
 from frontdesk.console.views import _csrf
 from frontdesk.core.conversation import AREAS
@@ -52,7 +53,7 @@ async def _query(request: web.Request, who: SignedIn) -> tuple[Period, Filters, 
             raise web.HTTPBadRequest(text=f"unknown {name} {value!r}")
     if not who.lead:
         if values["agent"] and values["agent"] != who.name:
-            raise forbidden("Another agent's figures")
+            raise forbidden("Only leads and admins can see another agent's figures.")
         values["agent"] = who.name
     try:
         period = request.config_dict[REPORTS].period(
@@ -82,6 +83,24 @@ async def _figures(request: web.Request) -> tuple[SignedIn, Period, Filters, Fig
     return who, period, filters, figures, choices
 
 
+async def _options(
+    request: web.Request, choices: dict[str, tuple[str, ...]]
+) -> dict[str, list[tuple[str, str]]]:
+    """The filters' options as (code, what the agent reads): "widget" reads "Website", an
+    agent's name their display name."""
+    desk = request.config_dict[DESK]
+    labels = labels_of(desk.flows, desk.templates.default_language)
+    options = {
+        name: labels.choices(name, choices[name]) for name in ("channel", "language", "area")
+    }
+    agents = []
+    for name in choices["agent"]:
+        shown = (await desk.agents.get(name)).get("display_name") or name
+        agents.append((name, shown if shown == name else f"{shown} ({name})"))
+    options["agent"] = agents
+    return options
+
+
 def show(value: Cell) -> str:
     return "" if value is None else str(value)
 
@@ -101,6 +120,7 @@ async def reports_page(request: web.Request) -> web.Response:
         "periods": [(key, PERIOD_LABELS[key]) for key in (*PERIODS, "custom")],
         "filters": filters,
         "choices": choices,
+        "options": await _options(request, choices),
         "figures": figures,
         "csv_urls": csv_urls,
         "show": show,
@@ -136,7 +156,7 @@ async def reports_csv(request: web.Request) -> web.Response:
     if table is None:
         team_only = key in ("conversations", "handoffs", "answers", "not_answered")
         if team_only and not who.lead:
-            raise forbidden("The team's reports")
+            raise forbidden("Only leads and admins can see the team's reports.")
         raise web.HTTPNotFound(text=f"no report {key!r} here")
     name = f"frontdesk-{key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     return web.Response(

@@ -16,6 +16,7 @@ Anyone not signed in is sent to the login page, and comes back after it.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -64,15 +65,32 @@ async def signed_in(request: web.Request, back: str = "") -> SignedIn:
     )
 
 
-def forbidden(what: str) -> web.HTTPForbidden:
+FORBIDDEN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>For leads and admins · frontdesk</title>
+<link rel="stylesheet" href="/console/static/console.css"></head>
+<body class="fc-page fc-forbidden-page"><main class="fc-forbidden">
+<h1 class="fc-forbidden-title">For leads and admins</h1>
+<p class="fc-forbidden-text">{sentence}</p>
+<p class="fc-forbidden-text">Your own figures are on <a href="/console/reports">My figures</a>.
+If your work needs more, ask your team lead to give your account the lead role.</p>
+<p><a class="fc-btn" href="/console/">Back to the conversations</a></p>
+</main></body></html>
+"""
+
+
+def forbidden(sentence: str) -> web.HTTPForbidden:
+    """A page for an agent who followed a link their role does not open: what it is and what
+    they can do instead, as one reads it (no server commands)."""
     return web.HTTPForbidden(
-        text=f"{what} is for leads and admins. Ask an admin to run "
-        "`server.py agents add NAME --role lead` for your account."
+        text=FORBIDDEN_PAGE.format(sentence=html.escape(sentence)), content_type="text/html"
     )
 
 
-async def lead_only(request: web.Request, what: str, back: str = "") -> SignedIn:
+async def lead_only(request: web.Request, sentence: str, back: str = "") -> SignedIn:
+    """The signed-in lead or admin; anyone else gets the forbidden page saying `sentence`."""
     who = await signed_in(request, back)
     if not who.lead:
-        raise forbidden(what)
+        raise forbidden(sentence)
     return who

@@ -12,14 +12,15 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from frontdesk.console.keys import REPORTS
+from frontdesk.console.keys import DESK, REPORTS
+from frontdesk.console.labels import labels_of
 from frontdesk.console.roles import lead_only
 from frontdesk.console.views import _checked_form, _csrf
 from frontdesk.errors import BadInput
 from frontdesk.reports.unanswered import WHY
 
 PAGE = "/console/unanswered"
-WHAT = "The “could not answer” page"
+WHAT = "Only leads and admins can review what the bot could not answer."
 
 
 def _when(at: str) -> str:
@@ -32,6 +33,7 @@ def _when(at: str) -> str:
 async def unanswered_page(request: web.Request) -> web.Response:
     who = await lead_only(request, WHAT)
     reports = request.config_dict[REPORTS]
+    desk = request.config_dict[DESK]
     learned = reports.training.learned()
     context = {
         "title": "Could not answer · frontdesk",
@@ -46,8 +48,14 @@ async def unanswered_page(request: web.Request) -> web.Response:
         "learned_file": str(reports.training.path),
         "why": WHY,
         "when": _when,
+        "labels": labels_of(desk.flows, desk.templates.default_language),
     }
     return aiohttp_jinja2.render_template("unanswered.html", request, context)
+
+
+def _answer(request: web.Request, answer_id: str) -> str:
+    desk = request.config_dict[DESK]
+    return labels_of(desk.flows, desk.templates.default_language).answer(answer_id)
 
 
 async def _act(request: web.Request) -> tuple[Any, Any, str]:
@@ -70,7 +78,7 @@ async def item_action(request: web.Request) -> web.Response:
         if action == "attach":
             answer_id = str(form.get("answer_id", ""))
             await reports.unanswered.attach(item_id, answer_id, str(form.get("text", "")), by)
-            message = f"Added as a pending example for {answer_id}."
+            message = f"Added as a pending example for “{_answer(request, answer_id)}”."
         elif action == "scope":
             await reports.unanswered.out_of_scope(item_id, by)
             message = "Marked out of scope."
@@ -96,7 +104,7 @@ async def training_action(request: web.Request) -> web.Response:
         if decision == "accept":
             example = await reports.training.accept(example_id, by)
             message = (
-                f"Written to learned.yml for {example['answer_id']}; "
+                f"Written to learned.yml for “{_answer(request, example['answer_id'])}”; "
                 "`python server.py train` teaches it to the bot."
                 if example["status"] == "accepted"
                 else "That example is in learned.yml already."

@@ -81,7 +81,10 @@ class AgentDesk:
         return [queue_item(row, now) for row in rows]
 
     async def my_cases(self, agent: str) -> list[dict[str, Any]]:
-        rows = await self.cases.get_many(await self.cases.agent_cases(agent))
+        """The agent's live chats, then the left messages they took (kind "message": answered
+        by e-mail, they hold no capacity slot)."""
+        held = await self.cases.agent_cases(agent) + await self.cases.agent_messages(agent)
+        rows = await self.cases.get_many(held)
         return [
             {
                 "case_id": r["id"],
@@ -89,6 +92,7 @@ class AgentDesk:
                 "channel": r.get("channel"),
                 "area": r.get("area"),
                 "state": r.get("state"),
+                "kind": r.get("kind") or CaseKind.LIVE.value,
             }
             for r in rows
         ]
@@ -116,7 +120,7 @@ class AgentDesk:
         transcript = await self.store.history(conversation_id, 0, 1000)
         earlier_ids = [c for c in await self.cases.customer_cases(conversation_id) if c != case_id]
         earlier = [earlier_item(row) for row in await self.cases.get_many(earlier_ids)]
-        shown = card(case, transcript)
+        shown = card(case, transcript, self.flows.reasons)
         shown["attachments"] = [self.signed(a) for a in shown["attachments"]]
         return {
             "card": shown,

@@ -19,8 +19,47 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The card for a case, from its stored fields and the conversation's transcript."""
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return _norm(a) == _norm(b)
+
+
+def _news(summary: str | None, said: tuple[str | None, ...]) -> str | None:
+    """What the summary adds to what was said: nothing when it repeats it, its rest when it
+    starts with it ("the customer asked for a person, e-mail ana@…" -> "e-mail ana@…")."""
+    text = " ".join((summary or "").split())
+    for already in (_norm(s) for s in said if s):
+        if _norm(text) == already:
+            return None
+        if _norm(text).startswith(already + ", "):
+            text = text[len(already) + 2 :]
+    return text or None
+
+
+def reason_lines(
+    case: Mapping[str, str], reasons: Mapping[str, str]
+) -> tuple[str, str | None, str | None]:
+    """Why a person was asked for, each thing said once: the reason as flows/handoff.yml words
+    it, the detail when it adds to that, the summary when it adds to both."""
+    code = case.get("reason") or ""
+    text = reasons.get(code) or case.get("reason_detail") or code.replace("_", " ")
+    detail = case.get("reason_detail") or None
+    if _same(detail, text):
+        detail = None
+    return text, detail, _news(case.get("summary"), (text, detail))
+
+
+def card(
+    case: Mapping[str, str],
+    transcript: Sequence[Mapping[str, Any]],
+    reasons: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The card for a case, from its stored fields and the conversation's transcript
+    (reasons: flows/handoff.yml's words for each handoff reason)."""
+    reason_text, reason_detail, summary = reason_lines(case, reasons or {})
     requested = _float(case.get("requested_at")) or time.time()
     joined = _float(case.get("joined_at"))
     start, handoff = int(case.get("start_seq") or 1), int(case.get("handoff_seq") or 0)
@@ -34,8 +73,9 @@ def card(case: Mapping[str, str], transcript: Sequence[Mapping[str, Any]]) -> di
         "conversation_id": case.get("conversation_id"),
         "state": case.get("state"),
         "reason": case.get("reason"),
-        "reason_detail": case.get("reason_detail"),
-        "summary": case.get("summary"),
+        "reason_text": reason_text,
+        "reason_detail": reason_detail,
+        "summary": summary,
         "area": case.get("area"),
         "intent": case.get("intent"),
         "confidence": _float(case.get("confidence")),
@@ -134,13 +174,14 @@ def customer_label(case: Mapping[str, str]) -> str:
 
 
 def earlier_item(case: Mapping[str, str]) -> dict[str, Any]:
+    reason = case.get("reason_detail") or case.get("reason")
     return {
         "case_id": case.get("id"),
         "requested_at": _float(case.get("requested_at")),
         "closed_at": _float(case.get("closed_at")),
         "area": case.get("area"),
-        "reason": case.get("reason_detail") or case.get("reason"),
-        "summary": case.get("summary"),
+        "reason": reason,
+        "summary": _news(case.get("summary"), (reason,)),
         "tags": json.loads(case.get("tags") or "[]"),
         "csat": case.get("csat"),
         "state": case.get("state"),

@@ -1,12 +1,12 @@
 """The offline inbox: messages left outside hours (or with nobody online), answered by e-mail.
 
 Agents see the left messages as their own list, by promised reply time, apart from the live
-queue. An agent takes one (no "joined" notice: the customer is not in a chat), writes the
-answer, and the answer is queued in the mail outbox, stored in the conversation's transcript (so
-the widget shows it if the customer comes back) and the case is closed with it — with no
-in-chat survey: the e-mail carries a one-click satisfaction link instead. The mail sender
-(frontdesk.mail.sender) reports each try back here; a failed send stays visible, is retried with
-back-off, and is never dropped silently.
+queue. An agent takes one (no "joined" notice: the customer is not in a chat; it holds none of
+her chat slots, see store/cases.py), writes the answer, and the answer is queued in the mail
+outbox, stored in the conversation's transcript (so the widget shows it if the customer comes
+back) and the case is closed with it — with no in-chat survey: the e-mail carries a one-click
+satisfaction link instead. The mail sender (frontdesk.mail.sender) reports each try back here; a
+failed send stays visible, is retried with back-off, and is never dropped silently.
 """
 
 from __future__ import annotations

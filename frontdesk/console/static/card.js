@@ -2,7 +2,7 @@
 
 import { E, append, clear, el } from './dom.js';
 import { fileNode } from './files.js';
-import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, str } from './format.js';
+import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, readable, str } from './format.js';
 import { isOverdue } from './inbox.js';
 import { waitSeconds } from './queue.js';
 import * as store from './state.js';
@@ -18,6 +18,11 @@ function field(dl, label, value, extraClass) {
   return wrap;
 }
 
+function sameText(a, b) {
+  const norm = (t) => str(t).replace(/\s+/g, ' ').trim().toLowerCase();
+  return norm(a) === norm(b);
+}
+
 /** A left message: what the customer wrote, where the answer goes, and what was promised. */
 function leftMessage(card) {
   const left = card.left_message;
@@ -26,7 +31,7 @@ function leftMessage(card) {
   append(box, el('span', 'fc-card-kicker', 'Message left for an answer by e-mail'));
   append(box, el('blockquote', 'fc-left-message-text', str(left.message) || '(no message)'));
   const dl = el('dl', 'fc-card-grid');
-  field(dl, 'Answer to', str(left.email) || '—', 'fc-left-message-email');
+  field(dl, 'Answer to', str(left.email) || '—', 'fc-left-message-email fc-field-wide');
   const promise = el('span', 'fc-left-message-promise');
   const by = str(left.promised_reply_by) || fmtClock(left.promised_reply_at);
   append(promise, by ? 'Reply by ' + by : 'No reply time promised');
@@ -51,14 +56,20 @@ export function renderCard(c, keep) {
     E.card.appendChild(leftMessage(card));
   }
 
-  // Why a person was asked for.
+  // Why a person was asked for, each thing said once (core/casecard.py leaves out a detail or
+  // summary that repeats the reason).
   const reasonBox = el('div', 'fc-card-reason');
+  const reason = readable(card.reason_text) || humanise(card.reason) || 'Asked for a person';
   append(reasonBox,
     el('span', 'fc-card-kicker', 'Handoff reason'),
-    el('strong', 'fc-card-reason-text', humanise(card.reason) || 'Asked for a person'));
-  if (card.reason_detail) append(reasonBox, el('span', 'fc-card-reason-detail', str(card.reason_detail)));
+    el('strong', 'fc-card-reason-text', reason));
+  const detail = str(card.reason_detail);
+  if (detail && !sameText(detail, reason)) append(reasonBox, el('span', 'fc-card-reason-detail', detail));
   E.card.appendChild(reasonBox);
-  if (card.summary) E.card.appendChild(el('p', 'fc-card-summary', str(card.summary)));
+  const summary = str(card.summary);
+  if (summary && !sameText(summary, reason) && !sameText(summary, detail)) {
+    E.card.appendChild(el('p', 'fc-card-summary', summary));
+  }
 
   const dl = el('dl', 'fc-card-grid');
 

@@ -109,7 +109,10 @@ function renderClosedState(c) {
   E.caseRoot.classList.toggle('is-closed', closed);
   [E.reply, E.send, E.canned, E.transfer, E.transferSend, E.close].forEach((n) => { n.disabled = closed; });
   if (store.isMessageCase(c) && !store.mailEnabled()) E.send.disabled = true;
-  if (closed) resetCloseConfirm();
+  if (closed) {
+    resetCloseConfirm();
+    E.mailOff.hidden = true;
+  }
   renderCaseHead();
 }
 
@@ -129,7 +132,10 @@ export function openCase(caseId) {
   renderOpenCase();
   renderMyCases();
   refreshCase(caseId);
-  if (!c.closed) E.reply.focus();
+  // On a phone the conversation is below the lists: bring it into view.
+  const narrow = window.matchMedia('(max-width: 760px)').matches;
+  if (narrow) E.caseRoot.scrollIntoView({ block: 'start' });
+  if (!c.closed && !E.composer.hidden) E.reply.focus({ preventScroll: narrow });
 }
 
 /** Fetch the case view again (open_case) and show it if the case is still open. */

@@ -26,10 +26,18 @@ function emailMode() {
   return !!caseId && store.isMessageCase(store.caseModel(caseId));
 }
 
-/** Set the composer up for the open case: a chat reply, or an e-mail answer to a left message. */
+/**
+ * Set the composer up for the open case: a chat reply, or an e-mail answer to a left message.
+ * When this gateway cannot send e-mail, the agent is told so before writing anything: the
+ * composer gives way to what to do instead (answer from her own mailbox, then close).
+ */
 export function renderComposerMode(c) {
   const email = store.isMessageCase(c);
   const to = email && c.card.left_message ? str(c.card.left_message.email) : '';
+  const noMail = email && !store.mailEnabled();
+  E.mailOff.hidden = !noMail || !!c.closed;
+  E.mailOffTo.textContent = to || 'the customer';
+  E.composer.hidden = noMail;
   E.composer.classList.toggle('is-email', email);
   E.reply.setAttribute('placeholder', email
     ? 'Write your answer. It is e-mailed to ' + (to || 'the customer') + ' with their message quoted, and shown in the chat if they come back.'

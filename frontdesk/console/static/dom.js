@@ -59,6 +59,8 @@ export const E = {
   sound: $('.fc-sound'),
   customerPresence: $('.fc-customer-presence'),
   mailStatus: $('.fc-mail-status'),
+  mailOff: $('.fc-mail-off'),
+  mailOffTo: $('.fc-mail-off-to'),
   composerHint: $('.fc-composer-hint'),
   closeQuestion: $('.fc-close-question'),
   my: $('.fc-my-cases'),

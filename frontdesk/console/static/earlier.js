@@ -1,7 +1,7 @@
 /* "Earlier conversations" with the same customer. */
 
 import { E, append, clear, el } from './dom.js';
-import { fmtDate, humanise, str } from './format.js';
+import { fmtDate, humanise, readable, str } from './format.js';
 
 export function renderEarlier(c) {
   clear(E.earlier);
@@ -18,7 +18,7 @@ export function renderEarlier(c) {
       top.appendChild(badge);
     }
     li.appendChild(top);
-    if (x.reason) li.appendChild(el('div', 'fc-earlier-reason', humanise(x.reason)));
+    if (x.reason) li.appendChild(el('div', 'fc-earlier-reason', readable(x.reason)));
     if (x.summary) li.appendChild(el('div', 'fc-earlier-summary', str(x.summary)));
     if (Array.isArray(x.tags) && x.tags.length) {
       const tags = el('div', 'fc-earlier-tags');

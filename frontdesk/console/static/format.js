@@ -46,6 +46,14 @@ export function humanise(code) {
   return t ? t.charAt(0).toUpperCase() + t.slice(1) : '';
 }
 
+/** A code ("customer_asked") in words, or a sentence from flows/ with its first letter
+ * capitalised and otherwise as written ("e-mail" keeps its hyphen). */
+export function readable(text) {
+  const t = str(text).trim();
+  if (!/\s/.test(t)) return humanise(t);
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
 export function channelLabel(ch) {
   const key = str(ch).toLowerCase();
   return CHANNELS[key] || humanise(ch) || 'Unknown channel';

@@ -23,18 +23,20 @@ export function renderMyCases() {
     append(top, el('span', 'fc-my-customer', customerLabel(s.customer, c && c.card && c.card.customer_label)));
     if (c && c.typing) append(top, el('span', 'fc-my-typing', 'typing…'));
     if (s.unread) append(top, el('span', 'fc-unread', String(s.unread)));
-    const email = c && store.isMessageCase(c) ? 'E-mail answer' : '';
+    const email = s.kind === 'message' || (c && store.isMessageCase(c)) ? 'E-mail answer' : '';
     const meta = el('span', 'fc-my-meta',
       [email, channelLabel(s.channel), s.area ? humanise(s.area) : '', s.state ? humanise(s.state) : ''].filter(Boolean).join(' · '));
     append(btn, top, meta);
     li.appendChild(btn);
     E.my.appendChild(li);
   });
-  const n = E.my.children.length;
+  // The count is of live chats against the capacity: left messages hold no slot.
+  const live = store.liveCaseCount();
   const cap = store.me().capacity;
-  E.myCount.textContent = cap ? n + ' / ' + cap : String(n);
-  E.myCount.classList.toggle('is-full', cap > 0 && n >= cap);
-  E.myEmpty.hidden = n > 0;
+  E.myCount.textContent = cap ? live + ' / ' + cap : String(live);
+  E.myCount.classList.toggle('is-full', cap > 0 && live >= cap);
+  E.myCount.setAttribute('title', 'Live chats you have open' + (cap ? ', of ' + cap + ' at once' : '') + '. Messages you answer by e-mail do not count.');
+  E.myEmpty.hidden = E.my.children.length > 0;
   renderTitle();
 }
 

@@ -2,7 +2,7 @@
 
 import { E, append, clear, el } from './dom.js';
 import { ACTIONS } from './events.js';
-import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, nowSec, str } from './format.js';
+import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, nowSec, readable, str } from './format.js';
 import { showError } from './notify.js';
 import { call } from './socket.js';
 import * as store from './state.js';
@@ -42,7 +42,7 @@ export function renderQueue() {
       item.language ? el('span', 'fc-chip fc-chip-lang', str(item.language).toUpperCase()) : null,
       el('span', 'fc-chip fc-chip-area', item.area ? humanise(item.area) : 'No area'));
 
-    const reason = el('div', 'fc-q-reason', humanise(item.reason) || 'Asked for a person');
+    const reason = el('div', 'fc-q-reason', readable(item.reason) || 'Asked for a person');
     if (item.intent) reason.setAttribute('title', 'Intent: ' + str(item.intent));
 
     const claim = el('button', 'fc-claim fc-btn fc-btn-primary fc-btn-small', 'Claim');

@@ -65,9 +65,16 @@ export function isMessageCase(c) {
 export function clockSkew() { return store.skew; }
 export function openId() { return store.openId; }
 export function myCaseIds() { return store.myOrder.slice(); }
-/** The my-conversations row of a case ({case_id, customer, channel, area, state, unread}). */
+/** The my-conversations row of a case ({case_id, customer, channel, area, state, kind, unread}). */
 export function myCase(caseId) { return store.my.get(caseId); }
 export function hasMyCase(caseId) { return store.my.has(caseId); }
+/** How many live chats the agent holds: what counts against their capacity (a left message
+ * taken to answer by e-mail holds no slot). */
+export function liveCaseCount() {
+  let n = 0;
+  store.my.forEach((s) => { if (s.kind !== 'message') n += 1; });
+  return n;
+}
 export function totalUnread() {
   let n = 0;
   store.my.forEach((s) => { n += s.unread || 0; });
@@ -121,6 +128,7 @@ export function caseSummary(obj) {
     channel: src.channel !== undefined ? src.channel : obj.channel,
     area: src.area !== undefined ? src.area : obj.area,
     state: src.state !== undefined ? src.state : obj.state,
+    kind: str(src.kind !== undefined ? src.kind : obj.kind) || 'live',
     unread: Number(obj.unread) || 0
   };
 }
