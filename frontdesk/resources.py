@@ -38,7 +38,7 @@ from frontdesk.core.build import build_core
 from frontdesk.core.greeting import load_greeting
 from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
-from frontdesk.core.waits import load_wait_config
+from frontdesk.core.wait_config import load_wait_config
 from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store
 from frontdesk.errors import StoreUnavailable
 from frontdesk.files.storage import FileLinks
@@ -100,7 +100,8 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
     url = await embedded.start() if embedded else settings.redis_url
     if embedded:
-        log.info("embedded Redis persisted to %s", embedded.path)
+        how = "started" if embedded.started else "shared with another frontdesk process"
+        log.info("embedded Redis persisted to %s (%s)", embedded.path, how)
     client = open_redis(url)
     app[REDIS_URL] = url
     app[REDIS] = client
@@ -228,8 +229,13 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = core.outbox
     app[LATER] = core.later
     heartbeat = asyncio.create_task(_heartbeat(agent_store))
+    # Waiting customers whose pages are gone leave the line (core/abandon.py). A lone process
+    # knows every page: those of the previous run are gone until they reconnect.
+    lone = not settings.socketio_redis
+    abandonment = asyncio.create_task(core.abandonment.run(lone_process=lone))
     yield
     heartbeat.cancel()
+    abandonment.cancel()
     try:  # finish turns in flight, but never hold shutdown hostage to a backlog
         await asyncio.wait_for(router.idle(), SHUTDOWN_GRACE)
     except TimeoutError:
