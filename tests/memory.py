@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from frontdesk.store.base import AppendResult
+from frontdesk.store.base import AppendResult, Intake
 
 
 class MemoryStore:
@@ -80,7 +80,8 @@ class MemoryStore:
 
 
 class MemoryCases:
-    def __init__(self) -> None:
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()  # where replies are stored
         self.rows: dict[str, dict[str, str]] = {}
         self.live: dict[str, float] = {}
         self.left: dict[str, float] = {}
@@ -106,6 +107,14 @@ class MemoryCases:
 
     async def update(self, case_id: str, fields: Mapping[str, str]) -> None:
         self.rows.setdefault(case_id, {}).update(fields)
+
+    async def append_reply(
+        self, case_id: str, agent: str, conversation_id: str, entry: Mapping[str, Any]
+    ) -> int | None:
+        row = self.rows.get(case_id, {})
+        if row.get("agent") != agent or row.get("state") != "agent" or row.get("kind") == "message":
+            return None
+        return (await self.store.append(conversation_id, entry)).seq
 
     async def set_once(self, case_id: str, name: str, value: str) -> bool:
         row = self.rows.setdefault(case_id, {})
@@ -222,9 +231,24 @@ class MemoryAgents:
 
 
 class MemoryTurns:
-    def __init__(self) -> None:
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()  # where intake appends
         self.turns: dict[str, dict[int, dict[str, Any]]] = {}
         self.alive_until: dict[str, float] = {}
+
+    async def intake(
+        self,
+        conversation_id: str,
+        entry: Mapping[str, Any],
+        client_msg_id: str | None,
+        turn: Mapping[str, Any],
+    ) -> Intake:
+        result = await self.store.append(conversation_id, entry, client_msg_id)
+        if result.duplicate:
+            return Intake(result.seq, True, {})
+        await self.begin(conversation_id, result.seq, turn)
+        fields = await self.store.get_conversation(conversation_id)
+        return Intake(result.seq, False, fields)
 
     async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None:
         self.turns.setdefault(conversation_id, {})[seq] = json.loads(json.dumps(dict(turn)))

@@ -1,6 +1,7 @@
-"""The turn ledger and the Redis connections on real Redis: finished turns are forgotten in
-batches (one round trip for many), and a write Redis never takes fails like redis-py's own
-(a timeout) without a Task per command."""
+"""The turn ledger and the Redis connections on real Redis: a customer's message is stored and
+its turn recorded in one step (one round trip), finished turns are forgotten in batches (one
+round trip for many), and a write Redis never takes fails like redis-py's own (a timeout)
+without a Task per command."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frontdesk.store.connection import Connection, timed_writes
+from frontdesk.store.redis import RedisStore
 from frontdesk.store.turns import INDEX, RedisTurns
 
 
@@ -35,6 +38,39 @@ async def test_finishing_many_turns_forgets_those_and_keeps_the_rest(redis: Redi
     assert sorted(await ledger.conversations()) == ["a"]  # b and c left the index
     await ledger.finish("a", 2)
     assert await redis.zcard(INDEX) == 0
+
+
+async def test_a_message_is_stored_with_its_turn_in_one_round_trip(redis: Redis) -> None:
+    store, ledger = RedisStore(redis), RedisTurns(redis)
+    await store.create_conversation("conv", {"state": "agent", "agent": "ann", "language": "es"})
+    turn = {"owner": "p1", "at": 5.0, "text": "hola"}
+    await ledger.intake("conv", {"role": "customer", "text": "warm-up"}, None, turn)  # loads it
+    sent: list[object] = []  # what the client writes to Redis: one item per round trip
+    connection = await redis.connection_pool.get_connection()  # the pool's only connection
+    send = connection.send_packed_command
+
+    async def counted(command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        await send(command, check_health)
+
+    connection.send_packed_command = counted
+    await redis.connection_pool.release(connection)
+    entry = {"role": "customer", "text": "hola"}
+    taken = await ledger.intake("conv", entry, "m-1", turn)
+    assert len(sent) == 1  # one script: stored, recorded, and the conversation read
+    assert (taken.seq, taken.duplicate) == (2, False)
+    assert taken.conversation["agent"] == "ann" and taken.conversation["language"] == "es"
+    assert (await store.history("conv"))[-1]["text"] == "hola"
+    assert (await ledger.pending("conv"))[2] == turn
+    assert await ledger.conversations() == ["conv"]
+
+    await ledger.finish_many([("conv", 1), ("conv", 2)])
+    again = await ledger.intake("conv", entry, "m-1", turn)  # the customer's resend
+    assert (again.seq, again.duplicate) == (2, True)
+    assert len(await store.history("conv")) == 2  # stored once
+    assert await ledger.pending("conv") == {}  # and no second turn
+    # The plain append still answers the same ids.
+    assert (await store.append("conv", entry, "m-1")).duplicate
 
 
 async def test_the_gateways_connections_write_without_a_task_per_command(redis: Redis) -> None:

@@ -12,7 +12,7 @@ from frontdesk.core.conversation import CaseKind, CaseState, Conversations
 from frontdesk.core.events import AgentReplied, AgentsChanged, EventBus
 from frontdesk.core.flows import Flows
 from frontdesk.core.messages import Outbound
-from frontdesk.core.outbox import Outbox
+from frontdesk.core.outbox import NotStored, Outbox
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.errors import DeskError
@@ -21,6 +21,7 @@ from frontdesk.store.base import AgentStore, CaseStore, Store
 
 MAX_NOTE = 5000
 AGENT_CACHE_SECONDS = 30.0
+MAX_REPLYING = 10_000  # cases remembered by this process for their agent's next reply
 
 
 class AgentDesk:
@@ -53,6 +54,10 @@ class AgentDesk:
         self.survey = survey
         self.bus = bus
         self._agents: dict[str, tuple[float, dict[str, Any]]] = {}
+        # (agent, case id) -> the case as read at the agent's first reply in it: what a reply
+        # needs of it never changes (its conversation, channel, kind, request time). Whether
+        # the agent still holds it is checked by the store with each reply, in the same step.
+        self._replying: dict[tuple[str, str], dict[str, str]] = {}
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -187,7 +192,7 @@ class AgentDesk:
         text = text.strip()
         if not text and not attachment_id:
             raise DeskError("empty_message", "the reply is empty")
-        case = await self._held(agent, case_id)
+        case = self._replying.get((agent, case_id)) or await self._held(agent, case_id)
         attachment = await self._agent_file(agent, attachment_id) if attachment_id else None
         if _left_message(case):
             raise DeskError(
@@ -198,18 +203,33 @@ class AgentDesk:
         message = Outbound(
             text=text, role="agent", sender_name=info["display_name"], attachment=attachment
         )
-        entry = await self.outbox.send(
-            case["conversation_id"], case.get("channel", "widget"), message
-        )
+        conversation_id = case["conversation_id"]
+
+        async def append(entry: Mapping[str, Any]) -> int | None:
+            return await self.cases.append_reply(case_id, agent, conversation_id, entry)
+
+        try:
+            channel = case.get("channel", "widget")
+            entry = await self.outbox.send(conversation_id, channel, message, append)
+        except NotStored:  # no longer the agent's: say why
+            self._replying.pop((agent, case_id), None)
+            await self._held(agent, case_id)
+            raise DeskError("not_yours", "this conversation is not assigned to you") from None
+        self._remember_replying(agent, case_id, case)
         now = time.time()
         first: float | None = None
-        if not case.get("first_reply_at") and await self.cases.set_once(
-            case_id, "first_reply_at", f"{now:.3f}"
-        ):
-            first = now - float(case.get("requested_at") or now)
+        if not case.get("first_reply_at"):
+            if await self.cases.set_once(case_id, "first_reply_at", f"{now:.3f}"):
+                first = now - float(case.get("requested_at") or now)
+            case["first_reply_at"] = f"{now:.3f}"  # set (by this reply or an earlier one)
         await self.bus.publish(AgentReplied(case_id, agent, first))
         # The console that sent it shows it from the ack (and tells other tabs).
         return self.sign(entry)
+
+    def _remember_replying(self, agent: str, case_id: str, case: dict[str, str]) -> None:
+        if (agent, case_id) not in self._replying and len(self._replying) >= MAX_REPLYING:
+            del self._replying[next(iter(self._replying))]  # the oldest
+        self._replying[(agent, case_id)] = case
 
     async def _agent_file(self, agent: str, attachment_id: str) -> dict[str, Any]:
         """The file this agent uploaded for a reply (frontdesk.console.files_views)."""
@@ -271,6 +291,7 @@ class AgentDesk:
         case = await self._held(agent, case_id)
         to = await self.agent(target)
         result = await self.cases.transfer(case_id, agent, target, to["capacity"])
+        self._replying.pop((agent, case_id), None)
         if result == -1:
             raise DeskError("at_capacity", f"{to['display_name']} has no free slot")
         if result == 0:
@@ -292,6 +313,7 @@ class AgentDesk:
 
     async def close(self, agent: str, case_id: str) -> None:
         case = await self._held(agent, case_id)
+        self._replying.pop((agent, case_id), None)
         if _left_message(case):
             await self.close_message(agent, case, {"closed_without_reply": "1"})
             return

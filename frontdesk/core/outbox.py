@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from frontdesk.core.later import Later
@@ -17,6 +17,13 @@ from frontdesk.store.base import Store
 log = logging.getLogger(__name__)
 
 STORE_RETRIES = (0.2, 0.5, 1.0)  # pauses before giving up on storing a reply first
+
+
+Append = Callable[[Mapping[str, Any]], Awaitable[int | None]]
+
+
+class NotStored(Exception):
+    """A message its store refused (Outbox.send's `append`): neither stored nor sent."""
 
 
 class ChannelSender(Protocol):
@@ -45,13 +52,29 @@ class Outbox:
     def register(self, channel: str, sender: ChannelSender) -> None:
         self._channels[channel] = sender
 
-    async def send(self, conversation_id: str, channel: str, message: Outbound) -> dict[str, Any]:
+    async def send(
+        self,
+        conversation_id: str,
+        channel: str,
+        message: Outbound,
+        append: Append | None = None,
+    ) -> dict[str, Any]:
         """Store, then deliver. If the store stays down (a few quick retries), the customer
-        still gets the message now, and it is stored once the store is back."""
+        still gets the message now, and it is stored once the store is back.
+
+        `append`: stores the entry instead of the transcript's own append, and may refuse
+        (None: NotStored is raised, nothing is delivered); an agent's reply is stored only
+        while the agent holds the case. If the store is down, StoreUnavailable is raised."""
         entry = message.to_entry()
         turn = CURRENT.get()
         if turn is not None and turn[0] == conversation_id:
             entry["in_reply_to"] = turn[1]
+        if append is not None:
+            seq = await append(entry)
+            if seq is None:
+                raise NotStored(f"a message to {conversation_id} was refused by its store")
+            entry["seq"] = seq
+            return await self._deliver(conversation_id, channel, message, entry)
         try:
             entry["seq"] = await self._append(conversation_id, entry)
         except StoreUnavailable as exc:
@@ -62,6 +85,11 @@ class Outbox:
                 await self._store.append(conversation_id, stored)
 
             self._later.run(f"a reply to {conversation_id}", store_later)
+        return await self._deliver(conversation_id, channel, message, entry)
+
+    async def _deliver(
+        self, conversation_id: str, channel: str, message: Outbound, entry: dict[str, Any]
+    ) -> dict[str, Any]:
         self._metrics.messages.labels(channel, message.role).inc()
         sender = self._channels.get(channel)
         if sender is None:

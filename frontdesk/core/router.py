@@ -127,15 +127,17 @@ class Router:
 
     async def accept(self, inbound: Inbound) -> Accepted:
         """Store the customer's message (once per client id) and schedule the reply."""
-        result = await self.store.append(
-            inbound.conversation_id, customer_entry(inbound), inbound.client_msg_id
-        )
+        # Stored and its turn recorded in one step, before it is acknowledged: if this fails
+        # the customer is told and resends; a turn recorded is answered even if we die.
+        result = await self.turns.intake(inbound, customer_entry(inbound))
         if not result.duplicate:
             self.metrics.messages.labels(inbound.channel, "customer").inc()
-            # Recorded before it is acknowledged: if this fails the customer is told and
-            # resends, and the resend (a duplicate, never answered) runs the turn.
-            await self.turns.begin(inbound, result.seq)
-            self._schedule(inbound, result.seq)
+            # The conversation as it was when the message was stored: the turn reads it
+            # only if an earlier turn of the conversation runs first.
+            known = Conversation.from_fields(
+                inbound.conversation_id, result.conversation, self.conversations.default_language
+            )
+            self._schedule(inbound, result.seq, known=known)
         elif await self.turns.unanswered(inbound, result.seq):
             self._schedule(inbound, result.seq)
         return Accepted(seq=result.seq, duplicate=result.duplicate)
@@ -166,11 +168,19 @@ class Router:
             message = Outbound(text=reply, role="system")
             await self.outbox.send(inbound.conversation_id, inbound.channel, message)
 
-    def _schedule(self, inbound: Inbound, seq: int, give_up: bool = False) -> None:
+    def _schedule(
+        self,
+        inbound: Inbound,
+        seq: int,
+        give_up: bool = False,
+        known: Conversation | None = None,
+    ) -> None:
         conversation_id = inbound.conversation_id
         previous = self._tails.get(conversation_id)
+        if previous is not None:
+            known = None  # the turn before may change the conversation: read it after
         self.turns.running.add((conversation_id, seq))
-        task = asyncio.create_task(self._turn_after(previous, inbound, seq, give_up))
+        task = asyncio.create_task(self._turn_after(previous, inbound, seq, give_up, known))
         self._tails[conversation_id] = task
         self._pending[conversation_id] = self._pending.get(conversation_id, 0) + 1
 
@@ -186,7 +196,12 @@ class Router:
         task.add_done_callback(forget)
 
     async def _turn_after(
-        self, previous: asyncio.Task[None] | None, inbound: Inbound, seq: int, give_up: bool
+        self,
+        previous: asyncio.Task[None] | None,
+        inbound: Inbound,
+        seq: int,
+        give_up: bool,
+        known: Conversation | None,
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
@@ -197,7 +212,7 @@ class Router:
             if give_up:
                 failed = True
             else:
-                relayed = await self.turn(inbound, seq)
+                relayed = await self.turn(inbound, seq, known)
         except FrontdeskError as exc:
             log.error("turn for %s failed: %s", conversation_id, exc)
             failed = True
@@ -240,9 +255,12 @@ class Router:
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
 
-    async def turn(self, inbound: Inbound, seq: int) -> bool:
-        """Handle one customer message; True when it was relayed to an agent."""
-        conversation = await self.conversations.get(inbound.conversation_id)
+    async def turn(self, inbound: Inbound, seq: int, known: Conversation | None = None) -> bool:
+        """Handle one customer message; True when it was relayed to an agent. `known`: the
+        conversation as read when the message was stored (else it is read now)."""
+        conversation = known
+        if conversation is None:
+            conversation = await self.conversations.get(inbound.conversation_id)
         command = inbound.bot_text.strip()
         if inbound.attachment and self.files is not None:
             entry = {**customer_entry(inbound), "seq": seq}

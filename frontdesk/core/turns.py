@@ -1,7 +1,8 @@
 """Turns in flight, recorded so that none is lost: every acknowledged customer message gets an
 answer or an honest failure, even when the gateway process that took it dies.
 
-- A turn is recorded when its message is stored, and finished once its replies are stored.
+- A turn is recorded when its message is stored (in the same step), and finished once its
+  replies are stored.
 - Each process proves it is alive with a short-lived key; the turns of a process that is gone
   are adopted by a live one (`orphans`), which runs them again.
 - A customer's resend of a message that was stored but never answered runs its turn again.
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.core.later import Later
 from frontdesk.core.messages import Inbound
-from frontdesk.store.base import Store, TurnLedger
+from frontdesk.store.base import Intake, Store, TurnLedger
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,18 @@ class Turns:
         self.running: set[tuple[str, int]] = set()
         self._finished: list[tuple[str, int]] | None = None  # the batch not written yet
 
+    async def intake(self, inbound: Inbound, entry: Mapping[str, Any]) -> Intake:
+        """Store the customer's message (once per client id) and, if it is new, record its
+        turn: in one step, so an acknowledged message always has its turn recorded."""
+        turn = self._record(inbound)
+        conversation_id, client_msg_id = inbound.conversation_id, inbound.client_msg_id
+        return await self.ledger.intake(conversation_id, entry, client_msg_id, turn)
+
     async def begin(self, inbound: Inbound, seq: int) -> None:
+        await self.ledger.begin(inbound.conversation_id, seq, self._record(inbound))
+
+    def _record(self, inbound: Inbound) -> dict[str, Any]:
+        """What a turn keeps: enough to run it again in another process."""
         turn: dict[str, Any] = {
             "owner": self.process_id,
             "at": round(time.time(), 3),
@@ -56,7 +69,7 @@ class Turns:
         }
         if inbound.attachment:
             turn["attachment"] = inbound.attachment
-        await self.ledger.begin(inbound.conversation_id, seq, turn)
+        return turn
 
     def finish(self, conversation_id: str, seq: int) -> None:
         """The turn is done (answered, or honestly failed): forget it, retrying if the store

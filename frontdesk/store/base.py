@@ -13,6 +13,15 @@ class AppendResult:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class Intake:
+    """A customer's message stored and its turn recorded (TurnLedger.intake)."""
+
+    seq: int
+    duplicate: bool  # stored before under the same client id: nothing written, no turn
+    conversation: dict[str, str]  # the conversation's fields when it was stored ({} if dup)
+
+
 class Store(Protocol):
     async def ping(self) -> bool: ...
 
@@ -62,6 +71,12 @@ class CaseStore(Protocol):
     async def get_many(self, case_ids: list[str]) -> list[dict[str, str]]: ...
 
     async def update(self, case_id: str, fields: Mapping[str, str]) -> None: ...
+
+    async def append_reply(
+        self, case_id: str, agent: str, conversation_id: str, entry: Mapping[str, Any]
+    ) -> int | None:
+        """Append the agent's reply to the conversation's transcript (Store.append) if the
+        agent holds the case in a live chat, checked in the same step; its seq, or None."""
 
     async def set_once(self, case_id: str, name: str, value: str) -> bool: ...
 
@@ -127,6 +142,16 @@ class AgentStore(Protocol):
 
 class TurnLedger(Protocol):
     """Turns in flight, so that a turn whose process died is answered by another."""
+
+    async def intake(
+        self,
+        conversation_id: str,
+        entry: Mapping[str, Any],
+        client_msg_id: str | None,
+        turn: Mapping[str, Any],
+    ) -> Intake:
+        """Store a customer's message in the transcript (Store.append: once per client id)
+        and, if it is new, record its turn under its seq: both or neither, in one step."""
 
     async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None: ...
 

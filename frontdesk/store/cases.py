@@ -15,7 +15,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from frontdesk.store.redis import conversation_keys, email_key, emails_in
+from frontdesk.store.redis import (
+    APPEND_FUNCTION,
+    append_arguments,
+    conversation_keys,
+    email_key,
+    emails_in,
+)
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
 QUEUE = "fd:queue"
@@ -51,6 +57,19 @@ redis.call('HSET', KEYS[3], 'agent', ARGV[3])
 return 1
 """
 
+# An agent's reply, stored only while the agent holds the case in a live chat (one step: the
+# check cannot go stale before the write). APPEND_FUNCTION's KEYS and ARGV, then KEYS[5] the
+# case, ARGV[4] the agent. The reply's seq, or 0 (nothing written).
+_REPLY = (
+    APPEND_FUNCTION
+    + """
+local held = redis.call('HMGET', KEYS[5], 'agent', 'state', 'kind')
+if held[1] ~= ARGV[4] or held[2] ~= 'agent' or held[3] == 'message' then return 0 end
+local seq = append()
+return seq
+"""
+)
+
 
 def case_key(case_id: str) -> str:
     return f"fd:case:{case_id}"
@@ -74,6 +93,7 @@ class CaseStore:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM)
         self._transfer = redis.register_script(_TRANSFER)
+        self._reply = redis.register_script(_REPLY)
 
     async def create(
         self, case_id: str, fields: Mapping[str, str], customer_key: str, kind: str = "live"
@@ -109,6 +129,16 @@ class CaseStore:
     async def update(self, case_id: str, fields: Mapping[str, str]) -> None:
         mapping: dict[Any, Any] = dict(fields)
         await call(self.redis.hset(case_key(case_id), mapping=mapping))
+
+    async def append_reply(
+        self, case_id: str, agent: str, conversation_id: str, entry: Mapping[str, Any]
+    ) -> int | None:
+        """Append the agent's reply to the conversation's transcript if the agent holds the
+        case in a live chat, checked in the same step; its seq, or None (nothing written)."""
+        keys, args = append_arguments(conversation_id, entry, None)
+        with redis_errors("could not store the message"):
+            seq = await self._reply(keys=[*keys, case_key(case_id)], args=[*args, agent])
+        return int(seq) or None
 
     async def set_once(self, case_id: str, name: str, value: str) -> bool:
         """Set a field only if it has no value yet (first agent reply, …)."""

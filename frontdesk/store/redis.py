@@ -18,23 +18,35 @@ from frontdesk.store.util import call, redis_errors, text, text_dict
 # KEYS[4] its e-mail addresses; ARGV[1] client id or "", ARGV[2] entry, ARGV[3] "1" if the
 # customer wrote it. A conversation without a customer message carries a TTL (see _CREATE): the
 # first customer entry makes all its keys permanent; other entries expire with the hash.
-_APPEND = """
-if ARGV[1] ~= '' then
-  local seen = redis.call('HGET', KEYS[2], ARGV[1])
-  if seen then return {tonumber(seen), 1} end
-end
-local seq = redis.call('RPUSH', KEYS[1], ARGV[2])
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], seq) end
-local ttl = redis.call('PTTL', KEYS[3])
-if ttl > 0 then
-  if ARGV[3] == '1' then
-    for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
-  else
-    for i = 1, 2 do redis.call('PEXPIRE', KEYS[i], ttl) end
+# `append()` returns seq, 1 if that client id was stored before (nothing written) else 0.
+# Shared by _APPEND and the turn ledger's intake (frontdesk.store.turns), which stores a
+# customer's message and records its turn in one step.
+APPEND_FUNCTION = """
+local function append()
+  if ARGV[1] ~= '' then
+    local seen = redis.call('HGET', KEYS[2], ARGV[1])
+    if seen then return tonumber(seen), 1 end
   end
+  local seq = redis.call('RPUSH', KEYS[1], ARGV[2])
+  if ARGV[1] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], seq) end
+  local ttl = redis.call('PTTL', KEYS[3])
+  if ttl > 0 then
+    if ARGV[3] == '1' then
+      for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+    else
+      for i = 1, 2 do redis.call('PEXPIRE', KEYS[i], ttl) end
+    end
+  end
+  return seq, 0
 end
-return {seq, 0}
 """
+_APPEND = (
+    APPEND_FUNCTION
+    + """
+local seq, duplicate = append()
+return {seq, duplicate}
+"""
+)
 
 # KEYS: hash, log, client ids, e-mails (one conversation); ARGV[1] id, ARGV[2] TTL in ms (0: none),
 # ARGV[3] fields as JSON. Fields are set only where missing. A new conversation with an empty
@@ -132,6 +144,16 @@ def emails_in(fields: Mapping[str, str]) -> set[str]:
     return {a.strip().lower() for a in found if "@" in a}
 
 
+def append_arguments(
+    conversation_id: str, entry: Mapping[str, Any], client_msg_id: str | None
+) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of APPEND_FUNCTION's `append()`."""
+    data = json.dumps(dict(entry), ensure_ascii=False, separators=(",", ":"))
+    hash_key, log, cmid, emails = conversation_keys(conversation_id)
+    customer = "1" if entry.get("role") == "customer" else "0"
+    return [log, cmid, hash_key, emails], [client_msg_id or "", data, customer]
+
+
 @dataclass(frozen=True)
 class ConversationRecord:
     id: str
@@ -182,12 +204,9 @@ class RedisStore:
     async def append(
         self, conversation_id: str, entry: Mapping[str, Any], client_msg_id: str | None = None
     ) -> AppendResult:
-        data = json.dumps(dict(entry), ensure_ascii=False, separators=(",", ":"))
-        hash_key, log, cmid, emails = conversation_keys(conversation_id)
-        keys = [log, cmid, hash_key, emails]
-        customer = "1" if entry.get("role") == "customer" else "0"
+        keys, args = append_arguments(conversation_id, entry, client_msg_id)
         with redis_errors("could not store the message"):
-            seq, dup = await self._append(keys=keys, args=[client_msg_id or "", data, customer])
+            seq, dup = await self._append(keys=keys, args=args)
         return AppendResult(seq=int(seq), duplicate=bool(int(dup)))
 
     async def history(

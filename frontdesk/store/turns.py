@@ -6,6 +6,11 @@ customer's message is stored, and removed once its replies are stored. Each gate
 keeps an "alive" key with a short expiry; turns whose process is gone are adopted by a live one.
 The conversation's turns live in the conversation's hash slot; a small index lists the
 conversations that have any.
+
+A customer's message is stored and its turn recorded by one script (`intake`: one round trip,
+both or neither), which also answers the conversation's fields as they were then, so the turn
+need not read them again. The script writes the index too, a key outside the conversation's
+slot: fine on a single Redis (with or without Sentinel), not on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from frontdesk.store.util import call, redis_errors, text
+from frontdesk.store.base import Intake
+from frontdesk.store.redis import APPEND_FUNCTION, append_arguments
+from frontdesk.store.util import call, redis_errors, text, text_dict
 
 INDEX = "fd:turns"
 
@@ -32,6 +39,20 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(turn))
 return 1
 """
 
+# APPEND_FUNCTION's KEYS and ARGV, then KEYS[5] the conversation's turns, KEYS[6] the index;
+# ARGV[4] the turn, ARGV[5] its time (the index's score), ARGV[6] the conversation id.
+# {seq, 1 if a duplicate (nothing written) else 0, the conversation hash (HGETALL) if new}
+_INTAKE = (
+    APPEND_FUNCTION
+    + """
+local seq, duplicate = append()
+if duplicate == 1 then return {seq, 1, {}} end
+redis.call('HSET', KEYS[5], seq, ARGV[4])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[6])
+return {seq, 0, redis.call('HGETALL', KEYS[3])}
+"""
+)
+
 
 def _turns_key(conversation_id: str) -> str:
     return f"fd:conv:{{{conversation_id}}}:turns"
@@ -45,6 +66,23 @@ class RedisTurns:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._adopt = redis.register_script(_ADOPT)
+        self._intake = redis.register_script(_INTAKE)
+
+    async def intake(
+        self,
+        conversation_id: str,
+        entry: Mapping[str, Any],
+        client_msg_id: str | None,
+        turn: Mapping[str, Any],
+    ) -> Intake:
+        keys, args = append_arguments(conversation_id, entry, client_msg_id)
+        keys += [_turns_key(conversation_id), INDEX]
+        at = str(float(turn.get("at") or 0))
+        args += [json.dumps(dict(turn), ensure_ascii=False), at, conversation_id]
+        with redis_errors("could not store the message"):
+            seq, duplicate, fields = await self._intake(keys=keys, args=args)
+        conversation = text_dict(dict(zip(fields[::2], fields[1::2], strict=True)))
+        return Intake(int(seq), bool(int(duplicate)), conversation)
 
     async def begin(self, conversation_id: str, seq: int, turn: Mapping[str, Any]) -> None:
         data = json.dumps(dict(turn), ensure_ascii=False)

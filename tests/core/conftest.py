@@ -114,7 +114,9 @@ def make_desk(
     at: float = OPEN_AT, language_default: str = "en", mail: MemoryMail | None = None
 ) -> Desk:
     """mail: answers to left messages can be sent (queued in this outbox)."""
-    store, cases, agents, turns = MemoryStore(), MemoryCases(), MemoryAgents(), MemoryTurns()
+    store, agents = MemoryStore(), MemoryAgents()
+    cases = MemoryCases(store)
+    turns = MemoryTurns(store)
     bot, screen, now = ScriptedBot(), RecordingChannel(), [at]
     hours = Hours(zone=UTC, weekly=NINE_TO_FIVE)
     core = build_core(
