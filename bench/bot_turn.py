@@ -17,7 +17,10 @@ levels by default: 1 client (no queueing in Rasa: latency shows the path's overh
 client waits for the end of the turn (`bot_typing false`) before its next question, a Rasa
 client for the messages seen in a calibration pass.
 Latency is question sent → first bot_uttered (the answer the customer reads); "turn" is until
-the end of the turn. Throughput is measured turns per second.
+the end of the turn. Throughput is measured turns per second. The gateway runs under
+bench/profiled.py's meter: the Redis round trips it makes per bot turn are counted over the
+frontdesk windows (each client's session start and warm-up questions included), and "gateway
+ms added" is frontdesk's answer p50 minus Rasa's REST channel called straight.
 
     .venv/bin/python bench/bot_turn.py [--clients 8] [--turns 20] [--rounds 2]
 
@@ -29,6 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     FAQ_QUESTIONS,
+    PYTHON,
     Latencies,
     Services,
     env_pid,
@@ -49,6 +56,7 @@ from common import (
     shares_text,
     timed,
     turns_result,
+    wait_until,
     widget_turns,
 )
 
@@ -69,6 +77,8 @@ class Target:
     mismatches: int = 0
     gen_share: float = 0.0
     cpu: list[str] = field(default_factory=list)
+    trips: int = 0  # Redis round trips of the gateway (frontdesk only), and the turns they served
+    metered_turns: int = 0
 
     @property
     def throughput(self) -> float:
@@ -143,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                 default_pid = proc.pid
             for url, proc, name in started:
                 services.wait_rasa(url, proc, name)
-        gateway_url, gateway = services.gateway(redis_url, ours_url)
+        meter = services.tmp / "gateway-meter"
+        profiled = str(Path(__file__).resolve().parent / "profiled.py")
+        gateway_url, gateway = services.gateway(
+            redis_url, ours_url, wrapper=[PYTHON, profiled, str(meter)]
+        )
         expected_ours = asyncio.run(rasa_expected(ours_url))
         expected_default = asyncio.run(rasa_expected(default_url))
         rasa_pids = {"rasa": ours_pid} if ours_pid else {}
@@ -170,13 +184,28 @@ def main(argv: list[str] | None = None) -> int:
             for round_no in range(args.rounds):
                 for clients, targets in levels.items():
                     for target in targets:
+                        metered = target.name == "frontdesk"
+                        if metered:
+                            os.kill(gateway.pid, signal.SIGUSR1)  # the meter's window starts
                         measure(target, clients, args.turns, args.warmup, round_no)
+                        if metered:
+                            target.trips += meter_trips(meter, gateway.pid)
+                            target.metered_turns += clients * (args.turns + args.warmup)
 
     for clients, targets in levels.items():
         report(clients, targets)
     if max(t.gen_share for ts in levels.values() for t in ts) > 0.8:
         print("   note: a generator used >80% of a core: it may be limiting the figures")
     return 0
+
+
+def meter_trips(meter: Path, pid: int) -> int:
+    """End the meter's window (bench/profiled.py) and read the round trips it counted."""
+    done = Path(f"{meter}.json")
+    done.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    wait_until(done.exists, 30, "the gateway's meter")
+    return int(json.loads(done.read_text())["redis_round_trips"])
 
 
 def report(clients: int, targets: list[Target]) -> None:
@@ -213,6 +242,19 @@ def report(clients: int, targets: list[Target]) -> None:
         f"{at}: frontdesk answer p50 vs Rasa REST straight (gateway's overhead)",
         f"{ours.first.p50 * 1000:.1f} ms vs {rest.first.p50 * 1000:.1f} ms",
         ratio_text(ours.first.p50, rest.first.p50),
+    )
+    added = (ours.first.p50 - rest.first.p50) * 1000
+    figure(
+        BENCH,
+        f"{at}: gateway ms added p50 (frontdesk minus Rasa REST straight)",
+        f"{added:.1f} ms",
+        f"target <= 1 ms: {'met' if added <= 1 else 'MISSED'}",
+    )
+    figure(
+        BENCH,
+        f"{at}: Redis round trips per bot turn (gateway, session start included)",
+        f"{ours.trips / max(ours.metered_turns, 1):.2f}",
+        f"{ours.trips} over {ours.metered_turns} turns",
     )
     figure(
         BENCH,
