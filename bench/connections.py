@@ -5,13 +5,26 @@ widget's session_request (→ session_confirm + history), then hold them idle. T
 is read from /proc before and after; per connection = the difference / connections. Target:
 under 1 GB in all. The open-file limit is raised for the gateway and the generators.
 
-    .venv/bin/python bench/connections.py [--connections 10000] [--generators 4]
+Printed per session_request (counted, so they hold on a busy machine): the gateway's CPU
+milliseconds (its process CPU time over the window from the first connection to the last
+session_confirm) and its Redis round trips (a pipeline or script counts once; bench/profiled.py
+wraps the gateway). Target: >= 1,000 session_requests per second on one process (10,000
+connections in <= 10 s). `--profile DIR` runs the gateway under cProfile for exactly that window
+and prints its top functions; DIR/gateway.pstats keeps the whole profile. The gateway runs
+without per-address limits (every generator connects from 127.0.0.1).
+
+    .venv/bin/python bench/connections.py [--connections 10000] [--generators 4] [--quick]
+        [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import pstats
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,10 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psutil  # type: ignore[import-untyped]
 from common import (
+    PYTHON,
     Services,
     WindowCpu,
-    cpu_seconds,
     figure,
     print_header,
     raise_fd_limit,
@@ -30,9 +44,46 @@ from common import (
     run_generators,
     shares_text,
 )
+from procs import wait_until
 
 BENCH = "connections"
 MB = 1024 * 1024
+TARGET_RATE = 1000  # session_requests per second on one process
+
+
+def process_cpu(process: psutil.Process) -> float:
+    """User + system CPU seconds of the process so far."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def meter_trips(meter: Path) -> int:
+    """The Redis round trips bench/profiled.py counted in the gateway over the window."""
+    path = Path(f"{meter}.json")
+    wait_until(path.exists, 30, "the gateway's meter")
+    return int(json.loads(path.read_text())["redis_round_trips"])
+
+
+def print_profile(path: Path, sessions: int, top: int = 10) -> None:
+    """The gateway's top functions by own and by cumulative time, with calls per session."""
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = stats.stats  # type: ignore[attr-defined]
+
+    def name(func: tuple[str, int, str]) -> str:
+        file, line, fn = func
+        for marker in ("site-packages/", "/work/main/", "lib/python3"):
+            if marker in file:
+                file = file.split(marker, 1)[1]
+        return f"{fn} ({file}:{line})"
+
+    print(f"   profile of the gateway over the window: {total:.2f} s profiled, {sessions} sessions")
+    for title, index in (("own time", 2), ("cumulative time", 3)):
+        print(f"   top {top} by {title}: share of profiled time, calls per session_request")
+        ordered = sorted(rows.items(), key=lambda item: item[1][index], reverse=True)
+        for func, (_cc, nc, tt, ct, _callers) in ordered[:top]:
+            value = tt if index == 2 else ct
+            print(f"     {value / total:6.1%}  {nc / max(sessions, 1):7.2f}/session  {name(func)}")
 
 
 async def hold_connections(
@@ -109,7 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--settle", type=float, default=3.0, help="seconds to wait before reading RSS"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="200 connections, 1 generator: checks that it runs"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="cProfile the gateway while connections open; prints its top functions",
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.connections, args.generators, args.settle = 200, 1, 0.5
     limit = raise_fd_limit(max(65536, args.connections * 2 + 1000))
     print_header("bench/connections.py — idle widget connections to one gateway process")
     print(
@@ -121,13 +183,30 @@ def main(argv: list[str] | None = None) -> int:
 
     with Services(BENCH) as services:
         redis_url, _ = services.redis()
+        meter = services.tmp / "gateway-meter"
         # No Rasa: idle connections never reach the bot.
-        url, gateway = services.gateway(redis_url, "http://127.0.0.1:9", name="gateway")
+        url, gateway = services.gateway(
+            redis_url,
+            "http://127.0.0.1:9",
+            name="gateway",
+            wrapper=[
+                PYTHON,
+                str(Path(__file__).resolve().parent / "profiled.py"),
+                *(["--profile"] if args.profile else []),
+                str(meter),
+            ],
+            # Every generator connects from 127.0.0.1: no limits per address.
+            ADDRESS_MAX_CONNECTIONS="0",
+            ADDRESS_CONNECTIONS_PER_SECOND="0",
+            ADDRESS_CONVERSATIONS_PER_SECOND="0",
+        )
         signals = services.tmp / "signals"
         signals.mkdir()
         time.sleep(1)
         before = rss_bytes(gateway.pid)
-        cpu_before = cpu_seconds(gateway.pid)
+        process = psutil.Process(gateway.pid)
+        os.kill(gateway.pid, signal.SIGUSR1)  # bench/profiled.py: the window starts
+        cpu_before = process_cpu(process)
         per = [args.connections // args.generators] * args.generators
         per[0] += args.connections - sum(per)
         measured: dict[str, float] = {}
@@ -138,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
                 if len(list(signals.glob("ready-*"))) == args.generators:
                     break
                 time.sleep(0.2)
+            measured["cpu"] = process_cpu(process) - cpu_before
+            os.kill(gateway.pid, signal.SIGUSR2)  # bench/profiled.py: it ends (figures written)
+            measured["trips"] = meter_trips(meter)
             time.sleep(args.settle)
             measured["after"] = rss_bytes(gateway.pid)
-            measured["cpu"] = cpu_seconds(gateway.pid) - cpu_before
             measured["alive"] = float(gateway.poll() is None)
             (signals / "release").write_text("")
 
@@ -154,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
         watcher.join()
+        if args.profile:  # kept before the services' folder goes
+            args.profile.mkdir(parents=True, exist_ok=True)
+            (args.profile / "gateway.pstats").write_bytes(Path(f"{meter}.pstats").read_bytes())
 
     connected = sum(r["connected"] for r in run.results)
     failures = sum(r["failures"] for r in run.results)
@@ -161,11 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     after = measured.get("after", 0)
     delta = after - before
     per_conn = delta / max(connected, 1)
+    rate = connected / max(took, 1e-9)
+    cpu_ms = measured.get("cpu", 0) * 1000 / max(connected, 1)
+    trips = measured.get("trips", 0) / max(connected, 1)
     print(
         f"   connected {connected} (failed {failures}) in {took:.1f} s "
-        f"({connected / max(took, 1e-9):.0f}/s); gateway CPU while connecting "
+        f"({rate:.0f}/s); gateway CPU while connecting "
         f"{measured.get('cpu', 0):.1f} s; during connect: "
         + "; ".join(shares_text(r["cpu"]) for r in run.results)
+    )
+    print(
+        f"   per session_request: gateway CPU {cpu_ms:.2f} ms "
+        f"(one core: {1000 / max(cpu_ms, 1e-9):.0f} per second at most), "
+        f"{trips:.2f} Redis round trips"
     )
     kinds: dict[str, int] = {}
     for r in run.results:
@@ -182,6 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         f"   gateway RSS {before / MB:.0f} MB before, {after / MB:.0f} MB with {connected} "
         f"idle connections: +{delta / MB:.0f} MB, {per_conn / 1024:.1f} KB per connection"
     )
+    figure(
+        BENCH,
+        f"session_requests per second on one process ({connected} connections)",
+        f"{rate:.0f}/s in {took:.1f} s",
+        f"target >= {TARGET_RATE}/s: {'met' if rate >= TARGET_RATE else 'MISSED'}",
+    )
+    figure(BENCH, "gateway CPU ms per session_request", f"{cpu_ms:.2f} ms")
+    figure(BENCH, "Redis round trips per session_request", f"{trips:.2f}")
+    if args.profile:
+        print_profile(args.profile / "gateway.pstats", connected)
     met = after < 1024 * MB and connected == args.connections
     figure(
         BENCH,

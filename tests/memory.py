@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from frontdesk.store.base import AppendResult, Intake
+from frontdesk.store.base import AppendResult, Intake, OpenResult
 
 
 class MemoryStore:
@@ -56,6 +56,16 @@ class MemoryStore:
             return False
         self.conversations[conversation_id] = {"id": conversation_id, **fields}
         return True
+
+    async def open_conversation(
+        self, conversation_id: str, fields: Mapping[str, str], refresh: Mapping[str, str]
+    ) -> OpenResult:
+        created = conversation_id not in self.conversations
+        row = self.conversations.setdefault(conversation_id, {"id": conversation_id})
+        for name, value in fields.items():  # set where missing
+            row.setdefault(name, value)
+        row.update(refresh)
+        return OpenResult(created, dict(row), len(self.logs.get(conversation_id, [])))
 
     async def transition(
         self, conversation_id: str, allowed: list[str], fields: Mapping[str, str]

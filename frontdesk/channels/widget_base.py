@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import socketio
+from socketio.packet import EVENT
 
 from frontdesk.channels.ratelimit import RateLimiter
 from frontdesk.channels.safeguards import Safeguards
@@ -67,6 +68,17 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         self.history_limit = history_limit
         # The first screen (flows/greeting.yml), for frontdesk's widget.
         self.greeting = greeting or Greeting()
+
+    async def _to_client(self, sid: str, event: str, data: Any) -> None:
+        """One event to one client of this process (a handler's answer), straight to its
+        Engine.IO socket: `emit(to=sid)` makes an asyncio Task per packet and, with
+        SOCKETIO_REDIS, also publishes it to every gateway process, though only this one holds
+        the connection. A client gone meanwhile gets nothing."""
+        server = self.server
+        eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is not None:
+            packet = server.packet_class(EVENT, namespace=self.namespace, data=[event, data])
+            await server._send_packet(eio_sid, packet)
 
     def _signed(self, entry: Mapping[str, Any]) -> Mapping[str, Any]:
         """The entry with a signed link on its photo or file, made now (never stored)."""

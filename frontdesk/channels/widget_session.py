@@ -88,19 +88,18 @@ class WidgetSession(WidgetBase):
                 text_or_none(custom.get("language")), session.get("accept_language")
             )
             grant = await self._grant(proposed, data.get("resume_token"), extras, custom)
-            retry_after = 0.0 if grant.resumed else self.limiter.new_conversation(sid)
+            retry_after = await self.limiter.session(sid, grant.session_id, grant.resumed)
             if retry_after:  # the address opens conversations faster than people do
                 log.debug("session_request: over the address's new conversations")
                 return {"ok": False, "error": self._slow_down(session, retry_after)}
             details = details_of(custom)
             if grant.user_id:
                 details["customer_id"] = grant.user_id[:500]
-            conversation = await self.router.open_conversation(
-                grant.session_id, CHANNEL, language, details
+            issued = not grant.resumed and not grant.user_id  # an id the server just made up
+            new_fields = {ACCESS_FIELD: TOKEN if extras else PLAIN} if issued else None
+            opened = await self.conversations.opened(
+                grant.session_id, CHANNEL, language, details, new_fields
             )
-            if not grant.resumed and not grant.user_id:  # an id the server just made up
-                access = TOKEN if extras else PLAIN
-                await self.store.update_conversation(grant.session_id, {ACCESS_FIELD: access})
         except BadInput as exc:
             await self._error(sid, session.get("language"), exc.code, exc.message)
             return None
@@ -108,7 +107,7 @@ class WidgetSession(WidgetBase):
             log.error("session_request: %s", exc)
             await self._error(sid, None, "store_unavailable", None)
             return None
-        session_id = grant.session_id
+        session_id, conversation = grant.session_id, opened.conversation
         previous = session.get("session_id")
         session.update(
             session_id=session_id,
@@ -125,13 +124,21 @@ class WidgetSession(WidgetBase):
             await self.leave_room(sid, plain_room(previous))
             await self._page_closed(previous, sid)
         await self.enter_room(sid, session_id if extras else plain_room(session_id))
-        await self.router.customer_presence(session_id, True)  # agents see it
-        await self.emit("session_confirm", session_id, to=sid)
+        if not opened.created:  # agents see it; a new conversation has no case, no away mark
+            await self.router.customer_presence(session_id, True)
+        await self._to_client(sid, "session_confirm", session_id)
         if extras:  # stock Rasa clients keep their own history and know no extra events
             token = {"session_id": session_id, "token": grant.token}
-            await self.emit("session_token", token, to=sid)
+            await self._to_client(sid, "session_token", token)
+            # A conversation whose id was issued just now has no transcript anyone could have
+            # written to: nothing to read.
+            fresh = opened.created and issued
             await self._send_history(
-                sid, session_id, last_seq if grant.resumed else 0, conversation.language
+                sid,
+                session_id,
+                last_seq if grant.resumed else 0,
+                conversation.language,
+                None if fresh else opened.fields,
             )
             await self._send_config(sid, session["language"], conversation)
             if conversation.waiting:  # a reload while waiting keeps the place in line in view
@@ -180,7 +187,7 @@ class WidgetSession(WidgetBase):
             log.error("queue_status: %s", exc)
             return
         if status is not None:
-            await self.emit("queue_status", self.waits.payload(status), to=sid)
+            await self._to_client(sid, "queue_status", self.waits.payload(status))
 
     async def _send_config(
         self, sid: str, language: str, conversation: Conversation | None = None
@@ -199,17 +206,28 @@ class WidgetSession(WidgetBase):
                 prechat = self.extras.prechat.widget_config(conversation)
                 if prechat is not None:
                     config["prechat"] = prechat
-        await self.emit("widget_config", config, to=sid)
+        await self._to_client(sid, "widget_config", config)
 
     async def _send_history(
-        self, sid: str, session_id: str, last_seq: int, language: str | None = None
+        self,
+        sid: str,
+        session_id: str,
+        last_seq: int,
+        language: str | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> None:
         """The transcript after `last_seq`, each FAQ answer with the customer's rating of it
-        (`rating: yes|no`, once rated); read from its beginning (a page load), it also carries
-        the first screen's `greeting` (flows/greeting.yml), which is never stored."""
+        (`rating: yes|no`, once rated; from the conversation's `fields` as just read, or read
+        now); read from its beginning (a page load), it also carries the first screen's
+        `greeting` (flows/greeting.yml), which is never stored. Without `fields` the
+        conversation is one just made: its transcript is empty, and is not read."""
         try:
-            entries = await self.store.history(session_id, last_seq, self.history_limit)
-            ratings = await self._ratings(session_id, entries)
+            entries = (
+                []
+                if fields is None
+                else await self.store.history(session_id, last_seq, self.history_limit)
+            )
+            ratings = await self._ratings(session_id, entries, fields)
         except StoreUnavailable as exc:
             log.error("history for %s: %s", session_id, exc)
             await self._error(sid, None, "store_unavailable", None)
@@ -227,17 +245,22 @@ class WidgetSession(WidgetBase):
             )
             if greeting is not None:
                 history["greeting"] = greeting
-        await self.emit("history", history, to=sid)
+        await self._to_client(sid, "history", history)
 
     async def _ratings(
-        self, session_id: str, entries: list[dict[str, Any]]
+        self,
+        session_id: str,
+        entries: list[dict[str, Any]],
+        fields: Mapping[str, str] | None = None,
     ) -> dict[int, tuple[str, str]]:
-        """seq -> (answer id, "yes" | "no") for the rated answers among entries (one read, and
-        none when there is no answer to rate)."""
+        """seq -> (answer id, "yes" | "no") for the rated answers among entries (from `fields`,
+        else one read; none when there is no answer to rate)."""
         if not any(e.get("answer_id") for e in entries):
             return {}
+        if fields is None:
+            fields = await self.store.get_conversation(session_id)
         ratings: dict[int, tuple[str, str]] = {}
-        for name, value in (await self.store.get_conversation(session_id)).items():
+        for name, value in fields.items():
             if not name.startswith("rating:"):
                 continue
             seq = name.removeprefix("rating:")

@@ -198,6 +198,16 @@ def _replace(conversation: Conversation, **changes: Any) -> Conversation:
 
 
 @dataclass(frozen=True)
+class Opened:
+    """A conversation as a contact opened it (Conversations.opened)."""
+
+    conversation: Conversation
+    created: bool  # new: no transcript, no case, nothing to resume
+    fields: dict[str, str]  # as stored (ratings and other fields the record leaves out)
+    messages: int  # the transcript's length
+
+
+@dataclass(frozen=True)
 class Case:
     """One handoff, with the fields the core decides on; `fields` holds the whole record
     (what the bot understood, quotes, survey answers…) for the agent's card."""
@@ -262,14 +272,30 @@ class Conversations:
     ) -> Conversation:
         """Create the conversation on first contact; later contacts keep its language and
         refresh who the customer is."""
+        return (await self.opened(conversation_id, channel, language, details)).conversation
+
+    async def opened(
+        self,
+        conversation_id: str,
+        channel: str,
+        language: str,
+        details: Mapping[str, str],
+        new_fields: Mapping[str, str] | None = None,
+    ) -> Opened:
+        """`open`, telling also whether the conversation is new, its stored fields and its
+        transcript's length: one round trip to the store. `new_fields` are set where missing
+        (as every field of a new conversation), never overwritten."""
         fields = {"channel": channel, "language": language, "state": State.BOT.value}
         fields["created_at"] = f"{time.time():.3f}"
-        created = await self.store.create_conversation(conversation_id, {**fields, **details})
-        if details and not created:
-            await self.store.update_conversation(conversation_id, dict(details))
-        if created:
+        result = await self.store.open_conversation(
+            conversation_id, {**fields, **(new_fields or {})}, details
+        )
+        if result.created:
             await self.bus.publish(ConversationOpened(conversation_id, channel, language))
-        return await self.get(conversation_id)
+        conversation = Conversation.from_fields(
+            conversation_id, result.fields, self.default_language
+        )
+        return Opened(conversation, result.created, result.fields, result.messages)
 
     async def set_language(self, conversation: Conversation, language: str) -> Conversation:
         await self.store.update_conversation(conversation.id, {"language": language})

@@ -22,6 +22,15 @@ class Intake:
     conversation: dict[str, str]  # the conversation's fields when it was stored ({} if dup)
 
 
+@dataclass(frozen=True)
+class OpenResult:
+    """A conversation as it was opened: whether it is new, its fields, its transcript's length."""
+
+    created: bool
+    fields: dict[str, str]
+    messages: int
+
+
 class Store(Protocol):
     async def ping(self) -> bool: ...
 
@@ -45,6 +54,12 @@ class Store(Protocol):
 
     async def create_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> bool:
         """Set the fields only if the conversation is new; True if it was created."""
+
+    async def open_conversation(
+        self, conversation_id: str, fields: Mapping[str, str], refresh: Mapping[str, str]
+    ) -> OpenResult:
+        """In one step: `fields` set where missing (all of them on a new conversation), then
+        `refresh` written; the conversation's fields and transcript length after that."""
 
     async def transition(
         self, conversation_id: str, allowed: list[str], fields: Mapping[str, str]

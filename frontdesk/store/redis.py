@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from frontdesk.store.base import AppendResult
+from frontdesk.store.base import AppendResult, OpenResult
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
 # KEYS[1] transcript list, KEYS[2] client message ids -> seq, KEYS[3] conversation hash,
@@ -49,18 +49,21 @@ return {seq, duplicate}
 )
 
 # KEYS: hash, log, client ids, e-mails (one conversation); ARGV[1] id, ARGV[2] TTL in ms (0: none),
-# ARGV[3] fields as JSON. Fields are set only where missing. A new conversation with an empty
-# transcript expires after the TTL, all its keys together; opening it again while it is still
-# empty starts the TTL over. 1 if it was created.
-_CREATE = """
+# ARGV[3] fields as JSON, set only where missing; ARGV[4] fields as JSON written in any case (who
+# the customer is, refreshed). A new conversation with an empty transcript expires after the TTL,
+# all its keys together; opening it again while it is still empty starts the TTL over.
+# {1 if it was created, its fields (HGETALL), its transcript's length}: one round trip.
+_OPEN = """
 local created = redis.call('HSETNX', KEYS[1], 'id', ARGV[1])
 for name, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSETNX', KEYS[1], name, value) end
+for name, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], name, value) end
 local ttl = tonumber(ARGV[2])
-local empty = redis.call('LLEN', KEYS[2]) == 0
-if ttl > 0 and ((created == 1 and empty) or (created == 0 and redis.call('PTTL', KEYS[1]) > 0)) then
+local length = redis.call('LLEN', KEYS[2])
+local fresh = created == 1 and length == 0
+if ttl > 0 and (fresh or (created == 0 and redis.call('PTTL', KEYS[1]) > 0)) then
   for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
 end
-return created
+return {created, redis.call('HGETALL', KEYS[1]), length}
 """
 
 # KEYS[1] the conversation's e-mail set, KEYS[2] its hash; ARGV addresses. The set expires with
@@ -187,7 +190,7 @@ class RedisStore:
         self.empty_ttl = empty_ttl  # seconds a conversation without a customer message lives
         self._append = redis.register_script(_APPEND)
         self._transition = redis.register_script(_TRANSITION)
-        self._create = redis.register_script(_CREATE)
+        self._open = redis.register_script(_OPEN)
         self._index = redis.register_script(_INDEX)
         self._delete = redis.register_script(_DELETE)
 
@@ -241,13 +244,23 @@ class RedisStore:
             await self.redis.hset(_key(conversation_id), mapping=mapping)
 
     async def create_conversation(self, conversation_id: str, fields: Mapping[str, str]) -> bool:
-        await self.index_emails(conversation_id, emails_in(fields))
+        return (await self.open_conversation(conversation_id, fields, {})).created
+
+    async def open_conversation(
+        self, conversation_id: str, fields: Mapping[str, str], refresh: Mapping[str, str]
+    ) -> OpenResult:
+        await self.index_emails(conversation_id, emails_in({**fields, **refresh}))
         data = json.dumps(dict(fields), ensure_ascii=False)
+        written = json.dumps(dict(refresh), ensure_ascii=False)
         ttl_ms = max(self.empty_ttl, 0) * 1000
         keys = conversation_keys(conversation_id)
         with redis_errors():
-            created = await self._create(keys=keys, args=[conversation_id, ttl_ms, data])
-        return bool(int(created))
+            created, flat, length = await self._open(
+                keys=keys, args=[conversation_id, ttl_ms, data, written]
+            )
+        values = [text(v) for v in flat]
+        found = dict(zip(values[::2], values[1::2], strict=True))
+        return OpenResult(bool(int(created)), found, int(length))
 
     async def transition(
         self, conversation_id: str, allowed: list[str], fields: Mapping[str, str]
