@@ -7,11 +7,12 @@ PY        := $(VENV)/bin/python
 BOT_VENV  := bot/.venv
 HOST_PY   ?= python3
 
-.PHONY: help run gateway train test test-core lint pytest bench setup system-deps lock clean
+.PHONY: help run gateway cluster train test test-core lint pytest bench setup system-deps lock clean
 
 help:
 	@echo "make run    set everything up, train the bot if needed, start Rasa + gateway (embedded Redis)"
 	@echo "make test   set everything up (redis-server, chromium, npm packages) and run the whole suite"
+	@echo "make cluster  nginx + 3 gateways + 2 Rasa + Redis with Sentinel on this machine (deploy/)"
 	@echo "make test-core  the fast layer only (conversation model and routing rules, seconds)"
 	@echo "make bench  run the benchmarks and print their figures"
 	@echo "make lock   refresh requirements.lock and bot/requirements.lock (exact versions, hashes)"
@@ -56,10 +57,12 @@ $(CONSOLE_NPM): frontdesk/console/package.json frontdesk/console/package-lock.js
 
 setup: $(VENV)/.stamp $(BOT_VENV)/.stamp widget/node_modules/.stamp $(CONSOLE_NPM)
 
-# Debian packages the tests use: a real redis-server and headless Chromium.
+# Debian packages the tests and `make cluster` use: a real redis-server (also the sentinels:
+# `redis-server --sentinel`), headless Chromium and nginx.
 system-deps:
 	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	 command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 command -v nginx >/dev/null || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	 if [ -n "$$missing" ]; then \
 	   echo "Installing$$missing with apt…"; \
 	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -75,6 +78,12 @@ run: setup train
 
 gateway: $(VENV)/.stamp widget/node_modules/.stamp $(CONSOLE_NPM)
 	$(PY) server.py gateway
+
+# deploy/README.md's topology on this machine, on loopback: nginx on CLUSTER_PORT in front of
+# 3 gateways, 2 Rasa, a Redis primary + replica and 3 sentinels (var/cluster). Ctrl-C stops it.
+CLUSTER_PORT ?= 8080
+cluster: setup system-deps train
+	$(PY) -m frontdesk.cluster --port $(CLUSTER_PORT)
 
 # --- checks ---------------------------------------------------------------------------------
 lint: $(VENV)/.stamp

@@ -50,10 +50,10 @@ from frontdesk.resources import (
     redis_ctx,
     retention_ctx,
     router_ctx,
-    socketio_redis_ctx,
     telegram_ctx,
     turns_ctx,
 )
+from frontdesk.socketio_redis import listener_problem, socketio_redis_ctx
 
 # Keys tests and tools reach through frontdesk.app (they live in frontdesk.keys and
 # frontdesk.console.keys).
@@ -121,8 +121,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when Redis and every Rasa server answer; 503 naming what is down. Every dependency
-    is checked at once, each within HEALTH_TIMEOUT."""
+    """200 when Redis and every Rasa server answer (and, with SOCKETIO_REDIS=on, this process's
+    Socket.IO Redis listener hears its own heartbeat); 503 naming what is down. Every
+    dependency is checked at once, each within HEALTH_TIMEOUT."""
     redis_check = asyncio.wait_for(request.app[STORE].ping(), HEALTH_TIMEOUT)
     rasa_check = request.app[BOT].status(HEALTH_TIMEOUT)
     redis_result, rasa = await asyncio.gather(redis_check, rasa_check, return_exceptions=True)
@@ -136,6 +137,11 @@ async def health(request: web.Request) -> web.Response:
     down = ([] if redis_ok else ["redis"]) + [
         f"rasa {url}: {v['error']}" for url, v in rasa.items() if "error" in v
     ]
+    if request.app[SETTINGS].socketio_redis:
+        deaf = listener_problem(request.app)
+        body["socketio_redis"] = deaf is None
+        if deaf:
+            down.append(deaf)
     if down:
         body["down"] = down
     return web.json_response(body, status=200 if not down else 503)

