@@ -57,6 +57,9 @@ def main() -> None:
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
     sys.argv = [script, *args]
+    # As `python script` would: the script's directory first on the path, so the gateway is
+    # the one beside the script (a checkout or copy), not the package installed in the venv.
+    sys.path[0] = str(Path(script).resolve().parent)
     runpy.run_path(script, run_name="__main__")
 
 
