@@ -25,8 +25,11 @@ import json
 import os
 import pstats
 import signal
+import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil  # type: ignore[import-untyped]
 from common import (
     PYTHON,
+    GeneratorRun,
     Services,
     WindowCpu,
+    _http_ok,
     figure,
+    free_port,
     print_header,
     raise_fd_limit,
+    ratio_text,
     rss_bytes,
     run_generators,
     shares_text,
@@ -146,6 +153,85 @@ async def hold_connections(
     }
 
 
+def bare_server(port: int) -> None:
+    """A bare python-socketio server answering session_request as the gateway does to
+    frontdesk's widget (session_confirm, session_token, history, widget_config), storing
+    nothing: the floor of the Socket.IO work per connection."""
+    import secrets
+
+    import socketio
+    from aiohttp import web
+
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
+    app = web.Application()
+    sio.attach(app)
+
+    @sio.on("session_request")  # type: ignore[untyped-decorator]
+    async def session_request(sid: str, data: Any) -> None:
+        session_id = secrets.token_hex(16)
+        await sio.emit("session_confirm", session_id, to=sid)
+        await sio.emit("session_token", {"session_id": session_id, "token": "t" * 43}, to=sid)
+        history = {"session_id": session_id, "last_seq": 0, "messages": []}
+        await sio.emit("history", history, to=sid)
+        config = {"status_text": "Typically replies in a few minutes", "language": "en"}
+        await sio.emit("widget_config", config, to=sid)
+
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+@dataclass
+class Phase:
+    run: GeneratorRun
+    measured: dict[str, float]
+
+
+def measure_phase(
+    args: argparse.Namespace,
+    url: str,
+    server: subprocess.Popen[bytes],
+    signals: Path,
+    meter: Path | None = None,
+) -> Phase:
+    """Open the connections to one server and hold them; its CPU over the window from the
+    first connection to the last session_confirm, its RSS before and with them all open (and
+    with a `meter`, bench/profiled.py's Redis round trips over the same window)."""
+    signals.mkdir()
+    time.sleep(1)
+    process = psutil.Process(server.pid)
+    measured: dict[str, float] = {"before": rss_bytes(server.pid)}
+    if meter is not None:
+        os.kill(server.pid, signal.SIGUSR1)  # bench/profiled.py: the window starts
+    cpu_before = process_cpu(process)
+    per = [args.connections // args.generators] * args.generators
+    per[0] += args.connections - sum(per)
+
+    def measure_when_ready() -> None:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            if len(list(signals.glob("ready-*"))) == args.generators:
+                break
+            time.sleep(0.2)
+        measured["cpu"] = process_cpu(process) - cpu_before
+        if meter is not None:
+            os.kill(server.pid, signal.SIGUSR2)  # bench/profiled.py: it ends (figures written)
+            measured["trips"] = meter_trips(meter)
+        time.sleep(args.settle)
+        measured["after"] = rss_bytes(server.pid)
+        (signals / "release").write_text("")
+
+    watcher = threading.Thread(target=measure_when_ready, daemon=True)
+    watcher.start()
+    run = run_generators(
+        hold_connections,
+        [
+            (url, n, i, args.concurrency, str(signals), {"server": server.pid})
+            for i, n in enumerate(per)
+        ],
+    )
+    watcher.join()
+    return Phase(run, measured)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
@@ -169,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="cProfile the gateway while connections open; prints its top functions",
     )
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return 0
     if args.quick:
         args.connections, args.generators, args.settle = 200, 1, 0.5
     limit = raise_fd_limit(max(65536, args.connections * 2 + 1000))
@@ -179,9 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         f"(websocket, session_request done); open-file limit {limit}"
     )
 
-    import threading
-
     with Services(BENCH) as services:
+        bare_port = free_port()
+        bare = services.spawn([PYTHON, __file__, "--bare-server", str(bare_port)], "bare.log")
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        wait_until(lambda: _http_ok(f"{bare_url}/socket.io/?EIO=4&transport=polling"), 30, "bare")
+        floor = measure_phase(args, bare_url, bare, services.tmp / "bare-signals")
+        services.stop(bare)
         redis_url, _ = services.redis()
         meter = services.tmp / "gateway-meter"
         # No Rasa: idle connections never reach the bot.
@@ -200,54 +294,30 @@ def main(argv: list[str] | None = None) -> int:
             ADDRESS_CONNECTIONS_PER_SECOND="0",
             ADDRESS_CONVERSATIONS_PER_SECOND="0",
         )
-        signals = services.tmp / "signals"
-        signals.mkdir()
-        time.sleep(1)
-        before = rss_bytes(gateway.pid)
-        process = psutil.Process(gateway.pid)
-        os.kill(gateway.pid, signal.SIGUSR1)  # bench/profiled.py: the window starts
-        cpu_before = process_cpu(process)
-        per = [args.connections // args.generators] * args.generators
-        per[0] += args.connections - sum(per)
-        measured: dict[str, float] = {}
-
-        def measure_when_ready() -> None:
-            deadline = time.monotonic() + 900
-            while time.monotonic() < deadline:
-                if len(list(signals.glob("ready-*"))) == args.generators:
-                    break
-                time.sleep(0.2)
-            measured["cpu"] = process_cpu(process) - cpu_before
-            os.kill(gateway.pid, signal.SIGUSR2)  # bench/profiled.py: it ends (figures written)
-            measured["trips"] = meter_trips(meter)
-            time.sleep(args.settle)
-            measured["after"] = rss_bytes(gateway.pid)
-            measured["alive"] = float(gateway.poll() is None)
-            (signals / "release").write_text("")
-
-        watcher = threading.Thread(target=measure_when_ready, daemon=True)
-        watcher.start()
-        run = run_generators(
-            hold_connections,
-            [
-                (url, n, i, args.concurrency, str(signals), {"gateway": gateway.pid})
-                for i, n in enumerate(per)
-            ],
-        )
-        watcher.join()
+        phase = measure_phase(args, url, gateway, services.tmp / "signals", meter)
         if args.profile:  # kept before the services' folder goes
             args.profile.mkdir(parents=True, exist_ok=True)
             (args.profile / "gateway.pstats").write_bytes(Path(f"{meter}.pstats").read_bytes())
 
+    run, measured = phase.run, phase.measured
     connected = sum(r["connected"] for r in run.results)
     failures = sum(r["failures"] for r in run.results)
     took = max(r["took"] for r in run.results)
-    after = measured.get("after", 0)
+    before, after = measured["before"], measured.get("after", 0)
     delta = after - before
     per_conn = delta / max(connected, 1)
     rate = connected / max(took, 1e-9)
     cpu_ms = measured.get("cpu", 0) * 1000 / max(connected, 1)
     trips = measured.get("trips", 0) / max(connected, 1)
+    floor_connected = sum(r["connected"] for r in floor.run.results)
+    floor_took = max(r["took"] for r in floor.run.results)
+    floor_ms = floor.measured.get("cpu", 0) * 1000 / max(floor_connected, 1)
+    floor_kb = (floor.measured.get("after", 0) - floor.measured["before"]) / max(floor_connected, 1)
+    print(
+        f"   bare python-socketio server (the same four answers, nothing stored): "
+        f"{floor_connected} in {floor_took:.1f} s ({floor_connected / max(floor_took, 1e-9):.0f}/s)"
+        f", CPU {floor_ms:.2f} ms per session_request, {floor_kb / 1024:.1f} KB per connection"
+    )
     print(
         f"   connected {connected} (failed {failures}) in {took:.1f} s "
         f"({rate:.0f}/s); gateway CPU while connecting "
@@ -256,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"   per session_request: gateway CPU {cpu_ms:.2f} ms "
-        f"(one core: {1000 / max(cpu_ms, 1e-9):.0f} per second at most), "
+        f"(one core: {1000 / max(cpu_ms, 1e-9):.0f} per second at most; "
+        f"{cpu_ms / max(floor_ms, 1e-9):.2f}x the bare server's), "
         f"{trips:.2f} Redis round trips"
     )
     kinds: dict[str, int] = {}
@@ -280,7 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{rate:.0f}/s in {took:.1f} s",
         f"target >= {TARGET_RATE}/s: {'met' if rate >= TARGET_RATE else 'MISSED'}",
     )
-    figure(BENCH, "gateway CPU ms per session_request", f"{cpu_ms:.2f} ms")
+    figure(
+        BENCH,
+        "gateway CPU ms per session_request",
+        f"{cpu_ms:.2f} ms",
+        f"bare python-socketio server {floor_ms:.2f} ms: " + ratio_text(cpu_ms, floor_ms),
+    )
     figure(BENCH, "Redis round trips per session_request", f"{trips:.2f}")
     if args.profile:
         print_profile(args.profile / "gateway.pstats", connected)
