@@ -14,7 +14,7 @@ help:
 	@echo "make test   set everything up (redis-server, chromium, npm packages) and run the whole suite"
 	@echo "make cluster  nginx + 3 gateways + 2 Rasa + Redis with Sentinel on this machine (deploy/)"
 	@echo "make test-core  the fast layer only (conversation model and routing rules, seconds)"
-	@echo "make bench  run the benchmarks and print their figures"
+	@echo "make bench  run the benchmarks and print their figures (BENCH_ARGS=--quick: tiny sizes)"
 	@echo "make lock   refresh requirements.lock and bot/requirements.lock (exact versions, hashes)"
 
 # --- environments ---------------------------------------------------------------------------
@@ -99,8 +99,9 @@ test: setup system-deps train lint pytest
 test-core: $(VENV)/.stamp
 	$(VENV)/bin/pytest tests/core
 
+# BENCH_ARGS=--quick: every bench at tiny sizes (does it still run?); --only NAME,NAME.
 bench: setup train
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BOT_VENV) widget/node_modules frontdesk/console/node_modules bot/models var

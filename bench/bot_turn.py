@@ -22,7 +22,7 @@ bench/profiled.py's meter: the Redis round trips it makes per bot turn are count
 frontdesk windows (each client's session start and warm-up questions included), and "gateway
 ms added" is frontdesk's answer p50 minus Rasa's REST channel called straight.
 
-    .venv/bin/python bench/bot_turn.py [--clients 8] [--turns 20] [--rounds 2]
+    .venv/bin/python bench/bot_turn.py [--clients 8] [--turns 20] [--rounds 2] [--quick]
 
 Set BENCH_RASA_OURS / BENCH_RASA_DEFAULT to reuse running Rasa servers (run_all.py does) —
 they must have the socketio channel on (bot/credentials.yml).
@@ -85,7 +85,14 @@ class Target:
         return sum(self.counts) / max(sum(self.windows), 1e-9)
 
 
-def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int) -> None:
+def measure(
+    target: Target,
+    clients: int,
+    turns: int,
+    warmup: int,
+    round_no: int,
+    questions: tuple[str, ...] = FAQ_QUESTIONS,
+) -> None:
     run = run_generators(
         widget_turns,
         [
@@ -96,7 +103,7 @@ def measure(target: Target, clients: int, turns: int, warmup: int, round_no: int
                 turns,
                 warmup,
                 target.expected,
-                FAQ_QUESTIONS,
+                questions,
                 f"{target.mode}{round_no}",
                 target.pids,
             )
@@ -129,7 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=20, help="measured questions per client")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured questions per client")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 client, 3 questions, 1 round, 4 distinct questions; Rasa's default config only "
+        "if BENCH_RASA_DEFAULT gives one (no second model is started): checks that it runs",
+    )
     args = parser.parse_args(argv)
+    questions = FAQ_QUESTIONS
+    if args.quick:
+        args.clients, args.turns, args.warmup, args.rounds = [1], 3, 1, 1
+        questions = FAQ_QUESTIONS[:4]
     print_header("bench/bot_turn.py — frontdesk → Rasa vs Rasa's own socketio channel")
     print(
         f"   {'/'.join(map(str, args.clients))} clients x {args.turns} questions x "
@@ -147,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
                 ours_url, proc = services.rasa("config.yml", name="rasa-ours")
                 started.append((ours_url, proc, "rasa-ours"))
                 ours_pid = proc.pid
-            if default_url is None:
+            if default_url is None and args.quick:
+                print(
+                    "   quick mode: Rasa's default configuration is not started (it needs a "
+                    "second trained model); its figures are left out",
+                    flush=True,
+                )
+            elif default_url is None:
                 default_url, proc = services.rasa("config.default.yml", name="rasa-default")
                 started.append((default_url, proc, "rasa-default"))
                 default_pid = proc.pid
@@ -158,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         gateway_url, gateway = services.gateway(
             redis_url, ours_url, wrapper=[PYTHON, profiled, str(meter)]
         )
-        expected_ours = asyncio.run(rasa_expected(ours_url))
-        expected_default = asyncio.run(rasa_expected(default_url))
+        expected_ours = asyncio.run(rasa_expected(ours_url, questions))
+        expected_default = (
+            asyncio.run(rasa_expected(default_url, questions)) if default_url else None
+        )
         rasa_pids = {"rasa": ours_pid} if ours_pid else {}
         levels: dict[int, list[Target]] = {}
         for clients in args.clients:
@@ -171,15 +196,19 @@ def main(argv: list[str] | None = None) -> int:
                     "frontdesk",
                     {"gateway": gateway.pid, "redis": redis.pid, **rasa_pids},
                 ),
-                Target(
-                    "rasa-default",
-                    default_url,
-                    "rasa",
-                    {"rasa": default_pid} if default_pid else {},
-                    expected_default,
-                ),
                 Target("rasa-rest", ours_url, "rest", rasa_pids),
             ]
+            if default_url:
+                levels[clients].insert(
+                    2,
+                    Target(
+                        "rasa-default",
+                        default_url,
+                        "rasa",
+                        {"rasa": default_pid} if default_pid else {},
+                        expected_default,
+                    ),
+                )
         with timed("measuring"):
             for round_no in range(args.rounds):
                 for clients, targets in levels.items():
@@ -187,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                         metered = target.name == "frontdesk"
                         if metered:
                             os.kill(gateway.pid, signal.SIGUSR1)  # the meter's window starts
-                        measure(target, clients, args.turns, args.warmup, round_no)
+                        measure(target, clients, args.turns, args.warmup, round_no, questions)
                         if metered:
                             target.trips += meter_trips(meter, gateway.pid)
                             target.metered_turns += clients * (args.turns + args.warmup)
@@ -209,7 +238,9 @@ def meter_trips(meter: Path, pid: int) -> int:
 
 
 def report(clients: int, targets: list[Target]) -> None:
-    base, ours, default, rest = targets
+    by_name = {t.name: t for t in targets}
+    base, ours, rest = by_name["rasa-socketio"], by_name["frontdesk"], by_name["rasa-rest"]
+    default = by_name.get("rasa-default")
     print(f"   results with {clients} concurrent clients (all rounds pooled):")
     for t in targets:
         note = f" answer mismatches {t.mismatches}" if t.mismatches else ""
@@ -256,6 +287,8 @@ def report(clients: int, targets: list[Target]) -> None:
         f"{ours.trips / max(ours.metered_turns, 1):.2f}",
         f"{ours.trips} over {ours.metered_turns} turns",
     )
+    if default is None:
+        return
     figure(
         BENCH,
         f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",

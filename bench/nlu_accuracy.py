@@ -20,7 +20,7 @@ the training examples, never trained on). Then, unless --skip-latency, the FAQ a
 of frontdesk against Rasa's default configuration on its socketio channel, same run
 (bench/bot_turn.py, one client).
 
-    .venv/bin/python bench/nlu_accuracy.py [--skip-latency] [--errors] [--sweep]
+    .venv/bin/python bench/nlu_accuracy.py [--skip-latency] [--errors] [--sweep] [--quick]
 
 --sweep also prints, per set, what the customer would get at other `min_answer_confidence`
 values (0 = no threshold: the bot's best guess is always given): the right/wrong trade-off the
@@ -179,11 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--errors", action="store_true", help="print the wrong-answer pairs")
     parser.add_argument("--sweep", action="store_true", help="right/wrong at other thresholds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about 20 questions per set, no latency part: checks that it runs",
+    )
     args = parser.parse_args(argv)
     print_header("NLU: right / wrong / not sure, per language, as the customer sees it")
     flows = load_flows(ROOT / "flows")
     min_confidence = flows.min_answer_confidence
     sets = load_sets()
+    if args.quick:  # a spread of each set, out-of-scope questions included
+        sets = {name: rows[:: max(1, len(rows) // 20)] for name, rows in sets.items()}
+        args.skip_latency = True
+        print("   quick mode: ~20 questions per set; the latency part is bot_turn.py's own")
     with Services(BENCH) as services:
         url = env_rasa("BENCH_RASA_OURS")
         if url is None:

@@ -7,7 +7,7 @@ N widget clients ask FAQ questions through each, in alternating rounds; the figu
 throughput (turns/s) with 2 workers against 1. Also checks that a conversation served by
 worker a is visible to worker b (the shared tracker store).
 
-    .venv/bin/python bench/rasa_workers.py [--clients 16] [--turns 15] [--rounds 2]
+    .venv/bin/python bench/rasa_workers.py [--clients 16] [--turns 15] [--rounds 2] [--quick]
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from common import (
     FAQ_QUESTIONS,
     Latencies,
     Services,
+    env_pid,
+    env_rasa,
     figure,
     print_header,
     ratio_text,
@@ -73,7 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2 clients x 3 questions, 1 round; with BENCH_RASA_OURS set, that one Rasa plays "
+        "both workers (no Rasa is started): checks that it runs",
+    )
     args = parser.parse_args(argv)
+    shared = env_rasa("BENCH_RASA_OURS") if args.quick else None
+    if args.quick:
+        args.clients, args.turns, args.warmup, args.rounds = 2, 3, 1, 1
     print_header("bench/rasa_workers.py — 1 vs 2 Rasa workers behind one gateway")
     print(
         f"   {args.clients} clients x {args.turns} questions x {args.rounds} rounds per setup; "
@@ -85,20 +96,31 @@ def main(argv: list[str] | None = None) -> int:
         parsed = urlparse(redis_url)
         env = {"REDIS_HOST": str(parsed.hostname), "REDIS_PORT": str(parsed.port)}
         endpoints = BOT_DIR / "endpoints.redis.yml"
-        with timed("Rasa start (2 workers)"):
-            a_url, a = services.rasa("config.yml", name="rasa-a", endpoints=endpoints, env=env)
-            b_url, b = services.rasa("config.yml", name="rasa-b", endpoints=endpoints, env=env)
-            services.wait_rasa(a_url, a, "rasa-a")
-            services.wait_rasa(b_url, b, "rasa-b")
+        if shared:
+            print(
+                "   quick mode: the running Rasa (BENCH_RASA_OURS) plays both workers; no "
+                "second Rasa is started, so the figures say nothing about two workers",
+                flush=True,
+            )
+            a_url = b_url = shared
+            a_pid = b_pid = env_pid("BENCH_RASA_OURS")
+        else:
+            with timed("Rasa start (2 workers)"):
+                a_url, a = services.rasa("config.yml", name="rasa-a", endpoints=endpoints, env=env)
+                b_url, b = services.rasa("config.yml", name="rasa-b", endpoints=endpoints, env=env)
+                services.wait_rasa(a_url, a, "rasa-a")
+                services.wait_rasa(b_url, b, "rasa-b")
+            a_pid, b_pid = a.pid, b.pid
         one_url, one = services.gateway(redis_url, a_url, name="gateway-1")
         two_url, two = services.gateway(redis_url, f"{a_url},{b_url}", name="gateway-2")
-        print(f"   tracker shared between workers: {shared_tracker(a_url, b_url)}", flush=True)
+        check = shared_tracker(a_url, b_url) + (" (one Rasa: not a check)" if shared else "")
+        print(f"   tracker shared between workers: {check}", flush=True)
 
         setups = {
-            "1 worker": (one_url, {"gateway": one.pid, "rasa-a": a.pid, "redis": redis.pid}),
+            "1 worker": (one_url, {"gateway": one.pid, "rasa-a": a_pid, "redis": redis.pid}),
             "2 workers": (
                 two_url,
-                {"gateway": two.pid, "rasa-a": a.pid, "rasa-b": b.pid, "redis": redis.pid},
+                {"gateway": two.pid, "rasa-a": a_pid, "rasa-b": b_pid, "redis": redis.pid},
             ),
         }
         results: dict[str, tuple[Latencies, list[float], list[int]]] = {

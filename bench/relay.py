@@ -376,7 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stub-rasa", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quick", action="store_true", help="5 pairs x 3 ping-pongs: checks that it runs"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.pairs, args.messages, args.warmup = 5, 3, 1
     if args.echo_server:
         echo_server(args.echo_server)
         return 0

@@ -17,7 +17,7 @@ and tile, and the survey comments) without filters, for one agent, and for chann
 (a filtered report scans the per-cell hashes with HSCAN MATCH), --repeat times each, and prints
 the median and the slowest (goal: under a second).
 
-    .venv/bin/python bench/reports.py [--per-day 3334,100000] [--ingest 3000] [--repeat 5]
+    .venv/bin/python bench/reports.py [--per-day 3334,100000] [--ingest 3000] [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -310,7 +310,14 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=12)
     parser.add_argument("--ingest", type=int, default=3000, help="conversations, events timed")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 conversations a day, 100 ingested, 1 repeat: checks that it runs",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.per_day, args.ingest, args.repeat = "200", 100, 1
     print_header("reports: a 30-day report over a busy month")
     asyncio.run(run(args))
 

@@ -1,10 +1,16 @@
 """`make bench`: every benchmark, one after the other, then one table of their figures.
 
 Benches that need Rasa's default and our configuration (bot_turn, pipeline) share one start
-of each Rasa server; the others start what they need. Each bench runs as its own process with
-a time limit; one failing does not stop the rest.
+of each Rasa server (BENCH_RASA_OURS / BENCH_RASA_DEFAULT in the environment: running ones are
+used instead); the others start what they need. Each bench runs as its own process with a time
+limit; one failing does not stop the rest, and the run exits non-zero when any failed.
 
-    .venv/bin/python bench/run_all.py [--only relay,connections]
+`--quick` runs every bench in its quick mode (tiny sizes, a few seconds each: does everything
+still run against today's code?). Quick mode starts no Rasa of its own when BENCH_RASA_OURS
+names one, never starts Rasa's default configuration (a second trained model) and lets the
+one Rasa stand in for rasa_workers' two.
+
+    .venv/bin/python bench/run_all.py [--only relay,connections] [--quick]
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ ORDER = [
     "abuse",
 ]
 NEEDS_SHARED_RASA = {"bot_turn", "pipeline", "nlu_accuracy"}
+QUICK_LIMIT = 150  # seconds per bench in quick mode
 LIMIT = {
-    "wait_honesty": 300,
+    "wait_honesty": 600,
     "reports": 600,
     "relay": 300,
     "connections": 400,
@@ -45,9 +52,12 @@ LIMIT = {
 }
 
 
-def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[str], str]:
+def run_bench(
+    name: str, extra: list[str], env: dict[str, str], limit: float = 0
+) -> tuple[list[str], str]:
     """Run one bench, streaming its output; returns its FIGURE lines and how it ended."""
     figures: list[str] = []
+    limit = limit or LIMIT[name]
     started = time.monotonic()
     proc = subprocess.Popen(
         [PYTHON, str(ROOT / "bench" / f"{name}.py"), *extra],
@@ -60,7 +70,7 @@ def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[st
     )
     assert proc.stdout is not None
     try:
-        deadline = started + LIMIT[name]
+        deadline = started + limit
         for line in proc.stdout:
             print(line, end="", flush=True)
             if line.startswith("FIGURE |"):
@@ -73,7 +83,7 @@ def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[st
     if proc.poll() is None:
         os.killpg(proc.pid, 15)
         proc.wait(30)
-        return figures, f"stopped after {LIMIT[name]} s"
+        return figures, f"FAILED: stopped after {limit:.0f} s"
     took = time.monotonic() - started
     return figures, (
         f"ok, {took:.0f} s"
@@ -85,40 +95,34 @@ def run_bench(name: str, extra: list[str], env: dict[str, str]) -> tuple[list[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated bench names")
+    parser.add_argument("--quick", action="store_true", help="every bench in its quick mode")
     args = parser.parse_args(argv)
-    names = [n for n in ORDER if not args.only or n in args.only.split(",")]
-    print_header("make bench — " + ", ".join(names))
+    wanted = [n for n in args.only.split(",") if n]
+    unknown = [n for n in wanted if n not in ORDER]
+    if unknown:
+        parser.error(f"no such bench: {', '.join(unknown)} (benches: {', '.join(ORDER)})")
+    names = [n for n in ORDER if not wanted or n in wanted]
+    print_header("make bench" + (" --quick" if args.quick else "") + " — " + ", ".join(names))
     t0 = time.monotonic()
     table: list[tuple[str, list[str], str]] = []
     env = dict(os.environ)
+    # In quick mode one Rasa (ours) also stands in for rasa_workers' two.
+    needs_rasa = NEEDS_SHARED_RASA | ({"rasa_workers"} if args.quick else set())
     with Services("run_all") as services:
         shared: list[subprocess.Popen[bytes]] = []
         for name in names:
-            if name in NEEDS_SHARED_RASA and not shared:
-                print(
-                    "\n== starting Rasa (our config and the default config, shared by "
-                    "bot_turn and pipeline)…",
-                    flush=True,
-                )
-                ours, ours_proc = services.rasa("config.yml", name="rasa-ours")
-                default, default_proc = services.rasa("config.default.yml", name="rasa-default")
-                services.wait_rasa(ours, ours_proc, "rasa-ours")
-                services.wait_rasa(default, default_proc, "rasa-default")
-                shared = [ours_proc, default_proc]
-                env = {
-                    **env,
-                    "BENCH_RASA_OURS": ours,
-                    "BENCH_RASA_DEFAULT": default,
-                    "BENCH_RASA_OURS_PID": str(ours_proc.pid),
-                    "BENCH_RASA_DEFAULT_PID": str(default_proc.pid),
-                }
-            if shared and name not in NEEDS_SHARED_RASA:
+            if name in needs_rasa and not shared:
+                env, shared = start_rasa(services, env, args.quick)
+            if shared and name not in needs_rasa:
                 for proc in shared:  # free the cores before benches that start their own
                     services.stop(proc)
                 env = {k: v for k, v in env.items() if not k.startswith("BENCH_RASA_")}
+                shared = []
             print(f"\n{'=' * 100}", flush=True)
             extra = ["--skip-latency"] if name == "nlu_accuracy" else []  # bot_turn has it
-            figures, status = run_bench(name, extra, env)
+            if args.quick:
+                extra.append("--quick")
+            figures, status = run_bench(name, extra, env, QUICK_LIMIT if args.quick else 0)
             table.append((name, figures, status))
 
     print(
@@ -135,7 +139,38 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<13} {figure:<{width}} {value:<44} {comparison}")
         if not status.startswith("ok"):
             print(f"{name:<13} {'':<{width}} {status}")
-    return 0
+    failed = [name for name, _, status in table if not status.startswith("ok")]
+    if failed:
+        print(f"\n{len(failed)} of {len(table)} benches FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def start_rasa(
+    services: Services, env: dict[str, str], quick: bool
+) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]:
+    """The Rasa servers the Rasa benches share: those named in the environment, else started
+    here (ours, and Rasa's default config unless quick). Returns the benches' environment and
+    the processes started (to stop before the benches that start their own)."""
+    configs = (
+        {"OURS": "config.yml"} if quick else {"OURS": "config.yml", "DEFAULT": "config.default.yml"}
+    )
+    missing = {k: c for k, c in configs.items() if not env.get(f"BENCH_RASA_{k}")}
+    if not missing:
+        return env, []
+    print(
+        f"\n== starting Rasa ({', '.join(missing.values())}), shared by the Rasa benches…",
+        flush=True,
+    )
+    started = {
+        key: services.rasa(config, name=f"rasa-{key.lower()}") for key, config in missing.items()
+    }
+    for key, (url, proc) in started.items():
+        services.wait_rasa(url, proc, f"rasa-{key.lower()}")
+    env = dict(env)
+    for key, (url, proc) in started.items():
+        env[f"BENCH_RASA_{key}"] = url
+        env[f"BENCH_RASA_{key}_PID"] = str(proc.pid)
+    return env, [proc for _, proc in started.values()]
 
 
 if __name__ == "__main__":

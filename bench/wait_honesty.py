@@ -1,312 +1,219 @@
-"""The honesty benchmark: are frontdesk's wait quotes kept?
+"""The honesty benchmark: are frontdesk's wait quotes kept, and its message promises?
 
-A simulated day — arrivals that vary by hour, log-normal handle times, agents with capacity who
-come and go — runs the real queue (CaseStore, AgentStore on an embedded Redis) and the real
-estimator (Waits.statuses, the code that writes every customer's queue status), on a simulated
-clock. Each customer's FIRST quote is compared with the wait they actually had.
+Simulated days at the front desk (bench/wait_sim.py) run the product's core — router, handoff,
+the queue on a real redis-server, the wait estimator, the conversation model, the agent desk and
+the offline inbox — on a simulated clock: arrivals that vary by hour, log-normal handle times,
+agents with capacity on shifts who also step away mid-shift (their open chats wait), customers
+who close the page while waiting (some come back a moment later; those who don't leave the
+line by the abandonment rule of issue 19 when the build has it), and customers offered to leave
+a message (nobody online, or a long wait) of whom some take it.
 
-Printed: the share of customers whose actual wait was at most the upper end of their first
-quote (target >= 85 %), the median of (quoted upper end / actual wait) (target <= 1.5x), and the
-mean absolute error of the quote's midpoint and upper end. As a baseline, the same run also
-scores the naive quote "position x mean handle time / agents" on the same customers.
+Printed, pooled over the seeds:
+  - the share of customers who waited no longer than the upper end of their FIRST quote, as
+    they read it (goal >= 85 %); a customer who left the line after that upper end counts as a
+    broken quote, one who left before it is not counted (we cannot know);
+  - the median of quoted upper end / actual wait of the customers a person served (goal <= 1.5x);
+  - the mean absolute error of the quote's midpoint and of a naive quote
+    (position x mean handle time / agents present) on the same customers;
+  - the share of left messages answered by the time promised to the customer.
 
-    .venv/bin/python bench/wait_honesty.py [--days 3] [--seed 7]
+    .venv/bin/python bench/wait_honesty.py [--days 2] [--seeds 7,1] [--hours 10] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import heapq
-import math
-import os
-import platform
-import random
 import statistics
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import random
+
+from common import Services, figure, print_header
 from redis.asyncio import Redis
+from wait_day import AGENTS, ARRIVALS_PER_HOUR, DAY_HOURS, Customer
+from wait_sim import FrontDesk
 
-from frontdesk.config import ROOT
-from frontdesk.core.conversation import Conversations
-from frontdesk.core.estimate import Estimate
-from frontdesk.core.events import EventBus
-from frontdesk.core.hours import Hours
-from frontdesk.core.metrics import Metrics
-from frontdesk.core.outbox import Outbox
-from frontdesk.core.templates import Templates
-from frontdesk.core.waits import Waits, load_wait_config
-from frontdesk.store import RedisStore
-from frontdesk.store.agents import AgentStore
-from frontdesk.store.cases import CaseStore
-from frontdesk.store.embedded import EmbeddedRedis
-
-DAY_HOURS = 10
-ARRIVALS_PER_HOUR = [20, 35, 50, 60, 45, 40, 55, 65, 45, 25]  # a morning and an evening peak
-HANDLE_MEDIAN_MIN, HANDLE_SIGMA = 6.0, 0.6
-PICKUP = (5.0, 30.0)  # seconds an agent takes to pick up a free slot (uniform)
-# (name, capacity, [(from hour, to hour), ...]) — shifts with breaks: agents come and go.
-AGENTS = [
-    ("ana", 3, [(0, 4), (4.5, 10)]),
-    ("ben", 2, [(1, 6)]),
-    ("cho", 3, [(3, 7.5), (8, 10)]),
-    ("dev", 2, [(6, 10)]),
-]
-
-
-@dataclass(order=True)
-class Event:
-    at: float
-    order: int
-    kind: str = field(compare=False)
-    data: tuple[str, ...] = field(compare=False, default=())
+BENCH = "wait_honesty"
 
 
 @dataclass
-class Customer:
-    case_id: str
-    arrived: float
-    position: int
-    quote_low: float | None = None
-    quote_high: float | None = None
-    naive: float | None = None
-    joined: float | None = None
+class Run:
+    customers: list[Customer]
+    promised: list[tuple[float, float | None]]  # per left message: promised by, answered at
+    rule: bool  # the abandonment rule was in the build
+    wall: float
 
 
-class Day:
-    def __init__(self, redis: Redis, rng: random.Random, start: float) -> None:
-        self.rng = rng
-        self.now = start
-        self.start = start
-        self.cases = CaseStore(redis)
-        self.agents = AgentStore(redis, "bench")
-        store = RedisStore(redis)
-        templates = Templates(ROOT / "flows", "en")
-        always = Hours(zone=__import__("zoneinfo").ZoneInfo("UTC"), always_open=True)
-        metrics = Metrics()
-        self.waits = Waits(
-            Conversations(store, EventBus(), "en"),
-            self.cases,
-            self.agents,
-            Outbox(store, metrics),
-            templates,
-            always,
-            load_wait_config(ROOT / "flows"),
-            metrics,
-            clock=lambda: self.now,
-        )
-        self.events: list[Event] = []
-        self.order = 0
-        self.customers: dict[str, Customer] = {}
-        self.capacity = {name: cap for name, cap, _ in AGENTS}
-        self.on_shift: set[str] = set()
-        self.load: dict[str, int] = dict.fromkeys(self.capacity, 0)
-        self.recent_handles: list[float] = []
-        self.pending_pickups: set[str] = set()
-
-    def at(self, when: float, kind: str, *data: str) -> None:
-        self.order += 1
-        heapq.heappush(self.events, Event(when, self.order, kind, data))
-
-    def handle_time(self) -> float:
-        return 60 * HANDLE_MEDIAN_MIN * math.exp(self.rng.gauss(0, HANDLE_SIGMA))
-
-    async def setup(self, day_index: int) -> None:
-        base = self.start + day_index * 24 * 3600
-        for name, capacity, shifts in AGENTS:
-            await self.agents.save(name, {"display_name": name, "capacity": str(capacity)})
-            for begin, end in shifts:
-                self.at(base + begin * 3600, "on", name)
-                self.at(base + end * 3600, "off", name)
-        for hour, rate in enumerate(ARRIVALS_PER_HOUR):
-            t = base + hour * 3600
-            while True:
-                t += self.rng.expovariate(rate / 3600)
-                if t >= base + (hour + 1) * 3600 or t >= base + DAY_HOURS * 3600:
-                    break
-                self.at(t, "arrive")
-
-    async def run(self) -> None:
-        while self.events:
-            event = heapq.heappop(self.events)
-            self.now = event.at
-            await getattr(self, f"on_{event.kind}")(*event.data)
-
-    async def on_on(self, name: str) -> None:
-        self.on_shift.add(name)
-        await self.agents.set_status(name, "available")
-        await self.agents.connected(name, +1)
-        await self.dispatch()
-
-    async def on_off(self, name: str) -> None:
-        # The agent stops taking new conversations and finishes the open ones.
-        self.on_shift.discard(name)
-        await self.agents.set_status(name, "away")
-
-    async def on_arrive(self) -> None:
-        case_id = f"c{self.order}-{self.rng.randrange(10**9)}"
-        fields = {
-            "id": case_id,
-            "conversation_id": case_id,
-            "channel": "widget",
-            "language": "en",
-            "requested_at": f"{self.now:.3f}",
-        }
-        await self.cases.create(case_id, fields, customer_key=case_id)
-        position = await self.cases.position(case_id) or 1
-        customer = Customer(case_id, self.now, position)
-        status = await self.waits.status_of(case_id)
-        if status is not None:
-            await self.waits.record_quote(status)
-            if status.estimate is not None:
-                customer.quote_low = status.estimate.low
-                customer.quote_high = status.estimate.high
-        agents_on = sum(1 for a in self.on_shift) or 1
-        mean = statistics.fmean(self.recent_handles[-200:]) if self.recent_handles else 480.0
-        customer.naive = position * mean / agents_on
-        self.customers[case_id] = customer
-        await self.dispatch()
-
-    async def dispatch(self) -> None:
-        """Auto-assignment: the oldest waiting customer to the least-loaded agent with room."""
-        for case_id, _ in await self.cases.queue():
-            if case_id in self.pending_pickups:
-                continue
-            free = sorted(a for a in self.on_shift if self.load[a] < self.capacity[a])
-            if not free:
-                return
-            agent = min(free, key=lambda a: self.load[a] / self.capacity[a])
-            self.load[agent] += 1
-            self.pending_pickups.add(case_id)
-            self.at(self.now + self.rng.uniform(*PICKUP), "pickup", case_id, agent)
-
-    async def on_pickup(self, case_id: str, agent: str) -> None:
-        self.pending_pickups.discard(case_id)
-        result = await self.cases.claim(case_id, agent, self.capacity[agent] + 1, now=self.now)
-        assert result == 1, result
-        self.customers[case_id].joined = self.now
-        self.at(self.now + self.handle_time(), "close", case_id, agent)
-
-    async def on_close(self, case_id: str, agent: str) -> None:
-        joined = self.customers[case_id].joined or self.now
-        self.recent_handles.append(self.now - joined)
-        await self.cases.release(
-            case_id, agent, {"state": "closed", "closed_at": f"{self.now:.3f}"}
-        )
-        self.load[agent] -= 1
-        await self.dispatch()
-
-
-def score(pairs: list[tuple[float, float, float]]) -> tuple[float, float, float, float]:
-    """(share kept, median upper/actual, MAE of midpoint, MAE of upper end) in minutes."""
-    kept = sum(1 for _, high, actual in pairs if actual <= high) / len(pairs)
-    ratios = [high / actual for _, high, actual in pairs if actual > 0]
-    mid_err = statistics.fmean(abs((low + high) / 2 - actual) for low, high, actual in pairs)
-    high_err = statistics.fmean(abs(high - actual) for _, high, actual in pairs)
-    return kept, statistics.median(ratios), mid_err / 60, high_err / 60
-
-
-async def simulate(days: int, seed: int) -> tuple[list[Customer], int, float]:
-    """One run of `days` simulated days; the quoted customers, how many arrived, wall time."""
-    with tempfile.TemporaryDirectory() as tmp:
-        embedded = EmbeddedRedis(Path(tmp))
-        redis = Redis.from_url(await embedded.start())
+async def simulate(redis_url: str, days: int, hours: float, seed: int) -> Run:
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.flushdb()
+        desk = FrontDesk(redis, random.Random(seed), days, hours)
         began = time.perf_counter()
-        try:
-            day = Day(redis, random.Random(seed), start=1_900_000_000.0)
-            for index in range(days):
-                await day.setup(index)
-            await day.run()
-        finally:
-            await redis.aclose()
-            await embedded.stop()
-    quoted = [
-        c for c in day.customers.values() if c.joined is not None and c.quote_high is not None
-    ]
-    return quoted, len(day.customers), time.perf_counter() - began
+        await desk.run()
+        wall = time.perf_counter() - began
+        promised = []
+        for case_id in desk.messages:
+            row = await desk.cases.get(case_id)
+            by = float(row.get("promised_reply_at") or 0)
+            promised.append((by, desk.answered.get(case_id)))
+    finally:
+        await redis.aclose()
+    return Run(list(desk.customers.values()), promised, desk.sweep is not None, wall)
 
 
-def pairs(customers: list[Customer]) -> dict[str, list[tuple[float, float, float]]]:
-    ours = [
-        (c.quote_low or 0.0, c.quote_high or 0.0, (c.joined or 0) - c.arrived) for c in customers
-    ]
-    return {
-        # What the customer read: the upper end rounded up as shown (Estimate.shown_high).
-        "frontdesk, as shown to customers": [
-            (60 * math.floor(low / 60), float(Estimate(low, high).shown_high), actual)
-            for low, high, actual in ours
-        ],
-        "frontdesk, raw estimate (unrounded)": ours,
-        "naive baseline (pos x mean / agents)": [
-            (c.naive or 0.0, c.naive or 0.0, (c.joined or 0) - c.arrived) for c in customers
-        ],
-    }
+def wait_of(customer: Customer) -> float | None:
+    """How long the customer waited in line, until a person opened the chat or they left it."""
+    end = customer.joined or customer.out_of_line or customer.left
+    return None if end is None else end - customer.arrived
 
 
-def line(label: str, scored: list[tuple[float, float, float]]) -> str:
-    kept, ratio, mid, high = score(scored)
+def kept(customers: list[Customer]) -> tuple[int, int, int]:
+    """(kept, broken, not counted) of the customers who had a first quote."""
+    counts = [0, 0, 0]
+    for c in customers:
+        high, waited = c.first_high, wait_of(c)
+        if high is None or waited is None:
+            continue
+        if c.joined is not None:
+            counts[0 if waited <= high else 1] += 1
+        else:
+            counts[1 if waited > high else 2] += 1
+    return counts[0], counts[1], counts[2]
+
+
+def served(customers: list[Customer]) -> list[tuple[float, float, float, float]]:
+    """(low, high, naive, actual) in seconds for customers a person served after a quote."""
+    rows = []
+    for c in customers:
+        if c.joined is not None and c.first_high is not None and c.first_low is not None:
+            rows.append((c.first_low, c.first_high, c.naive or 0.0, c.joined - c.arrived))
+    return rows
+
+
+def outcome_line(run: Run) -> str:
+    people = run.customers
+    took = sum(1 for c in people if c.took_message)
+    closed_page = [c for c in people if c.left is not None]
+    by_rule = [c for c in closed_page if c.abandoned]
+    as_message = sum(1 for c in by_rule if c.message_case)
+    found_gone = sum(1 for c in closed_page if not c.abandoned and c.out_of_line is not None)
+    waits = sorted(w for c in people if c.joined is not None and (w := wait_of(c)) is not None)
+    p50 = waits[len(waits) // 2] / 60 if waits else float("nan")
+    p90 = waits[int(len(waits) * 0.9)] / 60 if waits else float("nan")
     return (
-        f"{label:38s} kept {kept:6.1%} | median upper/actual {ratio:5.2f}x | "
-        f"MAE midpoint {mid:5.2f} min | MAE upper {high:5.2f} min"
+        f"{len(people)} arrived, {sum(1 for c in people if c.joined)} served (wait p50 "
+        f"{p50:.1f} min, p90 {p90:.1f} min); {len(closed_page)} closed the page for good: "
+        f"{len(by_rule)} left the line by the abandonment rule ({as_message} as a left "
+        f"message), {found_gone} opened by an agent who found nobody; "
+        f"{sum(1 for c in people if c.offered_message)} offered a message, {took} took it; "
+        f"{run.wall:.1f} s wall"
+    )
+
+
+def report(runs: list[Run]) -> None:
+    people = [c for run in runs for c in run.customers]
+    good, broken, uncounted = kept(people)
+    share = good / max(good + broken, 1)
+    rows = served(people)
+    ratios = [high / actual for _, high, _, actual in rows if actual > 0]
+    ratio = statistics.median(ratios) if ratios else float("nan")
+    mid_mae = statistics.fmean(abs((lo + hi) / 2 - a) for lo, hi, _, a in rows) / 60 if rows else 0
+    high_mae = statistics.fmean(abs(hi - a) for _, hi, _, a in rows) / 60 if rows else 0
+    naive_mae = statistics.fmean(abs(n - a) for _, _, n, a in rows) / 60 if rows else 0
+    naive_ratios = [n / a for _, _, n, a in rows if a > 0]
+    naive_ratio = statistics.median(naive_ratios) if naive_ratios else float("nan")
+    naive_kept = sum(1 for _, _, n, a in rows if a <= n) / max(len(rows), 1)
+    raw = [c.raw_high / (c.joined - c.arrived) for c in people if c.joined and c.raw_high]
+    raw_ratio = statistics.median(raw) if raw else float("nan")
+    promised = [p for run in runs for p in run.promised]
+    in_time = sum(1 for by, at in promised if at is not None and at <= by)
+    print(
+        f"pooled: {len(people)} customers; first quote kept {good}, broken {broken}, "
+        f"not counted {uncounted} (left the line before their quote's upper end, or never "
+        "quoted: nobody online)"
+    )
+    print(
+        f"  served after a quote: {len(rows)}; MAE of the upper end {high_mae:.2f} min, of the "
+        f"midpoint {mid_mae:.2f} min; naive quote: MAE {naive_mae:.2f} min, median "
+        f"naive/actual {naive_ratio:.2f}x, kept {naive_kept:.1%} (served customers only)"
+    )
+    print(
+        f"  the estimate's upper end before it is rounded up for display (whole minutes, 15 s "
+        f"steps under one): median upper/actual {raw_ratio:.2f}x"
+    )
+    figure(
+        BENCH,
+        "waits within the first quote's upper end",
+        f"{share:.1%} ({good} of {good + broken})",
+        f"target >= 85 %: {'met' if share >= 0.85 else 'MISSED'}",
+    )
+    figure(
+        BENCH,
+        "median quoted upper end / actual wait",
+        f"{ratio:.2f}x",
+        f"target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'}; naive quote {naive_ratio:.2f}x",
+    )
+    figure(
+        BENCH,
+        "mean absolute error of the quote (midpoint)",
+        f"{mid_mae:.2f} min",
+        f"naive quote {naive_mae:.2f} min ({mid_mae / naive_mae:.2f}x)" if naive_mae else "n/a",
+    )
+    figure(
+        BENCH,
+        "left messages answered by the promised time",
+        f"{in_time / max(len(promised), 1):.1%} ({in_time} of {len(promised)})",
+        f"{sum(1 for _, at in promised if at is None)} unanswered at the end",
     )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--seeds", default="7,1,2", help="comma-separated; results are pooled")
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--hours", type=float, default=DAY_HOURS, help="opening hours simulated")
+    parser.add_argument("--seeds", default="7,1", help="comma-separated; results are pooled")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 day of 2 hours, one seed: checks that it runs"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.days, args.hours, args.seeds = 1, 2.0, "7"
     seeds = [int(x) for x in args.seeds.split(",")]
-    print(
-        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}"
+    print_header(
+        "wait honesty" + (" (quick: tiny sizes, figures mean little)" if args.quick else "")
     )
+    hours = min(args.hours, DAY_HOURS)
+    expected = sum(ARRIVALS_PER_HOUR[: int(hours)])
     print(
-        f"simulated: {args.days} day(s) of {DAY_HOURS} h per seed, {sum(ARRIVALS_PER_HOUR)} "
-        f"arrivals/day expected, log-normal handle times (median {HANDLE_MEDIAN_MIN} min, sigma "
-        f"{HANDLE_SIGMA}), {len(AGENTS)} agents with shifts and breaks, seeds {seeds}"
+        f"   simulated: {args.days} day(s) of {hours:g} h per seed (~{expected} arrivals a day), "
+        f"{len(AGENTS)} agents on shifts with breaks and unplanned absences, seeds {seeds}"
     )
-    pooled: list[Customer] = []
-    for seed in seeds:
-        quoted, arrived, elapsed = await simulate(args.days, seed)
-        pooled += quoted
-        waits = sorted((c.joined or 0) - c.arrived for c in quoted)
-        p50, p90 = waits[len(waits) // 2] / 60, waits[int(len(waits) * 0.9)] / 60
-        print(
-            f"seed {seed}: {arrived} arrived, {len(quoted)} quoted and served; actual wait "
-            f"p50 {p50:.1f} min, p90 {p90:.1f} min; {elapsed:.1f} s wall"
-        )
-        print(
-            "  "
-            + line(
-                "frontdesk, as shown to customers",
-                pairs(quoted)["frontdesk, as shown to customers"],
-            )
-        )
-    print(f"pooled over {len(seeds)} seeds ({len(pooled)} customers):")
-    for label, scored in pairs(pooled).items():
-        print("  " + line(label, scored))
-    kept, ratio, _, _ = score(pairs(pooled)["frontdesk, as shown to customers"])
-    _, naive_ratio, _, _ = score(pairs(pooled)["naive baseline (pos x mean / agents)"])
-    print(
-        f"FIGURE | wait_honesty | waits within the quoted upper end | {kept:.1%} | "
-        f"target >= 85 %: {'met' if kept >= 0.85 else 'MISSED'}"
-    )
-    print(
-        f"FIGURE | wait_honesty | median quoted upper end / actual wait | {ratio:.2f}x | "
-        f"target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'}; naive baseline {naive_ratio:.2f}x"
-    )
-    print(
-        f"summary: share of waits within the quoted upper end = {kept:.1%} (target >= 85 %); "
-        f"median quoted-upper / actual = {ratio:.2f}x (target <= 1.5x); "
-        f"{'targets met' if kept >= 0.85 and ratio <= 1.5 else 'TARGET MISSED'}"
-    )
+    runs = []
+    with Services(BENCH) as services:
+        redis_url, _ = services.redis()
+        for seed in seeds:
+            run = await simulate(redis_url, args.days, hours, seed)
+            if not runs:
+                print(
+                    "   customers who close the page leave the line by "
+                    + (
+                        "the abandonment rule (frontdesk/core/abandon.py)"
+                        if run.rule
+                        else "NO RULE in this build: they stay in line until an agent opens "
+                        "their chat and finds nobody"
+                    )
+                )
+            runs.append(run)
+            print(f"   seed {seed}: {outcome_line(run)}", flush=True)
+    report(runs)
 
 
 if __name__ == "__main__":
