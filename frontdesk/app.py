@@ -45,6 +45,7 @@ from frontdesk.keys import (
 )
 from frontdesk.mail.web import feedback_page, mail_ctx
 from frontdesk.resources import (
+    address_limits_ctx,
     bot_ctx,
     messenger_ctx,
     redis_ctx,
@@ -202,6 +203,7 @@ def make_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(retention_ctx)  # before anything can open a conversation
+    app.cleanup_ctx.append(address_limits_ctx)  # limits per address, across processes
     if settings.socketio_redis:
         app.cleanup_ctx.append(socketio_redis_ctx)
     app.cleanup_ctx.extend([bot_ctx, router_ctx])

@@ -21,6 +21,7 @@ from frontdesk.channels.messenger import CHANNEL as MESSENGER
 from frontdesk.channels.messenger import MessengerChannel
 from frontdesk.channels.messenger_api import MessengerApi
 from frontdesk.channels.safeguards import Safeguards
+from frontdesk.channels.shared_limits import SharedLimits
 from frontdesk.channels.telegram import CHANNEL as TELEGRAM
 from frontdesk.channels.telegram import TelegramChannel
 from frontdesk.channels.telegram_api import TelegramApi
@@ -128,6 +129,23 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     sweeps.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sweeps
+
+
+async def address_limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The widget's limits per address and per conversation hold across every gateway process
+    on this Redis (frontdesk.channels.shared_limits)."""
+    addresses = app[ADDRESSES]
+    if app[SETTINGS].rate_limit_per_second <= 0:  # every widget limit is off
+        yield
+        return
+    shared = SharedLimits(app[REDIS])
+    addresses.attach(shared)
+    task = asyncio.create_task(shared.run(addresses.open_counts))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await shared.leave()
 
 
 async def bot_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -76,7 +76,7 @@ def connection_guard(addresses: AddressLimiter, proxies: TrustedProxies) -> Midd
             client, _ = proxies.resolve(request.remote, request.headers)
             if client is not None and client != request.remote:
                 request = request.clone(remote=client)
-        retry_after = addresses.connect(client_key(request))
+        retry_after = await addresses.admit(client_key(request))
         if retry_after:
             log.debug("socket.io: refused a connection from %s", request.remote)
             seconds = max(1, math.ceil(retry_after))

@@ -23,17 +23,14 @@ The client address is the socket's peer, or the X-Forwarded-For client when the 
 TRUSTED_PROXIES (frontdesk.console.proxies), IPv6 by its /64 (frontdesk.console.throttle), so a
 deployment without a proxy is protected too; a proxy's own limits stay a second line.
 
-Where the counts live (decided for issue 20, with issue 21's several processes in view): in the
-process, in memory, all of them. A relayed message may cost at most 3 Redis round trips in all,
-and storing it already takes them; a limit checked in Redis would add one to every message
-(or, as one Lua call combining every bucket, still one more, and the gateway's CPU per round
-trip). In memory a check is a few dictionary look-ups. Across processes this is exact when one
-client address always reaches the same process, which the supported topology gives (nginx
-`ip_hash`, needed anyway for the polling transport's stickiness); a balancer that spreads one
-address over N processes lets it have N times the budget, which the proxy's own per-address
-limits (`limit_req`/`limit_conn`) cap. Connection and conversation creations are rare next to
-messages: when issue 21 wants them exact across processes, they (not messages) may move to
-one Redis script call each, behind `AddressLimiter.connect`/`new_conversation`.
+Where the counts live. A relayed message may cost at most 3 Redis round trips in all, and
+storing it already takes them; a limit checked in Redis would add one to every message. So a
+message is checked against buckets in the process's memory (a few dictionary look-ups), and
+those buckets are reconciled through Redis in the background, once a second for all of them
+(frontdesk.channels.shared_limits, which also writes down the bound across processes).
+Connections and new conversations are rare next to messages: once the gateway has Redis
+(`AddressLimiter.attach`), each is decided by one Redis script call, exactly across processes
+(`admit`, `open_conversation`). Without it (unit tests, Redis down), each process counts alone.
 """
 
 from __future__ import annotations
@@ -42,11 +39,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from frontdesk.channels.shared_limits import MESSAGES_PER_ADDRESS, BucketGroup, SharedLimits
+
 PURGE_EVERY = 60.0  # seconds between sweeps of idle conversations' buckets
 BACKLOG_RETRY = 1.0  # seconds to wait when the conversation's backlog is full
 NOTICE_EVERY = 10.0  # seconds between "slow down" messages to a stock client
 FLOOD_REFUSALS = 50  # refusals in a row that make a connection a flood (the widget waits)
 CONNECTION_RETRY = 5.0  # seconds to wait when an address has all the connections it may open
+ADMITTED_FOR = 10.0  # seconds a connection admitted but never opened still counts
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,95 @@ NO_ADDRESS_LIMITS = AddressLimits(0, Rate(), Rate(), Rate())
 
 
 class AddressLimiter:
-    """The per-address counts of one gateway process (see the module's docstring)."""
+    """The per-address counts of one gateway process, shared with the others once attached
+    to Redis (see the module's docstring)."""
 
     def __init__(self, limits: AddressLimits) -> None:
         self.limits = limits
         self._open: dict[str, int] = {}  # address -> connections open
         self._keys: dict[str, str] = {}  # engine.io sid -> address
+        self._admitted: dict[str, list[float]] = {}  # address -> admitted, not open yet
         self._buckets: tuple[dict[str, TokenBucket], ...] = ({}, {}, {})
         self._purged = time.monotonic()
+        self.shared: SharedLimits | None = None
+        self.groups: list[BucketGroup] = []  # message buckets reconciled through Redis
+        rate = limits.messages
+        if rate.per_second > 0:
+            group = BucketGroup(MESSAGES_PER_ADDRESS, rate.per_second, rate.burst, self._buckets[2])
+            self.groups.append(group)
+
+    def attach(self, shared: SharedLimits) -> None:
+        """From now on the limits hold across every process attached to the same Redis."""
+        self.shared = shared
+        for group in self.groups:
+            shared.share(group)
+
+    def share(self, group: BucketGroup) -> None:
+        """Message buckets of another kind (per conversation) to reconcile through Redis."""
+        self.groups.append(group)
+        if self.shared is not None:
+            self.shared.share(group)
+
+    async def admit(self, address: str) -> float:
+        """Before a new connection's handshake: 0 (admitted, counted as open from now on), or
+        the seconds to wait. Across processes once attached; this process alone otherwise."""
+        limits, shared = self.limits, self.shared
+        if shared is None or not (limits.max_connections or limits.connections.per_second):
+            return self.connect(address)
+        self._admit(address)  # counted before asking, so a sync meanwhile cannot undercount
+        mine = self._open.get(address, 0) + len(self._admitted.get(address, ()))
+        answer = await shared.admit(address, mine, limits, CONNECTION_RETRY)
+        if answer is None:  # Redis cannot say: this process decides alone
+            self._unadmit(address)
+            wait = self.connect(address)
+            if not wait:
+                self._admit(address)
+            return wait
+        wait, level = answer
+        if wait:
+            self._unadmit(address)
+        elif level is not None:  # what the address spent on other processes counts here too
+            now = time.monotonic()
+            bucket = self._bucket(2, limits.messages, address, now)
+            bucket.tokens = min(bucket.tokens, level)
+        return wait
+
+    async def open_conversation(self, address: str) -> float:
+        """A new conversation from `address`: 0 (a token taken), or the seconds to wait."""
+        rate = self.limits.conversations
+        if rate.per_second <= 0:
+            return 0.0
+        if self.shared is not None:
+            wait = await self.shared.take("conv:addr", address, rate.per_second, rate.burst)
+            if wait is not None:
+                return wait
+        return self.new_conversation(address)
+
+    def open_counts(self) -> dict[str, int]:
+        """Connections open or admitted (in the last ADMITTED_FOR seconds) per address."""
+        counts = dict(self._open)
+        stale = time.monotonic() - ADMITTED_FOR
+        for address, times in list(self._admitted.items()):
+            fresh = [t for t in times if t > stale]
+            if len(fresh) != len(times):
+                self._set_admitted(address, fresh)
+            if fresh:
+                counts[address] = counts.get(address, 0) + len(fresh)
+        return counts
+
+    def _admit(self, address: str) -> None:
+        self._set_admitted(address, [*self._admitted.get(address, ()), time.monotonic()])
+
+    def _unadmit(self, address: str) -> None:
+        self._set_admitted(address, self._admitted.get(address, [])[1:])
+
+    def _set_admitted(self, address: str, times: list[float]) -> None:
+        if times:
+            self._admitted[address] = times
+        else:
+            self._admitted.pop(address, None)
+        if self.shared is not None:
+            self.shared.changed(address)
 
     def connect(self, address: str, now: float | None = None) -> float:
         """Before a new connection's handshake: 0 and a token taken, or the seconds to wait
@@ -126,6 +207,10 @@ class AddressLimiter:
         if key not in self._keys:
             self._keys[key] = address
             self._open[address] = self._open.get(address, 0) + 1
+            if address in self._admitted:
+                self._unadmit(address)  # now counted as open
+            elif self.shared is not None:
+                self.shared.changed(address)
 
     def closed(self, key: str) -> None:
         address = self._keys.pop(key, None)
@@ -136,6 +221,8 @@ class AddressLimiter:
             self._open[address] = left
         else:
             self._open.pop(address, None)
+        if self.shared is not None:
+            self.shared.changed(address)
 
     def open_connections(self, address: str) -> int:
         return self._open.get(address, 0)
@@ -146,14 +233,14 @@ class AddressLimiter:
         bucket = self._bucket(which, rate, address, time.monotonic() if now is None else now)
         wait = bucket.wait()
         if not wait:
-            bucket.tokens -= 1
+            bucket.take()
         return wait
 
     def _bucket(self, which: int, rate: Rate, address: str, now: float) -> TokenBucket:
         if now - self._purged > PURGE_EVERY:
             self._purged = now
             for buckets in self._buckets:
-                for key in [k for k, b in buckets.items() if b.full_at() <= now]:
+                for key in [k for k, b in buckets.items() if b.idle(now)]:
                     del buckets[key]
         buckets = self._buckets[which]
         bucket = buckets.get(address)
@@ -165,7 +252,7 @@ class AddressLimiter:
 
 
 class TokenBucket:
-    __slots__ = ("burst", "quiet_until", "rate", "refusals", "stamp", "tokens")
+    __slots__ = ("burst", "quiet_until", "rate", "refusals", "stamp", "tokens", "used")
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate = rate
@@ -174,6 +261,11 @@ class TokenBucket:
         self.stamp = now
         self.quiet_until = 0.0  # no "slow down" notice to a stock client before then
         self.refusals = 0  # in a row (a connection's bucket)
+        self.used = 0  # tokens taken since the last reconciliation through Redis
+
+    def take(self) -> None:
+        self.tokens -= 1
+        self.used += 1
 
     def refill(self, now: float) -> None:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
@@ -185,6 +277,10 @@ class TokenBucket:
 
     def full_at(self) -> float:
         return self.stamp + (self.burst - self.tokens) / self.rate
+
+    def idle(self, now: float) -> bool:
+        """Full again and nothing left to reconcile: as good as new, so it may be forgotten."""
+        return self.full_at() <= now and not self.used and self.quiet_until <= now
 
 
 class RateLimiter:
@@ -204,6 +300,11 @@ class RateLimiter:
         self._address_of: dict[str, str] = {}  # connection -> its client address
         self._pending_of = pending
         self._purged = time.monotonic()
+        self._shared_conversations: BucketGroup | None = None
+        if addresses is not None and limits.per_second > 0:  # a conversation's tabs, everywhere
+            group = BucketGroup("msg:conv", limits.per_second, limits.burst, self._conversations)
+            addresses.share(group)
+            self._shared_conversations = group
 
     def bind(self, sid: str, address: str) -> None:
         """The connection `sid` comes from `address` (until unbind)."""
@@ -213,13 +314,28 @@ class RateLimiter:
     def unbind(self, sid: str) -> None:
         self._address_of.pop(sid, None)
 
-    def new_conversation(self, sid: str) -> float:
+    async def session(self, sid: str, conversation_id: str, resumed: bool) -> float:
+        """A session_request. A new conversation takes a token from its address's bucket: 0,
+        or the seconds to wait (nothing taken). A resumed one brings along what its tabs on
+        other processes spent (one Redis call), then 0."""
+        if not resumed:
+            return await self.new_conversation(sid)
+        group = self._shared_conversations
+        shared = self.addresses.shared if self.addresses is not None else None
+        if group is not None and shared is not None:
+            level = await shared.level(group, conversation_id)
+            if level is not None:
+                bucket = self._bucket(self._conversations, conversation_id, time.monotonic())
+                bucket.tokens = min(bucket.tokens, level)
+        return 0.0
+
+    async def new_conversation(self, sid: str) -> float:
         """For a session_request that opens a new conversation: 0 and a token taken from the
         connection's address, or the seconds to wait (nothing taken)."""
         address = self._address_of.get(sid)
         if address is None or self.addresses is None:
             return 0.0
-        return self.addresses.new_conversation(address)
+        return await self.addresses.open_conversation(address)
 
     def check(self, sid: str, conversation_id: str, now: float | None = None) -> float:
         """0 and a token taken from every bucket (the connection's, the conversation's and
@@ -273,9 +389,9 @@ class RateLimiter:
         if wait > 0:
             return wait
         connection.tokens -= 1
-        conversation.tokens -= 1
+        conversation.take()
         if shared is not None:
-            shared.tokens -= 1
+            shared.take()
         return 0.0
 
     def flooding(self, sid: str) -> bool:
@@ -296,11 +412,7 @@ class RateLimiter:
         told that a connection closed or a conversation went quiet)."""
         self._purged = now
         for buckets in (self._connections, self._conversations):
-            full = [
-                key
-                for key, bucket in buckets.items()
-                if bucket.full_at() <= now and bucket.quiet_until <= now
-            ]
+            full = [key for key, bucket in buckets.items() if bucket.idle(now)]
             for key in full:
                 del buckets[key]
 
