@@ -1304,19 +1304,41 @@
     });
   }
 
+  // When a server process dies, all its widgets lose their connection at the same moment. They
+  // come back spread out, not in one wave that knocks the next process over: socket.io-client's
+  // exponential back-off (1 s, doubling, at most 15 s) with each delay drawn at random within
+  // +-75 % of it, and a refused session_request is asked again after its retry_after, jittered.
+  const RECONNECT = { reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 15000, randomizationFactor: 0.75 };
+  const jittered = (ms) => ms * (0.5 + Math.random()); // 50 % to 150 % of ms
+
+  function requestSession(lastSeq) {
+    if (!socket || !socket.connected) return;
+    socket.emit(
+      'session_request',
+      {
+        session_id: sessionId,
+        resume_token: resumeToken || null,
+        last_seq: lastSeq,
+        customData: buildCustomData(),
+        frontdesk: 1, // announces frontdesk's widget: the server then sends its extras
+      },
+      (ack) => {
+        const error = ack && ack.ok === false ? ack.error || {} : null;
+        if (error && error.code === 'rate_limited') {
+          const wait = Math.min(Math.max(Number(error.retry_after) || 1, 0.2) * 1000, MAX_HOLD_MS);
+          setTimeout(() => requestSession(lastSeq), jittered(wait));
+        }
+      },
+    );
+  }
+
   function connect(io) {
-    socket = io(SERVER.origin, { path: SERVER.base + '/socket.io', reconnection: true, reconnectionDelayMax: 10000 });
+    socket = io(SERVER.origin, { path: SERVER.base + '/socket.io', ...RECONNECT });
 
     socket.on('connect', () => {
       ready = false;
       setConnectionNote(false);
-      socket.emit('session_request', {
-        session_id: sessionId,
-        resume_token: resumeToken || null,
-        last_seq: everConnected ? maxSeq : 0,
-        customData: buildCustomData(),
-        frontdesk: 1, // announces frontdesk's widget: the server then sends its extras
-      });
+      requestSession(everConnected ? maxSeq : 0);
       everConnected = true;
     });
 
@@ -1333,7 +1355,7 @@
       agentTyping = null;
       renderTyping();
       setConnectionNote(true);
-      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 3000);
+      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), jittered(3000));
     });
 
     socket.on('connect_error', () => setConnectionNote(true));
