@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
-    from frontdesk.channels.ratelimit import AddressLimits, TokenBucket
+    from frontdesk.channels.address_limits import AddressLimits
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,38 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600000)
 return 0
 """
 )
+
+
+class TokenBucket:
+    __slots__ = ("burst", "quiet_until", "rate", "refusals", "stamp", "tokens", "used")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = now
+        self.quiet_until = 0.0  # no "slow down" notice to a stock client before then
+        self.refusals = 0  # in a row (a connection's bucket)
+        self.used = 0  # tokens taken since the last reconciliation through Redis
+
+    def take(self) -> None:
+        self.tokens -= 1
+        self.used += 1
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait(self) -> float:
+        """Seconds until a token is there (0: there is one now); after refill()."""
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def full_at(self) -> float:
+        return self.stamp + (self.burst - self.tokens) / self.rate
+
+    def idle(self, now: float) -> bool:
+        """Full again and nothing left to reconcile: as good as new, so it may be forgotten."""
+        return self.full_at() <= now and not self.used and self.quiet_until <= now
 
 
 @dataclass
