@@ -122,9 +122,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when Redis and every Rasa server answer (and, with SOCKETIO_REDIS=on, this process's
-    Socket.IO Redis listener hears its own heartbeat); 503 naming what is down. Every
-    dependency is checked at once, each within HEALTH_TIMEOUT."""
+    """200 when Redis and a Rasa server answer (and, with SOCKETIO_REDIS=on, this process's
+    Socket.IO Redis listener hears its own heartbeat); 503 naming what is down. A Rasa of
+    several that does not answer is named under `degraded` (the others take its
+    conversations: frontdesk.botclient), so a balancer does not take every gateway out for it.
+    Every dependency is checked at once, each within HEALTH_TIMEOUT."""
     redis_check = asyncio.wait_for(request.app[STORE].ping(), HEALTH_TIMEOUT)
     rasa_check = request.app[BOT].status(HEALTH_TIMEOUT)
     redis_result, rasa = await asyncio.gather(redis_check, rasa_check, return_exceptions=True)
@@ -135,9 +137,11 @@ async def health(request: web.Request) -> web.Response:
         "redis": redis_ok,
         "rasa": {url: "error" not in v for url, v in rasa.items()},
     }
-    down = ([] if redis_ok else ["redis"]) + [
-        f"rasa {url}: {v['error']}" for url, v in rasa.items() if "error" in v
-    ]
+    rasa_down = [f"rasa {url}: {v['error']}" for url, v in rasa.items() if "error" in v]
+    some_rasa = len(rasa_down) < len(rasa)
+    down = ([] if redis_ok else ["redis"]) + ([] if some_rasa else rasa_down)
+    if some_rasa and rasa_down:
+        body["degraded"] = rasa_down
     if request.app[SETTINGS].socketio_redis:
         deaf = listener_problem(request.app)
         body["socketio_redis"] = deaf is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -16,8 +17,18 @@ from frontdesk.errors import BotUnavailable
 log = logging.getLogger(__name__)
 
 
+DOWN_FOR = 5.0  # seconds a Rasa that could not be reached goes to the back of the line
+
+
+class Unreachable(BotUnavailable):
+    """Nothing answered at the Rasa URL (refused, reset, gone mid-request): the turn did not
+    complete there, so another Rasa may take it."""
+
+
 class BotClient:
-    """Talks to one or more Rasa servers; a conversation always goes to the same one."""
+    """Talks to one or more Rasa servers; a conversation always goes to the same one while it
+    answers, and to the next one when it cannot be reached. The Rasa servers share their
+    tracker store (bot/endpoints.sentinel.yml), so the next one knows the conversation."""
 
     def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str], timeout: float) -> None:
         if not urls:
@@ -25,10 +36,18 @@ class BotClient:
         self._session = session
         self.urls = tuple(urls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._down_until: dict[str, float] = {}
 
     def url_for(self, conversation_id: str) -> str:
         """Sticky choice: the same conversation lands on the same Rasa server."""
         return self.urls[zlib.crc32(conversation_id.encode()) % len(self.urls)]
+
+    def _order(self, conversation_id: str) -> list[str]:
+        """The sticky Rasa, then the others in turn; those unreachable a moment ago last."""
+        first = zlib.crc32(conversation_id.encode()) % len(self.urls)
+        order = [*self.urls[first:], *self.urls[:first]]
+        now = time.monotonic()
+        return sorted(order, key=lambda url: self._down_until.get(url, 0.0) > now)
 
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
@@ -38,8 +57,17 @@ class BotClient:
         body: dict[str, Any] = {"sender": conversation_id, "message": text}
         if metadata:
             body["metadata"] = metadata
-        url = f"{self.url_for(conversation_id)}/webhooks/frontdesk/webhook"
-        result = await self._request("POST", url, body)
+        order = self._order(conversation_id) if len(self.urls) > 1 else self.urls
+        for index, base in enumerate(order):
+            url = f"{base}/webhooks/frontdesk/webhook"
+            try:
+                result = await self._request("POST", url, body)
+                break
+            except Unreachable as exc:
+                self._down_until[base] = time.monotonic() + DOWN_FOR
+                if index == len(order) - 1:
+                    raise
+                log.warning("%s; trying %s", exc, order[index + 1])
         if not isinstance(result, dict) or not isinstance(result.get("messages"), list):
             raise BotUnavailable(f"Rasa answered an unexpected body from {url}")
         messages = [m for m in result["messages"] if isinstance(m, dict)]
@@ -72,5 +100,7 @@ class BotClient:
                 return await resp.json(content_type=None)
         except TimeoutError as exc:
             raise BotUnavailable(f"Rasa did not answer {url} in time") from exc
+        except aiohttp.ClientConnectionError as exc:
+            raise Unreachable(f"Rasa could not be reached at {url}: {exc}") from exc
         except (aiohttp.ClientError, ValueError) as exc:
             raise BotUnavailable(f"Rasa could not be reached at {url}: {exc}") from exc

@@ -120,6 +120,8 @@ def nginx_conf(prefix: Path, port: int, gateways: list[int], limits: NginxLimits
         "    }\n"
         "    server {\n"
         f"        listen 127.0.0.1:{port};\n"
+        # Which gateway process answered (tests and benches place clients by it).
+        "        add_header X-Frontdesk-Upstream $upstream_addr always;\n"
         f"        include {prefix / 'frontdesk-locations.conf'};\n"
         "    }\n"
         "}\n"

@@ -68,14 +68,17 @@ class Cluster:
         gateway_env: Mapping[str, str] | None = None,
         nginx_limits: NginxLimits | None = None,
         model: Path | None = None,
+        gateway_command: Sequence[str] = (),
     ) -> None:
-        """rasa_urls: use these Rasa servers instead of starting `rasa` of our own."""
+        """rasa_urls: use these Rasa servers instead of starting `rasa` of our own.
+        gateway_command: what runs server.py (default this Python; a bench's meter)."""
         self.directory = directory.resolve()
         self.ports = ports or Ports.free(gateways, 0 if rasa_urls else rasa)
         self._external_rasa = tuple(u.rstrip("/") for u in rasa_urls)
         self._gateway_env = dict(gateway_env or {})
         self._limits = nginx_limits or NginxLimits()
         self._model = model
+        self._gateway_command = list(gateway_command) or [sys.executable]
         self.children: dict[str, Child] = {}
         self._started = False
 
@@ -113,6 +116,11 @@ class Cluster:
     def sentinels(self) -> str:
         """REDIS_SENTINELS: host:port,host:port,…"""
         return ",".join(f"127.0.0.1:{p}" for p in self.ports.sentinels)
+
+    @property
+    def secret_key(self) -> str:
+        """The gateways' SECRET_KEY (tests sign agents' console tokens with it)."""
+        return (self.directory / "secret.key").read_text().strip()
 
     def redis_env(self) -> dict[str, str]:
         """What a gateway, a CLI or a Rasa needs to find Redis."""
@@ -155,14 +163,12 @@ class Cluster:
         raise ClusterError("no sentinel answers: the primary is unknown")
 
     def wait_failover(self, old: str, timeout: float = 60.0) -> float:
-        """Seconds until the sentinels name a primary other than `old` and it takes writes."""
+        """Seconds until every sentinel that answers names one primary other than `old`, up
+        (what a client asking any of them needs), and that primary takes writes."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
-            try:
-                now = self.primary()
-            except ClusterError:
-                now = old
-            if now != old:
+            now = self._agreed_primary()
+            if now is not None and now != old:
                 client = redis_client(self.port_of(now))
                 try:
                     client.set("frontdesk:cluster:failover-probe", "1")
@@ -173,6 +179,24 @@ class Cluster:
                     client.close()
             time.sleep(0.1)
         raise ClusterError(f"the sentinels did not replace {old} in {timeout:.0f} s")
+
+    def _agreed_primary(self) -> str | None:
+        """The primary all answering sentinels name and see up; None while they differ."""
+        named: set[int] = set()
+        for port in self.ports.sentinels:
+            client = redis_client(port, 1.0)
+            try:
+                state = client.sentinel_master(MASTER)
+            except (redis.RedisError, OSError):
+                continue
+            finally:
+                client.close()
+            if not isinstance(state, dict) or state.get("is_sdown") or state.get("is_odown"):
+                return None
+            named.add(int(state["port"]))
+        if len(named) != 1:
+            return None
+        return self.redis_names[self.ports.redis.index(named.pop())]
 
     # --- life cycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -191,7 +215,7 @@ class Cluster:
             self._start_now(*self.sentinel_names)
             for name in self.rasa_names:  # the slow part starts first, in parallel
                 self.children[name].spawn()
-            self._start_now(*self.gateway_names, "nginx")
+            self._start_now(*self.gateway_names, *(["nginx"] if "nginx" in self.children else []))
             self._wait(*self.rasa_names)
         except BaseException:
             self.stop()
@@ -333,13 +357,17 @@ class Cluster:
         ):
             self.children[name] = Child(
                 name,
-                [sys.executable, str(ROOT / "server.py"), "gateway"],
+                [*self._gateway_command, str(ROOT / "server.py"), "gateway"],
                 logs / f"{name}.log",
                 answers(f"{url}/healthz"),
                 cwd=ROOT,
                 env={**env, "PORT": str(port)},
                 start_timeout=GATEWAY_START,
             )
+        if self.ports.gateways:
+            self._prepare_nginx(logs)
+
+    def _prepare_nginx(self, logs: Path) -> None:
         prefix = self.directory / "nginx"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)

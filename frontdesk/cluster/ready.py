@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import urllib.error
@@ -126,3 +127,20 @@ def sentinel_ready(port: int, replicas: int, sentinels: int) -> Callable[[], boo
             client.close()
 
     return ready
+
+
+def upstream_for(nginx_port: int, source: str) -> int:
+    """The gateway port nginx sends a client at address `source` (127.0.0.N) to: it hashes the
+    client's address, and the launcher's nginx names the process it chose in a header."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", nginx_port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        upstream = resp.getheader("X-Frontdesk-Upstream") or ""
+    finally:
+        conn.close()
+    # "127.0.0.1:8081" (or, after a failed try, "127.0.0.1:8081, 127.0.0.1:8082": the last).
+    return int(upstream.rsplit(",", 1)[-1].rsplit(":", 1)[-1])
