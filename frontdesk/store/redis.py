@@ -66,6 +66,13 @@ end
 return {created, redis.call('HGETALL', KEYS[1]), length}
 """
 
+# KEYS[1] transcript list; ARGV[1] after this seq, ARGV[2] at most this many (the last ones).
+# {the first entry's index, the entries}: one round trip.
+_HISTORY = """
+local start = math.max(tonumber(ARGV[1]), redis.call('LLEN', KEYS[1]) - tonumber(ARGV[2]))
+return {start, redis.call('LRANGE', KEYS[1], start, -1)}
+"""
+
 # KEYS[1] the conversation's e-mail set, KEYS[2] its hash; ARGV addresses. The set expires with
 # the hash (an empty conversation's TTL).
 _INDEX = """
@@ -191,6 +198,7 @@ class RedisStore:
         self._append = redis.register_script(_APPEND)
         self._transition = redis.register_script(_TRANSITION)
         self._open = redis.register_script(_OPEN)
+        self._history = redis.register_script(_HISTORY)
         self._index = redis.register_script(_INDEX)
         self._delete = redis.register_script(_DELETE)
 
@@ -216,9 +224,10 @@ class RedisStore:
         self, conversation_id: str, after_seq: int = 0, limit: int = 500
     ) -> list[dict[str, Any]]:
         with redis_errors("could not read the transcript"):
-            total = int(await self.redis.llen(_key(conversation_id, "log")))
-            start = max(after_seq, total - limit)
-            raw = await self.redis.lrange(_key(conversation_id, "log"), start, -1)
+            found, raw = await self._history(
+                keys=[_key(conversation_id, "log")], args=[after_seq, limit]
+            )
+        start = int(found)
         entries = []
         for offset, item in enumerate(raw):
             entry: dict[str, Any] = json.loads(item)
