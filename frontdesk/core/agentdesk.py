@@ -154,7 +154,9 @@ class AgentDesk:
             raise DeskError("unknown_case", "that conversation does not exist")
         if case.get("agent") == agent and case.get("state") == CaseState.AGENT:
             return case
-        readable = (CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED)
+        readable = (
+            CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED, CaseState.ABANDONED
+        )
         if allow_queued and case.get("state") in readable:
             return case
         raise DeskError("not_yours", "this conversation is not assigned to you")
