@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
@@ -41,7 +41,9 @@ class AgentDesk:
         bus: EventBus,
         files: FileStore | None = None,
         links: FileLinks | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.files = files
         self.links = links
         self.conversations = conversations
@@ -81,7 +83,7 @@ class AgentDesk:
         """The live queue, oldest request first. Left messages are not in it: they are the
         offline inbox (frontdesk.core.inbox), answered by e-mail."""
         waiting = await self.cases.queue()
-        now = time.time()
+        now = self.clock()
         rows = await self.cases.get_many([case_id for case_id, _ in waiting])
         return [queue_item(row, now) for row in rows]
 
@@ -154,9 +156,7 @@ class AgentDesk:
             raise DeskError("unknown_case", "that conversation does not exist")
         if case.get("agent") == agent and case.get("state") == CaseState.AGENT:
             return case
-        readable = (
-            CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED, CaseState.ABANDONED
-        )
+        readable = (CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED, CaseState.ABANDONED)
         if allow_queued and case.get("state") in readable:
             return case
         raise DeskError("not_yours", "this conversation is not assigned to you")
@@ -218,7 +218,7 @@ class AgentDesk:
             await self._held(agent, case_id)
             raise DeskError("not_yours", "this conversation is not assigned to you") from None
         self._remember_replying(agent, case_id, case)
-        now = time.time()
+        now = self.clock()
         first: float | None = None
         if not case.get("first_reply_at"):
             if await self.cases.set_once(case_id, "first_reply_at", f"{now:.3f}"):
@@ -245,7 +245,7 @@ class AgentDesk:
         if not text or len(text) > MAX_NOTE:
             raise DeskError("bad_note", f"a note needs 1 to {MAX_NOTE} characters")
         await self._held(agent, case_id)
-        note = {"ts": time.time(), "agent": agent, "text": text}
+        note = {"ts": self.clock(), "agent": agent, "text": text}
         await self.cases.add_note(case_id, note)
         return note
 
@@ -334,7 +334,7 @@ class AgentDesk:
             agent,
             {
                 "state": CaseState.CLOSED.value,
-                "closed_at": f"{time.time():.3f}",
+                "closed_at": f"{self.clock():.3f}",
                 "end_seq": str(end_seq),
             },
         )
@@ -346,7 +346,7 @@ class AgentDesk:
         no closing line and no survey in a chat the customer is not in."""
         conversation_id = case["conversation_id"]
         end_seq = await self.store.last_seq(conversation_id)
-        closed = {"state": CaseState.CLOSED.value, "closed_at": f"{time.time():.3f}"}
+        closed = {"state": CaseState.CLOSED.value, "closed_at": f"{self.clock():.3f}"}
         await self.cases.release(case["id"], agent, {**closed, "end_seq": str(end_seq), **fields})
         await self.conversations.message_done(conversation_id, case["id"], agent)
 

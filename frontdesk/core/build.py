@@ -79,7 +79,7 @@ def build_core(
     `secret`, pointing at `base_url`); mail_sending: SMTP is set up, answers may be written;
     files, file_links: where photos and files are kept, and their signed links."""
     bus = EventBus()
-    conversations = Conversations(store, bus, templates.default_language)
+    conversations = Conversations(store, bus, templates.default_language, clock)
     later = Later()
     outbox = Outbox(store, metrics, later)
     waits = Waits(
@@ -109,6 +109,7 @@ def build_core(
         bus,
         files=files,
         links=file_links,
+        clock=clock,
     )
     turns = Turns(ledger, store, process_id, later)
     router = Router(

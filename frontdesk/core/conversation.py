@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -256,7 +256,14 @@ class TransitionRefused(FrontdeskError):
 class Conversations:
     """The only writer of a conversation's state. Each method is one transition."""
 
-    def __init__(self, store: Store, bus: EventBus, default_language: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        default_language: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
         self.store = store
         self.bus = bus
         self.default_language = default_language
@@ -286,7 +293,7 @@ class Conversations:
         transcript's length: one round trip to the store. `new_fields` are set where missing
         (as every field of a new conversation), never overwritten."""
         fields = {"channel": channel, "language": language, "state": State.BOT.value}
-        fields["created_at"] = f"{time.time():.3f}"
+        fields["created_at"] = f"{self.clock():.3f}"
         result = await self.store.open_conversation(
             conversation_id, {**fields, **(new_fields or {})}, details
         )

@@ -7,7 +7,6 @@ A case is one handoff. It carries what the bot understood so the agent never ask
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -162,7 +161,7 @@ class Handoff:
             "reason": reason,
             "reason_detail": detail or self.flows.reasons.get(reason, reason),
             "summary": summary or self.flows.reasons.get(reason, reason),
-            "requested_at": f"{time.time():.3f}",
+            "requested_at": f"{self.waits.clock():.3f}",
             "start_seq": str(conversation.segment_start),
             "handoff_seq": str(await self.store.last_seq(conversation.id)),
             "channel": conversation.channel,
@@ -184,7 +183,7 @@ class Handoff:
         took the case a moment ago, or there was nothing to cancel)."""
         if not conversation.waiting or not await self.cases.dequeue(conversation.case_id):
             return None
-        closed = {"state": CaseState.CANCELLED.value, "closed_at": f"{time.time():.3f}"}
+        closed = {"state": CaseState.CANCELLED.value, "closed_at": f"{self.waits.clock():.3f}"}
         await self.cases.update(conversation.case_id, closed)
         return await self.conversations.cancel_request(conversation)
 

@@ -4,7 +4,6 @@ an e-mail address, the message, a stated reply time, and a case agents answer by
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -123,5 +122,5 @@ class LeaveMessage:
             "reason_detail": conversation.leave.detail,
             "promised_reply_by": when["reply_by"],
             "promised_reply_at": when["reply_at"],
-            "left_at": f"{time.time():.3f}",
+            "left_at": f"{self.waits.clock():.3f}",
         }
