@@ -217,10 +217,10 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = core.outbox
     app[LATER] = core.later
     heartbeat = asyncio.create_task(_heartbeat(agent_store))
-    # Waiting customers whose pages are gone leave the line (core/abandon.py). A lone process
-    # knows every page: those of the previous run are gone until they reconnect.
-    lone = not settings.socketio_redis
-    abandonment = asyncio.create_task(core.abandonment.run(lone_process=lone))
+    # Waiting customers whose pages are gone leave the line (core/abandon.py); this process
+    # says, at every sweep, which conversations have a page here.
+    router.watch_pages(lambda: list(widget.pages))
+    abandonment = asyncio.create_task(core.abandonment.run())
     yield
     heartbeat.cancel()
     abandonment.cancel()

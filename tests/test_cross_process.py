@@ -471,3 +471,40 @@ async def test_a_live_process_answers_the_turns_of_one_that_was_killed(
     replies = [e for e in history if e.get("in_reply_to") == ack["seq"]]
     assert [e["seq"] for e in replies] == [answer["seq"]]  # answered once, by B
     assert "answering 1 turn(s) a stopped gateway process left" in b.log.read_text()
+
+
+@pytest.mark.rasa
+async def test_a_customer_leaves_the_line_only_when_no_process_holds_a_page(
+    deployment: Deployment,
+) -> None:
+    """The abandonment rule across processes: closing the tab on one process while another
+    process holds a tab keeps the place; closing both takes the customer out of the line."""
+    waits = deployment.flows / "waits.yml"
+    waits.write_text(
+        waits.read_text()
+        .replace("abandon_after_seconds: 180", "abandon_after_seconds: 3")
+        .replace("min_interval_seconds: 15", "min_interval_seconds: 0")
+    )
+    a, b = await deployment.start(2)
+    await deployment.agent(a, capacity=1)
+    holder = await deployment.customer(a)
+    await ask_for_a_person(holder)  # takes the agent's one slot (or waits first)
+    customer = await deployment.customer(a)
+    await ask_for_a_person(customer)
+    other_tab = await deployment.customer(b, customer.session_id)
+    redis = open_redis(deployment.redis_url)
+    try:
+        await customer.close()  # process a holds no page of it any more; b does
+        # Several sweeps of both processes go by (each sweeps at least every 1 s here).
+        await asyncio.sleep(6)  # the rule's own time passing, not synchronisation
+        conversation = await RedisStore(redis).get_conversation(customer.session_id)
+        assert conversation["state"] == "queued"
+        await other_tab.close()
+
+        async def gone() -> bool:
+            raw = await RedisStore(redis).get_conversation(customer.session_id)
+            return raw.get("state") == "bot"
+
+        await eventually(gone, 30)
+    finally:
+        await redis.aclose()

@@ -68,6 +68,9 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         self.history_limit = history_limit
         # The first screen (flows/greeting.yml), for frontdesk's widget.
         self.greeting = greeting or Greeting()
+        # The conversations with a page open on this process, and their connections: the
+        # abandonment rule asks (core/abandon.py) which waiting customers are still here.
+        self.pages: dict[str, set[str]] = {}
 
     async def _to_client(self, sid: str, event: str, data: Any) -> None:
         """One event to one client of this process (a handler's answer), straight to its

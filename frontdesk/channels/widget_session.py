@@ -124,8 +124,10 @@ class WidgetSession(WidgetBase):
             await self.leave_room(sid, plain_room(previous))
             await self._page_closed(previous, sid)
         await self.enter_room(sid, session_id if extras else plain_room(session_id))
+        self.pages.setdefault(session_id, set()).add(sid)
         if not opened.created:  # agents see it; a new conversation has no case, no away mark
             await self.router.customer_presence(session_id, True)
+            await self.router.page_opened(session_id)
         await self._to_client(sid, "session_confirm", session_id)
         if extras:  # stock Rasa clients keep their own history and know no extra events
             token = {"session_id": session_id, "token": grant.token}
@@ -155,9 +157,15 @@ class WidgetSession(WidgetBase):
             await self._page_closed(session["session_id"], sid)
 
     async def _page_closed(self, session_id: str, sid: str) -> None:
-        """Agents see when the customer closed the last page with the chat (the console's
-        "Not on the page"). With a manager shared across processes, another process may still
-        hold a page: nothing is said."""
+        """The abandonment rule hears that this process holds no page of the conversation any
+        more (another process may: it says so, core/abandon.py). Agents see when the customer
+        closed the last page with the chat (the console's "Not on the page"); with a manager
+        shared across processes, another process may still hold a page: nothing is said."""
+        here = self.pages.get(session_id, set())
+        here.discard(sid)
+        if not here:  # no page of this conversation left on this process
+            self.pages.pop(session_id, None)
+            await self.router.page_closed(session_id)
         manager = self.server.manager
         if type(manager) is not socketio.AsyncManager:
             return

@@ -12,11 +12,14 @@ it comes, so those customers keep their place while the line moves. A request of
 waiting after `platform_abandon_after_hours` (24 by default, Messenger's standard reply window) is
 closed as abandoned, and the customer is told in the app that they can write again any time.
 
-Presence comes from the widget channel's `CustomerPresence` events (the page opened, or the last
-one closed): a conversation whose pages are gone is marked in the case store with the time. A
-gateway process that starts alone (no Socket.IO manager shared with other processes) marks every
-waiting widget customer away at start-up: their connections died with the previous process, and
-those who are still there reconnect within seconds and clear the mark.
+Presence, across gateway processes: when a process holds no page of a conversation any more the
+widget channel says so and the conversation is marked away in the case store, with the time; a
+page opened clears the mark; and at every sweep each process clears the marks of every
+conversation it holds a page of — so a customer whose other tab is on another process is never
+taken for gone, and a mark left by a process that died is cleared by the one the customer
+reconnected to. A gateway that starts marks every waiting widget customer away (keeping older
+marks): the connections of a process that died are gone with it, and the customers who are still
+there reconnect within seconds.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from frontdesk.core.conversation import (
     Case,
@@ -36,7 +39,6 @@ from frontdesk.core.conversation import (
     Conversations,
     TransitionRefused,
 )
-from frontdesk.core.events import CustomerPresence, EventBus
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.messages import Outbound
 from frontdesk.core.wait_config import WaitConfig
@@ -56,19 +58,27 @@ class Abandonment:
     handoff: Handoff
     config: WaitConfig
     clock: Callable[[], float] = time.time
+    _watchers: list[Callable[[], Iterable[str]]] = field(default_factory=list, repr=False)
 
-    def subscribe(self, bus: EventBus) -> None:
-        bus.subscribe(CustomerPresence, self.presence)
+    async def page_opened(self, conversation_id: str) -> None:
+        await self.cases.mark_back(conversation_id)
 
-    async def presence(self, event: CustomerPresence) -> None:
-        if event.online:
-            await self.cases.mark_back(event.conversation_id)
-        else:
-            await self.cases.mark_away(event.conversation_id, self.clock())
+    async def page_closed(self, conversation_id: str) -> None:
+        await self.cases.mark_away(conversation_id, self.clock())
+
+    def watch(self, here: Callable[[], Iterable[str]]) -> None:
+        """`here` names the conversations with a page open on this process."""
+        self._watchers.append(here)
+
+    async def still_here(self) -> None:
+        """Clear the away marks of every conversation with a page on this process."""
+        here = sorted({c for watcher in self._watchers for c in watcher()})
+        for start in range(0, len(here), 1000):
+            await self.cases.forget_away(here[start : start + 1000])
 
     async def everyone_away(self) -> int:
-        """At the start of a lone process: every waiting widget customer is away until a page
-        of theirs reconnects (an earlier mark is kept)."""
+        """At start-up: every waiting widget customer is away until a page of theirs is seen
+        (an earlier mark is kept)."""
         rows = await self.cases.get_many([case_id for case_id, _ in await self.cases.queue()])
         now = self.clock()
         marked = 0
@@ -158,13 +168,13 @@ class Abandonment:
     def every(self) -> float:
         return max(1.0, min(MAX_SWEEP_EVERY, self.config.abandon_after_seconds / 6))
 
-    async def run(self, lone_process: bool) -> None:
+    async def run(self) -> None:
         """The sweep, forever (a task of the gateway)."""
-        if lone_process:
-            with contextlib.suppress(StoreUnavailable):
-                await self.everyone_away()
+        with contextlib.suppress(StoreUnavailable):
+            await self.everyone_away()
         while True:
             try:
+                await self.still_here()
                 left = await self.sweep()
                 if left:
                     log.info("%d waiting customer(s) left the line (page gone)", left)

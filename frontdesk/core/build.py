@@ -96,6 +96,7 @@ def build_core(
     )
     leave = LeaveMessage(conversations, outbox, templates, waits)
     handoff = Handoff(conversations, store, cases, outbox, templates, flows, waits, leave, bus)
+    abandonment = Abandonment(conversations, cases, handoff, wait_config, clock)
     survey = Survey(conversations, cases, outbox, templates, bus)
     desk = AgentDesk(
         conversations,
@@ -125,10 +126,9 @@ def build_core(
         turns,
         typing_delay,
         CustomerFiles(store, cases, handoff, outbox, templates, bus),
+        pages=abandonment,
     )
     auto_assign = AutoAssign(desk, flows.auto_assign)
-    abandonment = Abandonment(conversations, cases, handoff, wait_config, clock)
-    abandonment.subscribe(bus)
     waits.subscribe(bus)
     auto_assign.subscribe(bus)
     count_events(bus, metrics)

@@ -15,10 +15,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from frontdesk.core.abandon import Abandonment
 from frontdesk.core.conversation import (
     CANCEL_REQUEST,
     LEAVE_MESSAGE,
@@ -92,7 +93,9 @@ class Router:
         turns: Turns,
         typing_delay: float = 0.7,
         files: CustomerFiles | None = None,
+        pages: Abandonment | None = None,
     ) -> None:
+        self.pages = pages  # which waiting customers still have a page (abandonment)
         self.files = files  # photos and files: kept for a person, never sent to the bot
         self.conversations = conversations
         self.store = store
@@ -124,6 +127,21 @@ class Router:
     async def customer_presence(self, conversation_id: str, online: bool) -> None:
         """The customer opened, or closed the last, page with the chat."""
         await self.handoff.customer_presence(conversation_id, online)
+
+    async def page_opened(self, conversation_id: str) -> None:
+        """A page of this conversation is open (again) on this process: still in line."""
+        if self.pages is not None:
+            await self.pages.page_opened(conversation_id)
+
+    async def page_closed(self, conversation_id: str) -> None:
+        """This process holds no page of the conversation any more."""
+        if self.pages is not None:
+            await self.pages.page_closed(conversation_id)
+
+    def watch_pages(self, here: Callable[[], Iterable[str]]) -> None:
+        """`here`: the conversations with a page open on this process, asked every sweep."""
+        if self.pages is not None:
+            self.pages.watch(here)
 
     async def accept(self, inbound: Inbound) -> Accepted:
         """Store the customer's message (once per client id) and schedule the reply."""

@@ -15,7 +15,7 @@ from frontdesk.core.conversation import (
     CaseState,
     State,
 )
-from frontdesk.core.events import CaseCancelled, CaseQueued, CustomerPresence, MessageLeft
+from frontdesk.core.events import CaseCancelled, CaseQueued, MessageLeft
 from frontdesk.core.hours import Hours
 from frontdesk.core.messages import Inbound
 from tests.core.conftest import TEMPLATES, Desk, faq, make_desk, person, settle
@@ -34,7 +34,11 @@ async def waiting(desk: Desk, conversation_id: str) -> str:
 
 
 async def page(desk: Desk, conversation_id: str, online: bool) -> None:
-    await desk.core.bus.publish(CustomerPresence(conversation_id, online))
+    """The widget channel: a page of the conversation opened, or this process holds none."""
+    if online:
+        await desk.core.router.page_opened(conversation_id)
+    else:
+        await desk.core.router.page_closed(conversation_id)
 
 
 async def test_a_customer_whose_page_is_gone_leaves_the_line_and_the_next_moves_up() -> None:
@@ -193,3 +197,33 @@ async def test_a_topic_marked_always_still_goes_to_a_person_at_once() -> None:
     desk.bot.script["it arrived broken"] = faq("returns/damaged_item", 0.9, "So sorry!")
     await desk.say("c1", "it arrived broken")
     assert (await desk.conversation("c1")).state is State.QUEUED
+
+
+async def test_a_page_on_another_process_keeps_the_place() -> None:
+    """The customer closed the tab this process held, but another process still holds one:
+    at every sweep that process says so, and the customer is never taken for gone."""
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await waiting(desk, "c1")
+    await page(desk, "c1", online=False)  # this process's last page of c1 closed
+    desk.core.abandonment.watch(lambda: ["c1"])  # ...but the other process holds one
+    for _ in range(20):
+        desk.now[0] += 15
+        await desk.core.abandonment.still_here()
+        assert await desk.core.abandonment.sweep() == 0
+    assert (await desk.conversation("c1")).state is State.QUEUED
+
+
+async def test_at_start_up_every_waiting_customer_must_be_seen_again() -> None:
+    """A gateway that starts after a crash: the customers whose page died with the old process
+    and never came back leave the line; those who reconnected keep their place."""
+    desk = make_desk()
+    await desk.agent_online("maria", capacity=1)
+    await waiting(desk, "gone")
+    await waiting(desk, "back")
+    assert await desk.core.abandonment.everyone_away() == 2
+    await page(desk, "back", online=True)
+    desk.now[0] += 200
+    assert await desk.core.abandonment.sweep() == 1
+    assert (await desk.conversation("gone")).state is State.BOT
+    assert (await desk.conversation("back")).state is State.QUEUED
