@@ -4,7 +4,8 @@ for all holds whichever process a customer or an agent reaches: a case queued on
 live, by an agent on another, and her replies reach the customer; auto-assignment never gives
 one case to two agents; queue positions and estimates are the same from every process; the
 limits per address and per conversation, the console's login throttle and the adoption of a
-dead process's turns are the deployment's, not one process's."""
+dead process's turns are the deployment's, not one process's; a waiting customer leaves the
+line only when no process holds a page of theirs."""
 
 from __future__ import annotations
 
