@@ -142,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         help="1 client, 3 questions, 1 round, 4 distinct questions; Rasa's default config only "
         "if BENCH_RASA_DEFAULT gives one (no second model is started): checks that it runs",
     )
+    parser.add_argument(
+        "--no-default",
+        action="store_true",
+        help="leave Rasa's default configuration out unless BENCH_RASA_DEFAULT gives one "
+        "(no second model is started: on a shared machine, with BENCH_RASA_OURS)",
+    )
     args = parser.parse_args(argv)
     questions = FAQ_QUESTIONS
     if args.quick:
@@ -164,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                 ours_url, proc = services.rasa("config.yml", name="rasa-ours")
                 started.append((ours_url, proc, "rasa-ours"))
                 ours_pid = proc.pid
-            if default_url is None and args.quick:
+            if default_url is None and (args.quick or args.no_default):
                 print(
-                    "   quick mode: Rasa's default configuration is not started (it needs a "
+                    "   Rasa's default configuration is not started (it needs a "
                     "second trained model); its figures are left out",
                     flush=True,
                 )

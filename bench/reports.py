@@ -205,6 +205,7 @@ async def ingest(reports: Reports, count: int) -> tuple[int, float]:
         events += len(published)
         if rng.random() < 0.25:
             events += await _handoff(reports, bus, conversation, channel, language, rng)
+    await bus.settled()  # the aggregator counts off the publisher's path: all counted
     return events, time.perf_counter() - started
 
 

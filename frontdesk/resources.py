@@ -231,6 +231,10 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             "shutdown: turns still in flight after %.0f s; handing them back", SHUTDOWN_GRACE
         )
         await _quietly(router.turns.hand_back())
+    try:  # the reports' counts of the last events, written before Redis is closed
+        await asyncio.wait_for(core.bus.settled(), SHUTDOWN_GRACE)
+    except TimeoutError:
+        log.warning("shutdown: %d events not counted in the reports", len(core.bus))
     await waits.close()
     await core.later.close()
     await _quietly(agent_store.forget_process())

@@ -34,6 +34,7 @@ async def unanswered_page(request: web.Request) -> web.Response:
     who = await lead_only(request, WHAT)
     reports = request.config_dict[REPORTS]
     desk = request.config_dict[DESK]
+    await reports.settled()  # what the bot just declined is on the list
     learned = reports.training.learned()
     context = {
         "title": "Could not answer · frontdesk",

@@ -8,11 +8,24 @@ the others or the change that published the event.
 Events are handled in the gateway process where they happen. Their effects reach customers and
 agents connected to other gateway processes through the Socket.IO Redis manager (SOCKETIO_REDIS),
 which carries every emit to every process.
+
+A listener nobody waits for (the reports' counters) subscribes with `background=True`: it is
+called after `publish` returns, off the path of the reply that published the event, by one
+task per bus that handles the background listeners' events one at a time in the order they
+were published (a rating published after an answer is counted after it). That task starts
+BACKGROUND_DELAY after the first event of a quiet spell, so the reply that published it is
+sent, stored and finished before the listeners compete with it for the process and for Redis;
+once started it handles everything queued, then stops. The queue is bounded
+(MAX_BACKGROUND): when it is full, `publish` waits for room; nothing is dropped. Whoever needs
+what a background listener did (a report read, an erasure, a test, shutdown) first awaits
+`settled()`: every event published before the call has then been handled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -203,16 +216,84 @@ class CustomerPresence(Event):
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], Awaitable[None]]
 
+MAX_BACKGROUND = 10_000  # events waiting for background listeners before publish waits
+BACKGROUND_DELAY = 0.02  # seconds from a quiet bus's first background event to its handling
+
 
 class EventBus:
-    def __init__(self) -> None:
-        self._handlers: dict[type[Event], list[Handler]] = {}
+    def __init__(
+        self, max_background: int = MAX_BACKGROUND, background_delay: float = BACKGROUND_DELAY
+    ) -> None:
+        # Per kind: (handler, background) in subscription order.
+        self._handlers: dict[type[Event], list[tuple[Handler, bool]]] = {}
+        self._max_background = max_background
+        self._delay = background_delay
+        self._queue: deque[tuple[Handler, Event] | asyncio.Future[None]] = deque()
+        self._room: asyncio.Event | None = None  # set when the drain takes one off a full queue
+        self._worker: asyncio.Task[None] | None = None
 
-    def subscribe(self, kind: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-        self._handlers.setdefault(kind, []).append(handler)
+    def subscribe(
+        self, kind: type[E], handler: Callable[[E], Awaitable[None]], background: bool = False
+    ) -> None:
+        """`background`: called after `publish` returns, in publish order (see the module)."""
+        self._handlers.setdefault(kind, []).append((handler, background))
 
     async def publish(self, event: Event) -> None:
-        for handler in self._handlers.get(type(event), ()):
+        """Call the event's listeners in subscription order; background ones are queued at
+        their turn (so an event a listener publishes meanwhile keeps the order it had)."""
+        for handler, background in self._handlers.get(type(event), ()):
+            if background:
+                await self._enqueue(handler, event)
+                continue
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("listener %r failed on %s", handler, type(event).__name__)
+
+    @property
+    def busy(self) -> bool:
+        """Background listeners have events to handle (or are handling one)."""
+        return self._worker is not None and not self._worker.done()
+
+    def __len__(self) -> int:
+        """Events waiting for a background listener."""
+        return sum(1 for item in self._queue if not isinstance(item, asyncio.Future))
+
+    async def settled(self) -> None:
+        """Return once every event published before this call has been handled by its
+        background listeners (at once if none waits). A background listener that calls it
+        does not wait for itself."""
+        if not self.busy or asyncio.current_task() is self._worker:
+            return
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(marker)  # never refused: it takes no work
+        await asyncio.shield(marker)
+
+    async def _enqueue(self, handler: Handler, event: Event) -> None:
+        # The drain's own listeners never wait for room: they would wait for themselves.
+        while len(self._queue) >= self._max_background and self.busy:
+            if asyncio.current_task() is self._worker:
+                break
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+        self._queue.append((handler, event))
+        if not self.busy:
+            self._worker = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        if self._delay > 0:
+            await asyncio.sleep(self._delay)
+        while self._queue:
+            item = self._queue.popleft()
+            if self._room is not None:
+                self._room.set()
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    item.set_result(None)
+                continue
+            handler, event = item
             try:
                 await handler(event)
             except Exception:

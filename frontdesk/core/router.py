@@ -371,6 +371,9 @@ class Router:
             )
         for message in outbound:
             await self.outbox.send(conversation.id, channel, message)
+        # The answer is on its way (Engine.IO's writer task sends it): let it go out before
+        # the bookkeeping below (what was understood, the bot's markers) takes the process.
+        await asyncio.sleep(0)
         self.metrics.bot_turn.observe(time.perf_counter() - started)
         if understood.get("last_intent") in NOT_UNDERSTOOD:
             self.metrics.not_understood.inc()

@@ -51,9 +51,17 @@ class Reports:
         self.training = Training(redis, bot_data_dir)
         self.unanswered = Unanswered(redis, self.training)
         self.aggregator = Aggregator(redis, self.store, cases, store, self.unanswered, zone, clock)
+        self._bus: EventBus | None = None
 
     def subscribe(self, bus: EventBus) -> None:
+        self._bus = bus
         self.aggregator.subscribe(bus)
+
+    async def settled(self) -> None:
+        """Wait until every event published so far has been handled (the aggregator counts
+        off the path of the reply: frontdesk.core.events): readers then see them."""
+        if self._bus is not None:
+            await self._bus.settled()
 
     def today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock(), self.zone).date()
@@ -63,6 +71,7 @@ class Reports:
 
     async def figures(self, period: Period, filters: Filters, team: bool) -> Figures:
         days = period.days()
+        await self.settled()  # the events published before this read are counted in it
         per_day = await self.store.read(days, filters)
         figures = compute(days, per_day, team)
         figures.tables.append(await self.comments(days, filters))
@@ -73,6 +82,7 @@ class Reports:
         not answer" list, pending examples made from them, the contact's state); the counts,
         which hold no words, stay. Returns how many messages were erased. (Comments are read
         from the case records, so erasing the cases erases them from the reports.)"""
+        await self.settled()  # an event still queued would write the words back after this
         items = await self.unanswered.forget(conversation_id)
         await self.training.forget_items(items)
         await self.aggregator.contacts.forget(conversation_id)

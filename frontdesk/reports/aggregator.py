@@ -109,18 +109,20 @@ class Aggregator:
         self.contacts = Contacts(redis, lambda: self.day_of(self.clock()))
 
     def subscribe(self, bus: EventBus) -> None:
-        bus.subscribe(ConversationOpened, self.opened)
-        bus.subscribe(BotAnswered, self.answered)
-        bus.subscribe(BotDeclined, self.declined)
-        bus.subscribe(AnswerRated, self.rated)
-        bus.subscribe(CaseQueued, self.queued)
-        bus.subscribe(MessageLeft, self.message_left)
-        bus.subscribe(CaseCancelled, self.cancelled)
-        bus.subscribe(CaseAssigned, self.assigned)
-        bus.subscribe(AgentReplied, self.replied)
-        bus.subscribe(CaseClosed, self.closed)
-        bus.subscribe(SurveyAnswered, self.surveyed)
-        bus.subscribe(SurveyCommented, self.commented)
+        """Off the path of whatever published the event (the bot's answer is not kept waiting
+        for the counts): Reports reads them after `bus.settled()`."""
+        bus.subscribe(ConversationOpened, self.opened, background=True)
+        bus.subscribe(BotAnswered, self.answered, background=True)
+        bus.subscribe(BotDeclined, self.declined, background=True)
+        bus.subscribe(AnswerRated, self.rated, background=True)
+        bus.subscribe(CaseQueued, self.queued, background=True)
+        bus.subscribe(MessageLeft, self.message_left, background=True)
+        bus.subscribe(CaseCancelled, self.cancelled, background=True)
+        bus.subscribe(CaseAssigned, self.assigned, background=True)
+        bus.subscribe(AgentReplied, self.replied, background=True)
+        bus.subscribe(CaseClosed, self.closed, background=True)
+        bus.subscribe(SurveyAnswered, self.surveyed, background=True)
+        bus.subscribe(SurveyCommented, self.commented, background=True)
 
     def day_of(self, moment: float) -> str:
         return dt.datetime.fromtimestamp(moment, self.zone).date().isoformat()
