@@ -4,11 +4,13 @@ that record what the server sends."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import aiohttp
 import pytest
 import socketio
 
@@ -51,11 +53,20 @@ EVENTS = (
 )
 
 
+def _session_from(source: str) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+
+
 class Recorder:
     """Keeps every event a Socket.IO client receives, in order, per event name."""
 
-    def __init__(self, events: tuple[str, ...], namespace: str = "/") -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
+    def __init__(
+        self, events: tuple[str, ...], namespace: str = "/", source: str | None = None
+    ) -> None:
+        """source: the local address to connect from (127.0.0.N: one client address each,
+        as different customers behind a load balancer that hashes the address)."""
+        session = None if source is None else functools.partial(_session_from, source)
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=session)
         self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
         self.received: dict[str, list[Any]] = defaultdict(list)
         for name in events:
@@ -98,7 +109,11 @@ class WidgetClient(Recorder):
     storage: ClassVar[dict[str, tuple[str, str]]] = {}  # id once held -> (session id, token)
 
     def __init__(
-        self, base_url: str, session_id: str | None = None, token: str | None = None
+        self,
+        base_url: str,
+        session_id: str | None = None,
+        token: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.base_url = base_url
         # Until confirmed, the id the client proposes (the server replaces one it did not issue).
@@ -107,7 +122,7 @@ class WidgetClient(Recorder):
         self.token = token or ""
         self._shared = token is None
         self.last_seq = 0  # seq of the last message this client sent
-        super().__init__(EVENTS)
+        super().__init__(EVENTS, source=source)
 
     def _recorder(self, name: str) -> Any:
         record = super()._recorder(name)
@@ -212,11 +227,11 @@ AGENT_EVENTS = (
 class AgentClient(Recorder):
     """An agent's console connection (namespace /agent), as a real Socket.IO client."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, source: str | None = None) -> None:
         self.base_url = base_url
         self.token = token
         self.name = token.rsplit(":", 2)[0]
-        super().__init__(AGENT_EVENTS, namespace="/agent")
+        super().__init__(AGENT_EVENTS, namespace="/agent", source=source)
 
     async def connect(self) -> dict[str, Any]:
         await self.sio.connect(
