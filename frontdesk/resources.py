@@ -109,6 +109,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REPORTS] = Reports(client, app[CASES], app[STORE], app[HOURS].zone, settings.bot_data_dir)
     app[THROTTLE] = LoginThrottle(client, ThrottlePolicy.from_settings(settings))
     yield
+    await app[REPORTS].close()  # events that waited for Redis: a last chance to be counted
     await client.aclose()
     if embedded:
         await embedded.stop()

@@ -63,6 +63,15 @@ class Reports:
         if self._bus is not None:
             await self._bus.settled()
 
+    async def caught_up(self) -> None:
+        """Wait until no event waits to be counted (Redis was away a moment ago)."""
+        await self.settled()
+        await self.aggregator.deferral.idle()
+
+    async def close(self) -> None:
+        """At shutdown: events still waiting for Redis get a moment, then are given up."""
+        await self.aggregator.deferral.close()
+
     def today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock(), self.zone).date()
 
@@ -91,7 +100,8 @@ class Reports:
     async def comments(self, days: list[str], filters: Filters) -> Table:
         """The survey comments of cases requested on these days (newest first), read from the
         case records."""
-        ids = list(reversed(await self.store.comments(days)))[: MAX_COMMENTS * 4]
+        newest_first = dict.fromkeys(reversed(await self.store.comments(days)))  # once each
+        ids = list(newest_first)[: MAX_COMMENTS * 4]
         rows: list[list[Cell]] = []
         for case in await self.cases.get_many(ids):
             parts = [case.get(k, "") for k in ("channel", "language", "area", "agent")]

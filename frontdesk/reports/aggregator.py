@@ -2,7 +2,8 @@
 
 It subscribes to the bus like the console and the metrics do; core never calls it. Counts are
 written to Redis as they happen, so reports survive restarts and add up over every gateway
-process (each process counts the events that happen in it).
+process (each process counts the events that happen in it). An event that happens while Redis
+is away is counted once it is back, once (deferral.py); it counts on the day it is counted.
 
 **A conversation**, in the reports, is a *contact*: a conversation in which the customer asked
 the bot something (it answered from the FAQ, or declined) or asked for a person, counted once
@@ -67,10 +68,11 @@ from frontdesk.core.events import (
 )
 from frontdesk.reports import buckets
 from frontdesk.reports.contacts import Contacts
+from frontdesk.reports.deferral import Deferral
 from frontdesk.reports.store import Batch, Dims, ReportStore
 from frontdesk.reports.unanswered import Unanswered
 from frontdesk.store.base import CaseStore, Store
-from frontdesk.store.util import redis_errors
+from frontdesk.store.util import redis_errors, text
 
 log = logging.getLogger(__name__)
 
@@ -107,57 +109,75 @@ class Aggregator:
         self.zone = zone
         self.clock = clock
         self.contacts = Contacts(redis, lambda: self.day_of(self.clock()))
+        self.deferral = Deferral()
 
     def subscribe(self, bus: EventBus) -> None:
-        """Off the path of whatever published the event (the bot's answer is not kept waiting
-        for the counts): Reports reads them after `bus.settled()`."""
-        bus.subscribe(ConversationOpened, self.opened, background=True)
-        bus.subscribe(BotAnswered, self.answered, background=True)
-        bus.subscribe(BotDeclined, self.declined, background=True)
-        bus.subscribe(AnswerRated, self.rated, background=True)
-        bus.subscribe(CaseQueued, self.queued, background=True)
-        bus.subscribe(MessageLeft, self.message_left, background=True)
-        bus.subscribe(CaseCancelled, self.cancelled, background=True)
-        bus.subscribe(CaseAssigned, self.assigned, background=True)
-        bus.subscribe(AgentReplied, self.replied, background=True)
-        bus.subscribe(CaseClosed, self.closed, background=True)
-        bus.subscribe(SurveyAnswered, self.surveyed, background=True)
-        bus.subscribe(SurveyCommented, self.commented, background=True)
+        """Every event is counted when it happens, or once Redis is back (deferral.py); off the
+        path of whatever published it (the bot's answer is not kept waiting for the counts):
+        Reports reads them after `bus.settled()`."""
+        guard = self.deferral.guard
+        bus.subscribe(ConversationOpened, guard(self.opened), background=True)
+        bus.subscribe(BotAnswered, guard(self.answered), background=True)
+        bus.subscribe(BotDeclined, guard(self.declined), background=True)
+        bus.subscribe(AnswerRated, guard(self.rated), background=True)
+        bus.subscribe(CaseQueued, guard(self.queued), background=True)
+        bus.subscribe(MessageLeft, guard(self.message_left), background=True)
+        bus.subscribe(CaseCancelled, guard(self.cancelled), background=True)
+        bus.subscribe(CaseAssigned, guard(self.assigned), background=True)
+        bus.subscribe(AgentReplied, guard(self.replied), background=True)
+        bus.subscribe(CaseClosed, guard(self.closed), background=True)
+        bus.subscribe(SurveyAnswered, guard(self.surveyed), background=True)
+        bus.subscribe(SurveyCommented, guard(self.commented), background=True)
+
+    def _id(self, event_id: str) -> str:
+        """The event's id (handlers called directly, without one, get a new one)."""
+        return event_id or self.deferral.new_id()
 
     def day_of(self, moment: float) -> str:
         return dt.datetime.fromtimestamp(moment, self.zone).date().isoformat()
 
     # -- the bot's side ---------------------------------------------------------------------------
 
-    async def opened(self, event: ConversationOpened) -> None:
+    async def opened(self, event: ConversationOpened, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         batch = Batch()
         batch.add(self.day_of(self.clock()), Dims(event.channel, event.language), "opened")
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
-    async def answered(self, event: BotAnswered) -> None:
+    async def answered(self, event: BotAnswered, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         batch = Batch()
         area = area_of(event.answer_id)
         contact, first = await self.contacts.current(
-            event.conversation_id, event.channel, event.language, batch, area, answered=True
+            event.conversation_id,
+            event.channel,
+            event.language,
+            batch,
+            event_id,
+            area,
+            answered=True,
         )
-        fields = {"last": "answered"}
         if first:
             batch.add(contact.day, contact.dims, "answered")
-            if not contact.handed:
+            if not contact.saw("answered"):  # no handoff before it: contained, until one
                 batch.add(contact.day, contact.dims, "contained")
-                fields["contained"] = "1"
         dims = Dims(event.channel, event.language, area)
         batch.add(contact.day, dims, "bot_answers")
         batch.add(contact.day, dims, f"answer:{event.answer_id}")
-        await asyncio.gather(self.contacts.set(contact, **fields), self.reports.write(batch))
+        await asyncio.gather(
+            self.contacts.set(contact, last="answered"), self.reports.write(batch, event_id)
+        )
 
-    async def declined(self, event: BotDeclined) -> None:
+    async def declined(self, event: BotDeclined, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         batch = Batch()
         contact, _ = await self.contacts.current(
-            event.conversation_id, event.channel, event.language, batch
+            event.conversation_id, event.channel, event.language, batch, event_id
         )
         batch.add(contact.day, contact.dims, f"declined:{event.why}")
-        await asyncio.gather(self.contacts.set(contact, last="declined"), self.reports.write(batch))
+        await asyncio.gather(
+            self.contacts.set(contact, last="declined"), self.reports.write(batch, event_id)
+        )
         await self.unanswered.add(
             conversation_id=event.conversation_id,
             seq=event.seq,
@@ -169,7 +189,8 @@ class Aggregator:
             language=event.language,
         )
 
-    async def rated(self, event: AnswerRated) -> None:
+    async def rated(self, event: AnswerRated, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         contact = await self.contacts.existing(event.conversation_id)
         if contact is not None:
             channel, language, day = contact.channel, contact.language, contact.day
@@ -183,7 +204,7 @@ class Aggregator:
         dims = Dims(channel, language, area_of(event.answer_id))
         batch.add(day, dims, f"rated_{verdict}")
         batch.add(day, dims, f"rated_{verdict}:{event.answer_id}")
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
         if contact is not None:
             await self.contacts.set(contact, last="answered" if event.helpful else "rated_no")
         if not event.helpful:
@@ -223,30 +244,34 @@ class Aggregator:
     def _case_dims(case: dict[str, str], agent: str = "") -> Dims:
         return Dims(case.get("channel", ""), case.get("language", ""), case.get("area", ""), agent)
 
-    async def _requested(self, case: dict[str, str], metric: str) -> None:
+    async def _requested(self, case: dict[str, str], metric: str, event_id: str) -> None:
         batch = Batch()
         contact, _ = await self.contacts.current(
             case.get("conversation_id", ""),
             case.get("channel", ""),
             case.get("language", ""),
             batch,
+            event_id,
             area=case.get("area", ""),
         )
-        await self.contacts.hand_off(contact, case.get("reason", ""), batch)
+        await self.contacts.hand_off(contact, case.get("reason", ""), batch, event_id)
         batch.add(self._case_day(case), self._case_dims(case), metric)
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
-    async def queued(self, event: CaseQueued) -> None:
+    async def queued(self, event: CaseQueued, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         case = await self._case(event.case_id)
         if case:
-            await self._requested(case, "cases")
+            await self._requested(case, "cases", event_id)
 
-    async def message_left(self, event: MessageLeft) -> None:
+    async def message_left(self, event: MessageLeft, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         case = await self._case(event.case_id)
         if case:
-            await self._requested(case, "msg_left")
+            await self._requested(case, "msg_left", event_id)
 
-    async def cancelled(self, event: CaseCancelled) -> None:
+    async def cancelled(self, event: CaseCancelled, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         case = await self._case(event.case_id)
         if not case or case.get("kind") == "message":
             return
@@ -259,9 +284,10 @@ class Aggregator:
         quote_high = _float(case.get("quote_high"))
         if quote_high is not None and waited > quote_high:
             batch.add(day, dims, "quoted")  # a quote broken: they waited longer, then gave up
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
-    async def assigned(self, event: CaseAssigned) -> None:
+    async def assigned(self, event: CaseAssigned, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         if not event.waiting:
             return  # a left message taken up: counted when it is answered
         case = await self._case(event.case_id)
@@ -278,9 +304,10 @@ class Aggregator:
             batch.add(day, dims, "quoted")
             if waited <= quote_high:
                 batch.add(day, dims, "quote_kept")
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
-    async def replied(self, event: AgentReplied) -> None:
+    async def replied(self, event: AgentReplied, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         if event.first_reply_seconds is None:
             return
         case = await self._case(event.case_id)
@@ -289,16 +316,17 @@ class Aggregator:
         batch = Batch()
         day, dims = self._case_day(case), self._case_dims(case, event.agent)
         if case.get("kind") == "message":
-            await self._message_answered(case, day, dims, batch)
+            await self._message_answered(case, day, dims, batch, event_id)
         else:
             batch.add(day, dims, "first_replies")
             batch.add(day, dims, f"frt_b:{buckets.bucket_of(event.first_reply_seconds)}")
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
     async def _message_answered(
-        self, case: dict[str, str], day: str, dims: Dims, batch: Batch
+        self, case: dict[str, str], day: str, dims: Dims, batch: Batch, event_id: str
     ) -> None:
-        """A left message answered (by e-mail, or in the chat), counted once."""
+        """A left message answered (by e-mail, or in the chat), counted once: by the event that
+        set the case's mark (every time that event is handled)."""
         times = [_float(case.get(k)) for k in ("answered_at", "first_reply_at")]
         answered = [t for t in times if t is not None]
         if not answered:
@@ -307,15 +335,19 @@ class Aggregator:
             return
         key = f"fd:rep:answered:{case.get('id', '')}"
         with redis_errors():
-            first = await self.redis.set(key, "1", nx=True, ex=CASE_GUARD_SECONDS)
-        if not first:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(key, event_id, nx=True, ex=CASE_GUARD_SECONDS)
+                pipe.get(key)
+                _, setter = await pipe.execute()
+        if setter is None or text(setter) != event_id:
             return
         batch.add(day, dims, "msg_answered")
         promised = _float(case.get("promised_reply_at"))
         if promised is None or min(answered) <= promised:
             batch.add(day, dims, "msg_in_time")
 
-    async def closed(self, event: CaseClosed) -> None:
+    async def closed(self, event: CaseClosed, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         case = await self._case(event.case_id)
         if not case:
             return
@@ -325,10 +357,11 @@ class Aggregator:
         for tag in _tags(case.get("tags")):
             batch.add(day, dims, f"tag:{tag}")
         if case.get("kind") == "message":
-            await self._message_answered(case, day, dims, batch)
-        await self.reports.write(batch)
+            await self._message_answered(case, day, dims, batch, event_id)
+        await self.reports.write(batch, event_id)
 
-    async def surveyed(self, event: SurveyAnswered) -> None:
+    async def surveyed(self, event: SurveyAnswered, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         if event.step not in ("csat", "effort") or event.score not in ("1", "2", "3", "4", "5"):
             return
         case = await self._case(event.case_id)
@@ -337,9 +370,10 @@ class Aggregator:
         batch = Batch()
         dims = self._case_dims(case, case.get("agent", ""))
         batch.add(self._case_day(case), dims, f"{event.step}:{event.score}")
-        await self.reports.write(batch)
+        await self.reports.write(batch, event_id)
 
-    async def commented(self, event: SurveyCommented) -> None:
+    async def commented(self, event: SurveyCommented, event_id: str = "") -> None:
+        event_id = self._id(event_id)
         case = await self._case(event.case_id)
         if case:
             await self.reports.add_comment(self._case_day(case), event.case_id)

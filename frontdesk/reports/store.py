@@ -20,11 +20,19 @@ channel and more that channel's cells; one on language and area only, every agen
 
 Also per day: `fd:rep:comments:<day>`, the ids of cases whose survey has a comment (the text
 stays in the case; a case erased with its customer drops out of the report).
+
+**Once per event.** A batch is written by one Lua script together with a marker for the event
+it counts, `fd:rep:ev:<event id>` (SET NX, kept MARK_SECONDS): a batch whose marker is there is
+not written again. So an event counted again after Redis went away (the increments may have
+reached Redis before the connection dropped, see deferral.py) is counted once — if it is
+counted again within MARK_SECONDS of the first try; after a longer outage, an event whose
+write was in flight when Redis went away could count twice (at most the few in flight then).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +48,25 @@ NO_AGENT = "-"
 SCAN_COUNT = 20_000
 MAX_COMMENTS_PER_DAY = 2000
 DIMENSIONS = ("channel", "language", "area", "agent")
+MARK_SECONDS = 3600  # how long an event's batch is known to be written
+
+# KEYS[1]: the event's marker; KEYS[2..]: the hashes and sets written. ARGV[1]: seconds to keep
+# the marker, ARGV[2]: seconds to keep the rest, ARGV[3]: how many increments (n) follow as
+# (key index, field, amount) triples; then (key index, member) pairs to add to sets.
+WRITE_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local i = 4
+for _ = 1, tonumber(ARGV[3]) do
+  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+while i < #ARGV do
+  redis.call('SADD', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
+  i = i + 2
+end
+for k = 2, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
+return 1
+"""
 
 
 def total_key(day: str) -> str:
@@ -64,6 +91,10 @@ def parts_key(day: str) -> str:
 
 def comments_key(day: str) -> str:
     return f"fd:rep:comments:{day}"
+
+
+def mark_key(event_id: str) -> str:
+    return f"fd:rep:ev:{event_id}"
 
 
 def _clean(value: str) -> str:
@@ -159,26 +190,31 @@ class ReportStore:
     def __init__(self, redis: Redis, keep_days: int = KEEP_DAYS) -> None:
         self.redis = redis
         self.keep_seconds = keep_days * 86_400
+        self._write_once = redis.register_script(WRITE_ONCE)
 
-    async def write(self, batch: Batch) -> None:
+    async def write(self, batch: Batch, event_id: str | None = None) -> bool:
+        """Write the batch in one round trip, unless the event's batch was written already;
+        returns whether it was written now."""
         if not batch:
-            return
-        keys: set[str] = set()
+            return False
+        keys: dict[str, int] = {mark_key(event_id or secrets.token_hex(8)): 1}
+        increments: list[str | int] = []
+        members: list[str | int] = []
+
+        def index(key: str) -> int:
+            return keys.setdefault(key, len(keys) + 1)
+
         parts: set[tuple[str, str]] = set()
+        for (key, field, day), n in batch.counts.items():
+            if n:
+                increments += [index(key), field, n]
+                if key.startswith(f"fd:rep:c:{day}:a:"):
+                    parts.add((day, key.rsplit(":", 1)[1]))
+        for day, agent in sorted(parts):
+            members += [index(parts_key(day)), agent]
+        args = [MARK_SECONDS, self.keep_seconds, len(increments) // 3, *increments, *members]
         with redis_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for (key, field, day), n in batch.counts.items():
-                    if n:
-                        pipe.hincrby(key, field, n)
-                        keys.add(key)
-                        if key.startswith(f"fd:rep:c:{day}:a:"):
-                            parts.add((day, key.rsplit(":", 1)[1]))
-                for day, agent in parts:
-                    pipe.sadd(parts_key(day), agent)
-                    keys.add(parts_key(day))
-                for key in keys:
-                    pipe.expire(key, self.keep_seconds)
-                await pipe.execute()
+            return bool(await self._write_once(keys=list(keys), args=args))
 
     async def add_comment(self, day: str, case_id: str) -> None:
         with redis_errors():

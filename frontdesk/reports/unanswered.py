@@ -89,8 +89,8 @@ class Unanswered:
             "status": "open",
         }
         key = item_key(item_id)
-        if not await call(self.redis.hsetnx(key, "id", item_id)):
-            return  # this message is listed already
+        if await call(self.redis.hexists(key, "status")):
+            return  # this message is listed already (perhaps dealt with)
         with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
