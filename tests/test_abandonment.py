@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from frontdesk.app import make_app
-from frontdesk.console.keys import DESK
+from frontdesk.console.keys import DESK, REPORTS
+from frontdesk.reports.store import Filters
 from tests.conftest import flows_copy, free_port, make_settings
 from tests.support import WidgetClient, customer
 from tests.test_waits import agent, ask_for_person
@@ -66,3 +67,12 @@ async def test_a_customer_who_closed_the_page_leaves_the_line_and_the_others_mov
     people.append(returned)
     history = await returned.connect()
     assert "taken you out of the line" in history["messages"][-1]["text"]
+    # The reports count who left the line and how long they had waited.
+    reports = server.app[REPORTS]
+    figures = await reports.figures(reports.period("7d"), Filters(), team=True)
+    waits = figures.table("waits")
+    assert waits is not None
+    total = dict(zip(waits.columns, waits.rows[-1], strict=True))
+    assert total["Left the page while waiting"] == 1 and total["Gave up waiting"] == 1
+    assert total["Abandonment %"] == 25.0  # 1 of the 4 requests
+    assert total["Time to abandon, median (s)"] is not None

@@ -115,6 +115,9 @@ async def test_the_reports_add_up_to_what_happened(desk: Desk, consoles: Any) ->
     assert waits["Total"] == {
         "Requests (live)": "4",  # B, C, D, and G before leaving a message
         "Gave up waiting": "2",  # D cancelled; G left a message instead
+        "Abandonment %": "50.0",
+        "Left the page while waiting": "0",  # nobody's page was gone long enough
+        "Time to abandon, median (s)": "",
         "Taken by an agent": "2",
         # 22 s and 95 s: buckets up to 25 s and 105 s; the median is the 1st of 2 (nearest
         # rank), the 90th percentile the 2nd.

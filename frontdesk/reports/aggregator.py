@@ -281,6 +281,9 @@ class Aggregator:
         waited = (_float(case.get("closed_at")) or self.clock()) - (
             _float(case.get("requested_at")) or self.clock()
         )
+        if event.abandoned:  # the page was gone too long (core/abandon.py): time to abandon
+            batch.add(day, dims, "left_line")
+            batch.add(day, dims, f"abandon_b:{buckets.bucket_of(max(0.0, waited))}")
         quote_high = _float(case.get("quote_high"))
         if quote_high is not None and waited > quote_high:
             batch.add(day, dims, "quoted")  # a quote broken: they waited longer, then gave up

@@ -173,7 +173,14 @@ def _wait_row(label: str, c: Counter[str], team: bool) -> list[Cell]:
     queue, frt = histogram(c, "queue_b:"), histogram(c, "frt_b:")
     row: list[Cell] = [label]
     if team:
-        row += [c["cases"], c["abandoned"]]
+        left = histogram(c, "abandon_b:")
+        row += [
+            c["cases"],
+            c["abandoned"],
+            pct(c["abandoned"], c["cases"]),
+            c["left_line"],
+            seconds(buckets.percentile(left, 0.5)),
+        ]
     row += [
         c["assigned"],
         seconds(buckets.percentile(queue, 0.5)),
@@ -193,7 +200,13 @@ def _waits(
 ) -> Table:
     columns = ["Day"]
     if team:
-        columns += ["Requests (live)", "Gave up waiting"]
+        columns += [
+            "Requests (live)",
+            "Gave up waiting",
+            "Abandonment %",
+            "Left the page while waiting",
+            "Time to abandon, median (s)",
+        ]
     columns += [
         "Taken by an agent",
         "Time in queue, median (s)",
@@ -228,7 +241,10 @@ def _waits(
         chart,
         "Medians and 90th percentiles are upper bounds (“at most”), read from buckets of 1 s "
         "up to 10 s, 5 s up to a minute, 15 s up to 5 minutes, then minutes. The honesty "
-        "figure: waits no longer than the upper end of the first quote the customer saw.",
+        "figure: waits no longer than the upper end of the first quote the customer saw. "
+        "Gave up waiting: cancelled, chose to leave a message instead, or left the page for "
+        "longer than the abandonment rule allows (flows/waits.yml); time to abandon: from the "
+        "request to leaving the line.",
     )
 
 
