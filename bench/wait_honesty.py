@@ -38,6 +38,7 @@ import random
 from common import Services, figure, print_header
 from redis.asyncio import Redis
 from wait_day import AGENTS, ARRIVALS_PER_HOUR, DAY_HOURS, Customer
+import wait_sim
 from wait_sim import FrontDesk
 
 BENCH = "wait_honesty"
@@ -183,7 +184,17 @@ async def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="1 day of 2 hours, one seed: checks that it runs"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="what-if: a flows/waits.yml setting for this run, e.g. high_quantile=0.7",
+    )
     args = parser.parse_args()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        wait_sim.WAIT_OVERRIDES[name.strip()] = float(value)
     if args.quick:
         args.days, args.hours, args.seeds = 1, 2.0, "7"
     seeds = [int(x) for x in args.seeds.split(",")]

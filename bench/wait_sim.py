@@ -63,6 +63,9 @@ from frontdesk.core.messages import Inbound
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.templates import Templates
 from frontdesk.core.wait_config import load_wait_config
+
+# What-if runs of flows/waits.yml settings (bench/wait_honesty.py --set high_quantile=0.7).
+WAIT_OVERRIDES: dict[str, float] = {}
 from frontdesk.errors import DeskError
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import AgentStore
@@ -114,7 +117,7 @@ class FrontDesk:
             Templates(ROOT / "flows", "en"),
             flows,
             Hours(zone=UTC, weekly=weekly),
-            load_wait_config(ROOT / "flows"),
+            replace(load_wait_config(ROOT / "flows"), **WAIT_OVERRIDES),
             Metrics(),
             typing_delay=3600,
             clock=self.clock,
