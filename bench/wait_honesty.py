@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import random
 
+import wait_sim
 from common import Services, figure, print_header
 from redis.asyncio import Redis
 from wait_day import AGENTS, ARRIVALS_PER_HOUR, DAY_HOURS, Customer
-import wait_sim
 from wait_sim import FrontDesk
 
 BENCH = "wait_honesty"
