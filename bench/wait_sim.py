@@ -64,14 +64,15 @@ from frontdesk.core.metrics import Metrics
 from frontdesk.core.templates import Templates
 from frontdesk.core.wait_config import load_wait_config
 
-# What-if runs of flows/waits.yml settings (bench/wait_honesty.py --set high_quantile=0.7).
-WAIT_OVERRIDES: dict[str, float] = {}
 from frontdesk.errors import DeskError
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import AgentStore
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.mail import MailStore
 from frontdesk.store.turns import RedisTurns
+
+# What-if runs of flows/waits.yml settings (bench/wait_honesty.py --set high_quantile=0.7).
+WAIT_OVERRIDES: dict[str, float] = {}
 
 
 def abandonment_sweep(core: Core) -> tuple[Callable[[], Awaitable[object]], float] | None:
