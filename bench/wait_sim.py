@@ -63,7 +63,6 @@ from frontdesk.core.messages import Inbound
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.templates import Templates
 from frontdesk.core.wait_config import load_wait_config
-
 from frontdesk.errors import DeskError
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import AgentStore
