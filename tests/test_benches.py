@@ -21,7 +21,7 @@ from frontdesk.config import ROOT
 from tests.conftest import free_port
 
 BENCH = ROOT / "bench"
-NEEDS_RASA = {"bot_turn", "pipeline", "nlu_accuracy", "rasa_workers"}
+NEEDS_RASA = {"bot_turn", "pipeline", "nlu_accuracy", "rasa_workers", "cluster"}
 TIMEOUT = 240  # seconds: a hung bench fails instead of hanging the suite
 
 

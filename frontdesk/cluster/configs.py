@@ -28,7 +28,8 @@ class NginxLimits:
 
     @classmethod
     def relaxed(cls) -> NginxLimits:
-        return cls(socketio_rate=100_000, socketio_burst=100_000, connections=100_000)
+        # nginx refuses a connection limit of 65536 or more.
+        return cls(socketio_rate=100_000, socketio_burst=100_000, connections=65_000)
 
 
 def redis_conf(directory: Path, port: int, primary_port: int | None) -> str:
