@@ -1,12 +1,21 @@
-"""`server.py customers show|forget|sweep`: what is stored of a customer, erasing it (the right
-to erasure), and the retention sweep on demand, in the same Redis the gateway uses."""
+"""`server.py customers show|forget|sweep|reindex`: what is stored of a customer, erasing it (the
+right to erasure, search index included), the retention sweep on demand, and rebuilding the
+search index, in the same Redis the gateway uses."""
 
 from __future__ import annotations
 
 import time
 
 from frontdesk.config import Settings
-from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store, report_store
+from frontdesk.core.hours import load_hours
+from frontdesk.erasure import (
+    bot_memory_eraser,
+    customer_erasers,
+    file_store,
+    report_store,
+    search_eraser,
+)
+from frontdesk.search import Search
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.embedded import redis_at
 from frontdesk.store.mail import MailStore
@@ -74,11 +83,20 @@ async def manage_customers(
     async with redis_at(settings.redis_url, settings.data_dir) as redis:
         store, cases = RedisStore(redis), CaseStore(redis)
         reports = report_store(settings, redis, cases, store)
+        search = Search(redis, settings.data_dir, load_hours(settings.flows_dir).zone)
         erasers = [
             *customer_erasers(reports, MailStore(redis), file_store(settings)),
             bot_memory_eraser(settings.rasa_urls),
+            search_eraser(search),
         ]
         retention = Retention(store, cases, settings.retention_days, erasers)
+        if action == "reindex":
+            count = await search.rebuild()
+            return (
+                f"search index rebuilt: {count} conversation(s) in {search.path}; "
+                "every other machine's indexer rebuilds its own",
+                DONE,
+            )
         if action == "sweep":
             report = await retention.sweep()
             lines = [report.summary(settings.retention_days)]

@@ -1,7 +1,7 @@
 """What else is erased with a customer's conversations (`server.py customers forget`, and the
 retention sweep): the reports' "could not answer" entries made of their words, an e-mail
 answer not delivered yet (it holds their address and message), the files they sent, and
-what the bot remembers of the conversation (Rasa's tracker)."""
+what the bot remembers of the conversation (Rasa's tracker), and its entry in the search index."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from frontdesk.config import Settings
 from frontdesk.core.hours import load_hours
 from frontdesk.files.storage import FilePolicy, FileStore
 from frontdesk.reports import Reports
+from frontdesk.search import Search
 from frontdesk.store.cases import CaseStore
 from frontdesk.store.mail import MailStore
 from frontdesk.store.redis import RedisStore
@@ -45,6 +46,16 @@ def customer_erasers(reports: Reports, mail: MailStore, files: FileStore) -> lis
         return await files.forget_owner(conversation_id)
 
     return [words, answers, sent_files]
+
+
+def search_eraser(search: Search) -> Eraser:
+    """The conversation out of the search index: this machine's at once, every other
+    machine's through the search change log (frontdesk.search)."""
+
+    async def index(conversation_id: str, case_ids: list[str]) -> list[str]:
+        return await search.forget([conversation_id])
+
+    return index
 
 
 def bot_memory_eraser(rasa_urls: tuple[str, ...], timeout: float = 10.0) -> Eraser:
