@@ -15,6 +15,7 @@ from frontdesk.channels.guard import GuardedServer, connection_guard, frame_limi
 from frontdesk.channels.packets import SafePacket
 from frontdesk.channels.ratelimit import AddressLimiter
 from frontdesk.channels.safeguards import address_limits
+from frontdesk.channels.whatsapp_flows import load_whatsapp_flows
 from frontdesk.config import Settings
 from frontdesk.console import make_console
 from frontdesk.console.auth import load_secret
@@ -41,6 +42,8 @@ from frontdesk.keys import (
     STORE,
     TELEGRAM_CHANNEL,
     TEMPLATES,
+    WHATSAPP_CHANNEL,
+    WHATSAPP_FLOWS,
     WIDGET_CHANNEL,
 )
 from frontdesk.mail.web import feedback_page, mail_ctx
@@ -53,6 +56,7 @@ from frontdesk.resources import (
     router_ctx,
     telegram_ctx,
     turns_ctx,
+    whatsapp_ctx,
 )
 from frontdesk.socketio_redis import listener_problem, socketio_redis_ctx
 
@@ -90,6 +94,14 @@ async def messenger_verify(request: web.Request) -> web.Response:
 
 async def messenger_webhook(request: web.Request) -> web.Response:
     return await request.app[MESSENGER_CHANNEL].webhook(request)
+
+
+async def whatsapp_verify(request: web.Request) -> web.Response:
+    return await request.app[WHATSAPP_CHANNEL].verify(request)
+
+
+async def whatsapp_webhook(request: web.Request) -> web.Response:
+    return await request.app[WHATSAPP_CHANNEL].webhook(request)
 
 
 async def console_redirect(request: web.Request) -> web.StreamResponse:
@@ -233,5 +245,12 @@ def make_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(messenger_ctx)
         app.router.add_get("/channels/messenger", messenger_verify)
         app.router.add_post("/channels/messenger", messenger_webhook)
+    if settings.whatsapp_enabled:  # flows/whatsapp.yml is checked before anything starts
+        languages = app[TEMPLATES].languages
+        flows = load_whatsapp_flows(settings.flows_dir, languages, settings.default_language)
+        app[WHATSAPP_FLOWS] = flows
+        app.cleanup_ctx.append(whatsapp_ctx)
+        app.router.add_get("/channels/whatsapp", whatsapp_verify)
+        app.router.add_post("/channels/whatsapp", whatsapp_webhook)
     app.cleanup_ctx.append(turns_ctx)  # last: every channel is registered by then
     return app

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from frontdesk.channels.whatsapp_settings import whatsapp_settings
 from frontdesk.errors import ConfigError
 from frontdesk.files.settings import attachment_settings
 from frontdesk.mail.settings import mail_settings
@@ -77,6 +78,12 @@ class Settings:
     messenger_app_secret: str = field(default="", repr=False)
     messenger_verify_token: str = field(default="", repr=False)
     messenger_api_url: str = "https://graph.facebook.com/v19.0"
+    # WhatsApp Business (Cloud API; frontdesk.channels.whatsapp_settings validates them).
+    whatsapp_token: str = field(default="", repr=False)
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: str = field(default="", repr=False)
+    whatsapp_verify_token: str = field(default="", repr=False)
+    whatsapp_api_url: str = "https://graph.facebook.com/v25.0"
     channel_api_timeout: float = 10.0
     channel_api_attempts: int = 4
     # Retention (frontdesk.store.retention): 0 turns either off.
@@ -111,6 +118,10 @@ class Settings:
     @property
     def messenger_enabled(self) -> bool:
         return bool(self.messenger_page_token)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_token)
 
     @property
     def embedded_redis(self) -> bool:
@@ -410,6 +421,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         **_address_settings(env),
         identity_secret=_identity_secret(env),
         **_channel_settings(env),
+        **whatsapp_settings(env),
         **_console_settings(env),
         **mail_settings(env),
         **attachment_settings(env),

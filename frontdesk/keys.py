@@ -11,6 +11,8 @@ from frontdesk.botclient import BotClient
 from frontdesk.channels.messenger import MessengerChannel
 from frontdesk.channels.ratelimit import AddressLimiter
 from frontdesk.channels.telegram import TelegramChannel
+from frontdesk.channels.whatsapp import WhatsAppChannel
+from frontdesk.channels.whatsapp_flows import WhatsAppFlows
 from frontdesk.channels.widget import WidgetChannel
 from frontdesk.config import Settings
 from frontdesk.core.flows import Flows
@@ -40,4 +42,6 @@ OUTBOX = web.AppKey("outbox", Outbox)
 LATER = web.AppKey("later", Later)
 TELEGRAM_CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
 MESSENGER_CHANNEL = web.AppKey("messenger_channel", MessengerChannel)
+WHATSAPP_CHANNEL = web.AppKey("whatsapp_channel", WhatsAppChannel)
+WHATSAPP_FLOWS = web.AppKey("whatsapp_flows", WhatsAppFlows)  # flows/whatsapp.yml
 ADDRESSES = web.AppKey("addresses", AddressLimiter)  # widget limits per client address

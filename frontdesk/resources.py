@@ -1,5 +1,5 @@
 """Start-up and shutdown: one cleanup_ctx per resource (Redis and the stores, retention
-sweeps, the Rasa client, the core and the widget, Telegram, Messenger,
+sweeps, the Rasa client, the core and the widget, Telegram, Messenger, WhatsApp,
 turns left by a stopped process), each reached through its key (frontdesk.keys)."""
 
 from __future__ import annotations
@@ -26,20 +26,23 @@ from frontdesk.channels.telegram import CHANNEL as TELEGRAM
 from frontdesk.channels.telegram import TelegramChannel
 from frontdesk.channels.telegram_api import TelegramApi
 from frontdesk.channels.telegram_keyboard import CallbackData
+from frontdesk.channels.whatsapp import CHANNEL as WHATSAPP
+from frontdesk.channels.whatsapp import WhatsAppChannel
+from frontdesk.channels.whatsapp_api import WhatsAppApi
+from frontdesk.channels.whatsapp_window import CustomerWindows
 from frontdesk.channels.widget import CHANNEL as WIDGET
 from frontdesk.channels.widget import WidgetChannel
 from frontdesk.channels.widget_files import WidgetFiles
 from frontdesk.config import Settings
 from frontdesk.console.keys import DESK, REPORTS, SECRET, THROTTLE
 from frontdesk.console.namespace import AgentNamespace
-from frontdesk.console.search_views import SEARCH
 from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
 from frontdesk.core.build import build_core
 from frontdesk.core.greeting import load_greeting
 from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.wait_config import load_wait_config
-from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store, search_eraser
+from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store
 from frontdesk.errors import StoreUnavailable
 from frontdesk.files.storage import FileLinks
 from frontdesk.files.web import FILE_LINKS, FILES
@@ -61,11 +64,12 @@ from frontdesk.keys import (
     STORE,
     TELEGRAM_CHANNEL,
     TEMPLATES,
+    WHATSAPP_CHANNEL,
+    WHATSAPP_FLOWS,
     WIDGET_CHANNEL,
 )
 from frontdesk.mail.web import INBOX, MAIL_STORE
 from frontdesk.reports import Reports
-from frontdesk.search import Search
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
@@ -122,11 +126,9 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
-    app[SEARCH] = Search(app[REDIS], settings.data_dir, app[HOURS].zone)  # started by router_ctx
     erasers = [
         *customer_erasers(app[REPORTS], app[MAIL_STORE], app[FILES]),
         bot_memory_eraser(settings.rasa_urls),
-        search_eraser(app[SEARCH]),
     ]
     retention = Retention(app[STORE], app[CASES], settings.retention_days, erasers)
     sweeps = asyncio.create_task(retention.run())
@@ -202,7 +204,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SIO].register_namespace(agents)
     app[DESK] = core.desk
     app[REPORTS].subscribe(core.bus)  # reports count the domain events into Redis
-    app[SEARCH].start(core.bus)  # the search index follows the events (frontdesk.search)
     widget = WidgetChannel(
         router,
         core.conversations,
@@ -241,7 +242,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(core.bus.settled(), SHUTDOWN_GRACE)
     except TimeoutError:
         log.warning("shutdown: %d events not counted in the reports", len(core.bus))
-    await app[SEARCH].stop()
     await waits.close()
     await core.later.close()
     await _quietly(agent_store.forget_process())
@@ -338,6 +338,37 @@ async def messenger_ctx(app: web.Application) -> AsyncIterator[None]:
         channel.files, channel.links = app[FILES], app[FILE_LINKS]
         app[OUTBOX].register(MESSENGER, channel)
         app[MESSENGER_CHANNEL] = channel
+        yield
+        await channel.close()
+        await app[ROUTER].idle()
+
+
+async def whatsapp_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with WhatsAppApi.open_session(settings.whatsapp_token) as session:
+        api = WhatsAppApi(
+            session,
+            settings.whatsapp_api_url,
+            settings.whatsapp_token,
+            settings.whatsapp_phone_number_id,
+            _retry_policy(settings),
+        )
+        channel = WhatsAppChannel(
+            api,
+            app[ROUTER],
+            app[OUTBOX],
+            app[STORE],
+            app[TEMPLATES],
+            CallbackData(app[REDIS]),
+            CustomerWindows(app[REDIS]),
+            app[WHATSAPP_FLOWS],
+            settings.whatsapp_app_secret,
+            settings.whatsapp_verify_token,
+            settings.max_message_length,
+        )
+        channel.files, channel.links = app[FILES], app[FILE_LINKS]
+        app[OUTBOX].register(WHATSAPP, channel)
+        app[WHATSAPP_CHANNEL] = channel
         yield
         await channel.close()
         await app[ROUTER].idle()

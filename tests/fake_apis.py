@@ -206,3 +206,89 @@ class FakeGraph(FakeApi):
         if "sender_action" in call.body:
             return web.json_response({"recipient_id": recipient})
         return web.json_response({"recipient_id": recipient, "message_id": f"m_{next(self._ids)}"})
+
+
+class FakeWhatsApp(FakeApi):
+    """The WhatsApp Cloud API (Graph API, Bearer token): POST {url}/<phone number id>/messages
+    and /media, GET {url}/<media id> (the media's URL), and that URL (the bytes)."""
+
+    def __init__(self, token: str, phone_number_id: str, version: str = "v25.0") -> None:
+        super().__init__()
+        self.token = token
+        self.phone_number_id = phone_number_id
+        self.version = version
+        self._ids = itertools.count(1)
+        self._uploads = itertools.count(1)  # uploaded media: up1, up2, …
+        self.media: dict[str, tuple[str, bytes]] = {}  # media id -> (mime type, bytes)
+        self.closed_windows: set[str] = set()  # numbers whose free text Meta refuses (131047)
+        base = f"/{version}/{phone_number_id}"
+        self.app.router.add_post(f"{base}/messages", self.handle)
+        self.app.router.add_post(f"{base}/media", self.upload)
+        self.app.router.add_get(f"/{version}/{{media_id}}", self.lookup)
+        self.app.router.add_get("/lookaside/{media_id}", self.serve)
+
+    def add_media(self, media_id: str, data: bytes, mime: str = "image/jpeg") -> None:
+        """A photo or file a customer sent: its id arrives in the webhook."""
+        self.media[media_id] = (mime, data)
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    @staticmethod
+    def _error(status: int, code: int, message: str) -> web.Response:
+        error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Ab1"}
+        return web.json_response({"error": error}, status=status)
+
+    def fail_next(self, status: int, code: int = 2, method: str = "messages") -> None:
+        error = {"message": "Service temporarily unavailable", "code": code, "fbtrace_id": "Ab1"}
+        self.failures[method].append(Failure(status, {"error": error}))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, 190, "Invalid OAuth access token.")
+        call, failure = await self.record("messages", request)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status)
+        if call.body.get("status") == "read":
+            return web.json_response({"success": True})
+        to = str(call.body.get("to", ""))
+        if call.body.get("type") != "template" and to in self.closed_windows:
+            return self._error(400, 131047, "Re-engagement message")
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": f"wamid.out{next(self._ids)}"}],
+            }
+        )
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, 190, "Invalid OAuth access token.")
+        call, failure = await self.record("media", request)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status)
+        media_id = f"up{next(self._uploads)}"
+        file = call.body.get("file") or {}
+        self.media[media_id] = (str(file.get("type", "")), bytes(file.get("bytes", b"")))
+        return web.json_response({"id": media_id})
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, 190, "Invalid OAuth access token.")
+        media_id = request.match_info["media_id"]
+        await self.record("media_lookup", request)
+        if media_id not in self.media:
+            return self._error(404, 100, "Unsupported get request.")
+        mime, data = self.media[media_id]
+        url = str(request.url.with_path(f"/lookaside/{media_id}").with_query({}))
+        body = {"messaging_product": "whatsapp", "url": url, "mime_type": mime, "id": media_id}
+        return web.json_response({**body, "file_size": len(data)})
+
+    async def serve(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):  # the media URL needs the token too
+            return web.Response(status=401)
+        found = self.media.get(request.match_info["media_id"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[1], content_type=found[0] or "application/octet-stream")

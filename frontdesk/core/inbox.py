@@ -7,6 +7,10 @@ outbox, stored in the conversation's transcript (so the widget shows it if the c
 back) and the case is closed with it — with no in-chat survey: the e-mail carries a one-click
 satisfaction link instead. The mail sender (frontdesk.mail.sender) reports each try back here; a
 failed send stays visible, is retried with back-off, and is never dropped silently.
+
+A message left on WhatsApp is answered on WhatsApp (core.leave_message.IN_CHAT): the answer goes
+through the outbox to the chat, where the channel sends it as the approved template when the
+customer's 24 hours are over, and no e-mail is needed or written.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from frontdesk.core.casecard import mail_status, message_item
 from frontdesk.core.conversation import CaseKind, Conversations
 from frontdesk.core.events import EventBus, MailStatusChanged, SurveyAnswered
 from frontdesk.core.feedback import SCORES, FeedbackLinks, Ticket
+from frontdesk.core.leave_message import answered_in_chat
 from frontdesk.core.messages import Outbound
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.templates import Templates
@@ -104,13 +109,15 @@ class OfflineInbox:
             raise DeskError("empty_message", "the answer is empty")
         if len(text) > MAX_ANSWER:
             raise DeskError("message_too_long", f"the answer is longer than {MAX_ANSWER}")
+        case = await self.desk.held(agent, case_id)
+        if case.get("kind") == CaseKind.MESSAGE and answered_in_chat(case.get("channel", "")):
+            return await self._answer_in_chat(agent, case, text)
         if not self.enabled or self.mail is None or self.links is None:
             raise DeskError(
                 "mail_not_configured",
                 "e-mail is not set up on this gateway (SMTP_URL and MAIL_FROM): answer from "
                 "your own mailbox, then close the message",
             )
-        case = await self.desk.held(agent, case_id)
         if case.get("kind") != CaseKind.MESSAGE:
             raise DeskError("not_a_message", "this is a live chat: reply in the chat")
         if not case.get("email"):
@@ -158,6 +165,22 @@ class OfflineInbox:
         await self.desk.close_message(agent, case, fields)
         await self.bus.publish(MailStatusChanged(case_id, agent, QUEUED))
         return {"mail": mail_status({**case, **fields}), "seq": entry.get("seq")}
+
+    async def _answer_in_chat(self, agent: str, case: dict[str, str], text: str) -> dict[str, Any]:
+        """The answer to a message left where the customer can always be written to (WhatsApp):
+        sent to the chat as the agent's message, and the case closed with it."""
+        info = await self.desk.agent(agent)
+        conversation = await self.conversations.get(case["conversation_id"])
+        answer = Outbound(text=text, role="agent", sender_name=info["display_name"])
+        entry = await self.outbox.send(conversation.id, conversation.channel, answer)
+        fields = {
+            "answered_at": f"{self.clock():.3f}",
+            "answered_by": agent,
+            "answered_via": conversation.channel,
+            "answer_seq": str(entry.get("seq") or ""),
+        }
+        await self.desk.close_message(agent, case, fields)
+        return {"mail": None, "seq": entry.get("seq"), "via": conversation.channel}
 
     async def retry(self, agent: str, case_id: str) -> dict[str, Any]:
         """Try an undelivered answer again now (after a failure for good, or to not wait)."""

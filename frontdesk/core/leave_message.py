@@ -1,5 +1,9 @@
 """Outside hours (or with nobody online) a request for a person becomes "leave a message":
-an e-mail address, the message, a stated reply time, and a case agents answer by e-mail."""
+an e-mail address, the message, a stated reply time, and a case agents answer by e-mail.
+
+On a channel whose customers are reached in the chat itself whenever we write (IN_CHAT:
+WhatsApp, where the phone number is the address), no e-mail is asked for and the answer goes
+to the chat (frontdesk.core.inbox)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,13 @@ from frontdesk.core.waits import Waits
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 MAX_MESSAGE = 4000
+# Channels whose left messages are answered in the chat, never by e-mail: the customer's
+# identity there is a phone number we can always write to (a template outside the 24 hours).
+IN_CHAT = frozenset({"whatsapp"})
+
+
+def answered_in_chat(channel: str) -> bool:
+    return channel in IN_CHAT
 
 
 def valid_email(text: str) -> bool:
@@ -55,17 +66,23 @@ class LeaveMessage:
     def _done_key(self) -> str:
         return "leave_message_done" if not self.waits.is_open() else "leave_message_done_open"
 
+    @staticmethod
+    def _where(conversation: Conversation, key: str) -> str:
+        """The message saying where the answer goes: by e-mail, or here in the chat."""
+        return f"{key}_chat" if answered_in_chat(conversation.channel) else key
+
     async def confirm(self, conversation: Conversation, fields: Mapping[str, str]) -> None:
         """Tell the customer their message is saved (once it is: the case exists)."""
         when = self._when(conversation)
-        text = self._say(conversation, self._done_key(), email=fields["email"], **when)
+        key = self._where(conversation, self._done_key())
+        text = self._say(conversation, key, email=fields["email"], **when)
         await self._send(conversation, text, cancel=False)
 
     async def already_left(self, conversation: Conversation, case: Mapping[str, str]) -> None:
         """A customer whose message is waiting asks for a person again: say where it stands."""
         text = self._say(
             conversation,
-            "leave_message_already",
+            self._where(conversation, "leave_message_already"),
             email=case.get("email", ""),
             reply_by=case.get("promised_reply_by", ""),
         )
@@ -74,7 +91,8 @@ class LeaveMessage:
     async def start(self, conversation: Conversation, reason: str, detail: str) -> None:
         closed = not self.waits.is_open()
         email = conversation.captured.get("email") or conversation.details.get("customer_email", "")
-        step = "message" if email else "email"
+        in_chat = answered_in_chat(conversation.channel)  # no address to ask for
+        step = "message" if email or in_chat else "email"
         draft = LeaveDraft(step=step, email=email, reason=reason, detail=detail)
         conversation = await self.conversations.start_leaving(conversation, draft)
         # Closed; open with everyone busy (a long wait); or open with nobody online.
@@ -85,11 +103,13 @@ class LeaveMessage:
             if await self.waits.anyone_online()
             else "leave_message_offline"
         )
-        ask = "leave_message_ask_message" if email else "leave_message_ask_email"
+        if intro != "leave_message_closed":
+            intro = self._where(conversation, intro)
+        ask = "leave_message_ask_message" if step == "message" else "leave_message_ask_email"
         text = (
             self._say(conversation, intro, **self._when(conversation))
             + " "
-            + self._say(conversation, ask, email=email)
+            + self._say(conversation, ask, email="" if in_chat else email)
         )
         await self._send(conversation, text)
 
@@ -115,7 +135,9 @@ class LeaveMessage:
             return None
         message = inbound.text.strip()[:MAX_MESSAGE]
         when = self._when(conversation)
+        via = {"answer_via": conversation.channel} if answered_in_chat(conversation.channel) else {}
         return {
+            **via,
             "email": conversation.leave.email,
             "message": message,
             "reason": conversation.leave.reason,
