@@ -52,6 +52,7 @@ from common import (
     pin,
     print_header,
     ratio_text,
+    rss_bytes,
     run_generators,
     shares_text,
     timed,
@@ -515,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 if name == "gateway":
+                    print(f"   gateway RSS after the run {rss_bytes(single.pid) / 2**20:.0f} MB")
                     results[name]["cpu_ms"] = out["cpu_seconds"]["gateway"] * 1000 / count
                     results[name]["trips"] = meter_trips(meter) / count
                     top = sorted(commands.items(), key=lambda kv: -kv[1])

@@ -15,6 +15,11 @@ nothing. Here:
   connection stays;
 - `refusal()` tells a namespace's `trigger_event` which events no handler takes, and why; the
   namespace answers those with an error ack `{ok: false, error: {code, message}}`.
+
+And a packet the server sends is JSON-encoded once: python-socketio walks the data in Python to
+look for bytes (`data_is_binary`, a call per value), then encodes it. `SafePacket` encodes it
+first (in C): data that encodes holds no bytes (JSON cannot hold them), so the walk is skipped
+and `encode()` reuses the text; data that does not encode (bytes) takes the library's way.
 """
 
 from __future__ import annotations
@@ -45,16 +50,41 @@ class SafePacket(packet.Packet):  # type: ignore[misc]
 
     max_chars = 0  # longest packet parsed; 0: no limit (see sized())
     data: Any
+    _json: str | None = None  # the data, encoded when the packet was made (see the module)
 
     @classmethod
     def sized(cls, max_chars: int) -> type[SafePacket]:
         """The packet class of a server that parses packets of at most `max_chars`."""
         return type(cls.__name__, (cls,), {"max_chars": max_chars})
 
-    def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
+    def __init__(
+        self,
+        packet_type: int = packet.EVENT,
+        data: Any = None,
+        namespace: str | None = None,
+        id: int | None = None,
+        binary: bool | None = None,
+        encoded_packet: Any = None,
+    ) -> None:
+        if encoded_packet is None and binary is None and data is not None:
+            try:
+                self._json = self.json.dumps(data, separators=(",", ":"))
+                binary = False
+            except TypeError:  # bytes in it: the library finds and sends them as attachments
+                pass
+        super().__init__(packet_type, data, namespace, id, binary, encoded_packet)
         if encoded_packet is not None and not encoded_packet:  # "" or b"": never decoded
             self._unreadable("an empty packet")
+
+    def encode(self) -> Any:
+        if self._json is None or self.packet_type not in (packet.EVENT, packet.ACK):
+            return super().encode()
+        head = str(self.packet_type)
+        if self.namespace is not None and self.namespace != "/":
+            head += self.namespace + ","
+        if self.id is not None:
+            head += str(self.id)
+        return head + self._json
 
     def decode(self, encoded_packet: Any) -> int:
         if not isinstance(encoded_packet, str):  # a binary frame no packet announced
