@@ -7,34 +7,38 @@ import asyncio
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
 import pytest
 import socketio
 
+from frontdesk.app import ROUTER
 from frontdesk.errors import StoreUnavailable
-from frontdesk.store.base import AppendResult
 
 
-def refuse_to_store_once(monkeypatch: pytest.MonkeyPatch, store: Any, client_msg_id: str) -> None:
-    """The store fails, as when Redis blinks, the first time it is asked to append the message
-    with this client_msg_id; every other call, and the next try of that one, works."""
-    append = store.append
+def refuse_to_store_once(monkeypatch: pytest.MonkeyPatch, app: Any, client_msg_id: str) -> None:
+    """The store fails, as when Redis blinks, the first time it is asked to take in the customer
+    message with this client_msg_id (stored with its turn in one step: the turn ledger's
+    intake); every other call, and the next try of that one, works."""
+    ledger = app[ROUTER].turns.ledger
+    intake = ledger.intake
     refused = False
 
     async def flaky(
-        conversation_id: str, entry: dict[str, Any], msg_id: str | None = None
-    ) -> AppendResult:
+        conversation_id: str,
+        entry: Mapping[str, Any],
+        msg_id: str | None,
+        turn: Mapping[str, Any],
+    ) -> Any:
         nonlocal refused
         if msg_id == client_msg_id and not refused:
             refused = True
             raise StoreUnavailable("could not store the message: Connection refused (test)")
-        result: AppendResult = await append(conversation_id, entry, msg_id)
-        return result
+        return await intake(conversation_id, entry, msg_id, turn)
 
-    monkeypatch.setattr(store, "append", flaky)
+    monkeypatch.setattr(ledger, "intake", flaky)
 
 
 EVENTS = (

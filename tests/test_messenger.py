@@ -212,7 +212,7 @@ async def test_a_body_that_could_not_be_stored_is_refused_and_taken_on_the_retry
         messaging(psid, message={"mid": new_mid(), "text": "hello, world!"}),
         messaging(psid, message={"mid": second, "text": "Where is my order?"}),
     )
-    refuse_to_store_once(monkeypatch, store, second)
+    refuse_to_store_once(monkeypatch, server.app, second)
     assert (await post_body(server, body))[0] == 503  # so the platform delivers it again
 
     def customer_texts(history: list[dict[str, Any]]) -> list[str]:

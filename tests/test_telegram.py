@@ -183,7 +183,7 @@ async def test_an_update_that_could_not_be_stored_is_refused_and_taken_on_the_re
     store = server.app[STORE]
     chat_id = new_id()
     update = text_update(chat_id, "Where is my order?")
-    refuse_to_store_once(monkeypatch, store, f"tg-msg:{update['message']['message_id']}")
+    refuse_to_store_once(monkeypatch, server.app, f"tg-msg:{update['message']['message_id']}")
     assert (await post_update(server, update))[0] == 503  # so Telegram delivers it again
     assert await store.history(f"telegram:{chat_id}") == []
     assert (await post_update(server, update))[0] == 200  # Telegram's retry
@@ -208,7 +208,7 @@ async def test_polling_fetches_an_update_again_until_it_is_stored(
     store = server.app[STORE]
     chat_id = new_id()
     update = text_update(chat_id, "Is anyone there?")
-    refuse_to_store_once(monkeypatch, store, f"tg-msg:{update['message']['message_id']}")
+    refuse_to_store_once(monkeypatch, server.app, f"tg-msg:{update['message']['message_id']}")
     await fake_telegram.queue_update(update)
     [reply] = await fake_telegram.wait_for("sendMessage", where=to_chat(chat_id))
     assert "your message is saved" in reply.body["text"]
