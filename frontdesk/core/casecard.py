@@ -96,6 +96,7 @@ def card(
         "left_message": (
             {
                 "email": case.get("email", ""),
+                "answer_via": case.get("answer_via", ""),  # answered in the chat (WhatsApp)
                 "message": case.get("message", ""),
                 "promised_reply_by": case.get("promised_reply_by", ""),
                 "promised_reply_at": _float(case.get("promised_reply_at")),

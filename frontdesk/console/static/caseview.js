@@ -108,7 +108,7 @@ function renderClosedState(c) {
   if (closed) E.closedBanner.textContent = c.closedText || 'This conversation is closed.';
   E.caseRoot.classList.toggle('is-closed', closed);
   [E.reply, E.send, E.canned, E.transfer, E.transferSend, E.close].forEach((n) => { n.disabled = closed; });
-  if (store.isMessageCase(c) && !store.mailEnabled()) E.send.disabled = true;
+  if (store.isMessageCase(c) && !store.answeredInChat(c) && !store.mailEnabled()) E.send.disabled = true;
   if (closed) {
     resetCloseConfirm();
     E.mailOff.hidden = true;
@@ -241,6 +241,10 @@ export function presenceChanged(data) {
 /** We answered the left message caseId by e-mail: it is closed, its e-mail on its way. */
 export function answeredByUs(caseId, res) {
   const c = store.caseModel(caseId);
+  if (res && res.via) {  // answered in the customer's chat (WhatsApp), not by e-mail
+    markClosed(caseId, 'Answer sent on WhatsApp, and kept in the conversation. The message is closed.');
+    return;
+  }
   if (res && res.mail && typeof res.mail === 'object') c.mail = res.mail;
   const to = c.mail && c.mail.to ? ' to ' + str(c.mail.to) : '';
   markClosed(caseId, 'Answer sent by e-mail' + to + ', and kept in the chat for when the customer comes back. The message is closed.');

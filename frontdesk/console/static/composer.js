@@ -34,22 +34,27 @@ function emailMode() {
 export function renderComposerMode(c) {
   const email = store.isMessageCase(c);
   const to = email && c.card.left_message ? str(c.card.left_message.email) : '';
-  const noMail = email && !store.mailEnabled();
+  const inChat = store.answeredInChat(c);  // WhatsApp: the answer goes to the chat, no e-mail
+  const noMail = email && !inChat && !store.mailEnabled();
   E.mailOff.hidden = !noMail || !!c.closed;
   E.mailOffTo.textContent = to || 'the customer';
   E.composer.hidden = noMail;
   E.composer.classList.toggle('is-email', email);
-  E.reply.setAttribute('placeholder', email
+  E.reply.setAttribute('placeholder', inChat
+    ? 'Write your answer. It is sent to the customer on WhatsApp (as the approved template when they last wrote over 24 hours ago).'
+    : email
     ? 'Write your answer. It is e-mailed to ' + (to || 'the customer') + ' with their message quoted, and shown in the chat if they come back.'
     : CHAT_PLACEHOLDER);
   E.reply.rows = email ? 5 : 3;
   if (E.composerHint) {
-    E.composerHint.textContent = email
+    E.composerHint.textContent = inChat
+      ? 'Ctrl+Enter sends it on WhatsApp'
+      : email
       ? (store.mailEnabled() ? 'Ctrl+Enter sends the e-mail' : 'E-mail is not set up on this gateway (SMTP_URL)')
       : CHAT_HINT;
   }
-  if (!sending) E.send.textContent = email ? 'Send e-mail' : 'Send';
-  if (email && !store.mailEnabled()) E.send.disabled = true;
+  if (!sending) E.send.textContent = inChat ? 'Send on WhatsApp' : email ? 'Send e-mail' : 'Send';
+  if (noMail) E.send.disabled = true;
 }
 
 // ---------------------------------------------------------------- the agent's typing signal
@@ -103,8 +108,9 @@ function sendAnswer(caseId, c, text) {
     showError(err, 'E-mail not sent.');
   }).then(() => {
     sending = false;
-    E.send.textContent = 'Send e-mail';
-    E.send.disabled = store.openCaseClosed() || !store.mailEnabled();
+    const inChat = store.answeredInChat(c);
+    E.send.textContent = inChat ? 'Send on WhatsApp' : 'Send e-mail';
+    E.send.disabled = store.openCaseClosed() || (!inChat && !store.mailEnabled());
   });
 }
 

@@ -61,6 +61,10 @@ export function mailEnabled() { return store.mailEnabled; }
 export function isMessageCase(c) {
   return !!(c && c.card && c.card.kind === 'message');
 }
+/** True when the left message is answered in the customer's chat (WhatsApp), not by e-mail. */
+export function answeredInChat(c) {
+  return isMessageCase(c) && !!(c.card.left_message && c.card.left_message.answer_via);
+}
 /** Server clock minus this computer's clock, in seconds. */
 export function clockSkew() { return store.skew; }
 export function openId() { return store.openId; }
