@@ -77,7 +77,7 @@ class Settings:
     messenger_page_token: str = field(default="", repr=False)
     messenger_app_secret: str = field(default="", repr=False)
     messenger_verify_token: str = field(default="", repr=False)
-    messenger_api_url: str = "https://graph.facebook.com/v19.0"
+    messenger_api_url: str = "https://graph.facebook.com/v25.0"
     # WhatsApp Business (Cloud API; frontdesk.channels.whatsapp_settings validates them).
     whatsapp_token: str = field(default="", repr=False)
     whatsapp_phone_number_id: str = ""
@@ -251,7 +251,7 @@ def _channel_settings(env: Mapping[str, str]) -> dict[str, Any]:
     if len(missing) not in (0, len(messenger)):
         raise ConfigError(f"Messenger needs all of {', '.join(messenger)}; missing {missing[0]}")
     api_url = env.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org"
-    graph_url = env.get("MESSENGER_API_URL", "").strip() or "https://graph.facebook.com/v19.0"
+    graph_url = env.get("MESSENGER_API_URL", "").strip() or "https://graph.facebook.com/v25.0"
     return {
         "telegram_token": get["TELEGRAM_TOKEN"],
         "telegram_secret_token": secret,
