@@ -37,6 +37,7 @@ ORDER = [
     "rasa_workers",
     "abuse",
     "cluster",
+    "search",
 ]
 NEEDS_SHARED_RASA = {"bot_turn", "pipeline", "nlu_accuracy"}
 QUICK_LIMIT = 150  # seconds per bench in quick mode
@@ -51,6 +52,7 @@ LIMIT = {
     "rasa_workers": 600,
     "abuse": 200,
     "cluster": 1200,
+    "search": 600,
 }
 
 
