@@ -125,7 +125,10 @@ def bound_text(shares: dict[str, float], cores: int) -> str:
         )
     if share >= 0.85:
         return f"bounded by {top} at {share:.0%} of one core (one process is one core at most)"
-    return f"no core saturated ({total:.2f} of {cores} used): bounded by round-trip latency"
+    return (
+        f"no core saturated by these processes ({total:.2f} of {cores}; other work on the "
+        "machine is not counted): bounded by round-trip latency or by that other work"
+    )
 
 
 def serve(cluster: Cluster, meters: Meters, count: int) -> None:
