@@ -8,6 +8,16 @@ them. So every HEARTBEAT_EVERY seconds the process publishes a heartbeat to itse
 manager, and its listener notes when the heartbeat comes back. `/healthz` answers 503 when it
 has not for LISTENER_DEAF_AFTER seconds, so a balancer takes the process out (or systemd
 restarts it); it answers 200 again as soon as the listener hears (it reconnects by itself).
+
+**Nothing published is lost while Redis fails over** (python-socketio #1411: a publish gave up
+after two tries, a listener waited 1, 2, 4… seconds to subscribe again, and an emit made in
+between — an agent's `case_message`, a customer's answer — never reached the other process).
+Here a publish keeps trying for PUBLISH_PATIENCE seconds (a Sentinel failover takes about 3),
+a listener subscribes again within LISTEN_RETRY seconds, and while Redis is recovering a
+publish that fewer listeners heard than there are live processes (each process's heartbeat is
+heard by all) is said again for up to RECEIVER_PATIENCE seconds; each message carries an id,
+so a listener that heard it the first time drops the repeat. In steady state a publish is one
+PUBLISH, as before.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ import contextlib
 import json
 import logging
 import time
+import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +45,13 @@ LISTENER_DEAF_AFTER = 6.0  # seconds without its own heartbeat back before /heal
 SUBSCRIBE_WAIT = 5.0  # seconds start-up waits for the first subscription
 HEARTBEAT = "frontdesk_heartbeat"  # python-socketio ignores methods it does not know
 _MARK = HEARTBEAT.encode()
+PUBLISH_PATIENCE = 30.0  # seconds a publish keeps trying while Redis is unreachable
+RECEIVER_PATIENCE = 3.0  # seconds a publish is repeated while a live listener missed it
+RECOVERING_FOR = 10.0  # seconds after a Redis error during which listeners are counted
+LISTEN_RETRY = 0.25  # seconds between a listener's attempts to subscribe again
+PEER_GONE_AFTER = 2.5 * HEARTBEAT_EVERY  # a process not heard this long is not counted
+_ID = b'"fd_id": "'
+SEEN_IDS = 20000  # message ids remembered to drop repeats
 
 
 class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -41,24 +60,112 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         super().__init__(url, channel=channel)
         self.heard = time.monotonic()  # when our own heartbeat last came back (or start-up)
+        self.connected: bool = bool(self.connected)  # python-socketio's flag, typed
+        self.peers: dict[str, float] = {}  # process (host id) -> when its heartbeat was heard
+        self.recovering_until = 0.0  # Redis failed a moment ago: count who hears a publish
+        self._seen: set[bytes] = set()
+        self._seen_order: deque[bytes] = deque()
 
     async def _listen(self) -> AsyncIterator[Any]:
         async for data in super()._listen():
-            if _MARK in data and self._own_heartbeat(data):
-                self.heard = time.monotonic()
-                continue
+            if _MARK in data:
+                sender = self._heartbeat_of(data)
+                if sender is not None:
+                    self.peers[sender] = time.monotonic()
+                    if sender == self.host_id:
+                        self.heard = time.monotonic()
+                    continue
+            at = data.rfind(_ID)
+            if at >= 0:
+                message_id = data[at + len(_ID) : at + len(_ID) + 32]
+                if message_id in self._seen:
+                    continue  # said again during a failover; this process heard it already
+                self._remember(message_id)
             yield data
 
-    def _own_heartbeat(self, data: bytes) -> bool:
+    def _remember(self, message_id: bytes) -> None:
+        self._seen.add(message_id)
+        self._seen_order.append(message_id)
+        if len(self._seen_order) > SEEN_IDS:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _heartbeat_of(self, data: bytes) -> str | None:
         try:
             message = json.loads(data)
         except ValueError:
-            return False
-        return (
-            isinstance(message, dict)
-            and message.get("method") == HEARTBEAT
-            and message.get("host_id") == self.host_id
-        )
+            return None
+        if isinstance(message, dict) and message.get("method") == HEARTBEAT:
+            return str(message.get("host_id"))
+        return None
+
+    def live_processes(self) -> int:
+        now = time.monotonic()
+        return max(1, sum(1 for seen in self.peers.values() if now - seen < PEER_GONE_AFTER))
+
+    async def _publish(self, data: dict[str, Any]) -> Any:
+        heartbeat = data.get("method") == HEARTBEAT
+        payload = self.json.dumps(data)
+        if not heartbeat:  # an id at the end, where the listener finds it cheaply
+            payload = payload[:-1] + f', "fd_id": "{uuid.uuid4().hex}"}}'
+        started = time.monotonic()
+        patience = HEARTBEAT_EVERY if heartbeat else PUBLISH_PATIENCE
+        delay = 0.05
+        failed = False
+        while True:
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                heard = await self.redis.publish(self.channel, payload)
+            except Exception as exc:
+                self.connected = False
+                self.recovering_until = time.monotonic() + RECOVERING_FOR
+                if time.monotonic() - started > patience:
+                    log.error(
+                        "Socket.IO over Redis: could not publish for %.0f s: %s", patience, exc
+                    )
+                    return None
+                if not failed:
+                    log.warning("Socket.IO over Redis: publish failed (%s); trying again", exc)
+                    failed = True
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if failed:
+                log.warning(
+                    "Socket.IO over Redis: published again after %.1f s", time.monotonic() - started
+                )
+            if (
+                heartbeat
+                or time.monotonic() > self.recovering_until
+                or int(heard) >= self.live_processes()
+                or time.monotonic() - started > RECEIVER_PATIENCE
+            ):
+                return heard
+            await asyncio.sleep(0.1)  # a listener is subscribing again: say it once more
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """python-socketio's, with a short, constant wait between attempts to subscribe again
+        (its own doubles up to 60 s: a failover would leave the process deaf for seconds)."""
+        subscribed = False
+        failing = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    if failing:
+                        log.warning("Socket.IO over Redis: listening again")
+                        failing = False
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:
+                if not failing:
+                    log.error("Socket.IO over Redis: cannot receive (%s); subscribing again", exc)
+                    failing = True
+                self.recovering_until = time.monotonic() + RECOVERING_FOR
+                subscribed = False
+                await asyncio.sleep(LISTEN_RETRY)
 
     async def beat(self) -> None:
         await self._publish({"method": HEARTBEAT, "host_id": self.host_id})
