@@ -21,6 +21,7 @@ from frontdesk.core.later import Later
 from frontdesk.core.metrics import Metrics
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
+from frontdesk.core.sla_watch import SlaWatch
 from frontdesk.core.templates import Templates
 from frontdesk.store import RedisStore
 from frontdesk.store.cases import CaseStore
@@ -45,3 +46,4 @@ MESSENGER_CHANNEL = web.AppKey("messenger_channel", MessengerChannel)
 WHATSAPP_CHANNEL = web.AppKey("whatsapp_channel", WhatsAppChannel)
 WHATSAPP_FLOWS = web.AppKey("whatsapp_flows", WhatsAppFlows)  # flows/whatsapp.yml
 ADDRESSES = web.AppKey("addresses", AddressLimiter)  # widget limits per client address
+SLA_WATCH = web.AppKey("sla_watch", SlaWatch)  # the breach check (frontdesk.core.sla_watch)

@@ -41,6 +41,7 @@ from frontdesk.core.build import build_core
 from frontdesk.core.greeting import load_greeting
 from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
+from frontdesk.core.sla import load_sla
 from frontdesk.core.wait_config import load_wait_config
 from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store
 from frontdesk.errors import StoreUnavailable
@@ -61,6 +62,7 @@ from frontdesk.keys import (
     ROUTER,
     SETTINGS,
     SIO,
+    SLA_WATCH,
     STORE,
     TELEGRAM_CHANNEL,
     TEMPLATES,
@@ -188,6 +190,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         base_url=settings.base_url,
         files=files,
         file_links=links,
+        sla=load_sla(settings.flows_dir),
     )
     prechat = Prechat(
         load_prechat(settings.flows_dir),
@@ -228,9 +231,12 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     # says, at every sweep, which conversations have a page here.
     router.watch_pages(lambda: list(widget.pages))
     abandonment = asyncio.create_task(core.abandonment.run())
+    app[SLA_WATCH] = core.sla_watch
+    sla_breaches = asyncio.create_task(core.sla_watch.run())  # alerts once per case (sla_watch)
     yield
     heartbeat.cancel()
     abandonment.cancel()
+    sla_breaches.cancel()
     try:  # finish turns in flight, but never hold shutdown hostage to a backlog
         await asyncio.wait_for(router.idle(), SHUTDOWN_GRACE)
     except TimeoutError:

@@ -13,6 +13,7 @@ from frontdesk.core.events import AgentReplied, AgentsChanged, EventBus
 from frontdesk.core.flows import Flows
 from frontdesk.core.messages import Outbound
 from frontdesk.core.outbox import NotStored, Outbox
+from frontdesk.core.sla import Sla
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.errors import DeskError
@@ -42,8 +43,10 @@ class AgentDesk:
         files: FileStore | None = None,
         links: FileLinks | None = None,
         clock: Callable[[], float] = time.time,
+        sla: Sla | None = None,
     ) -> None:
         self.clock = clock
+        self.sla = sla  # where each case stands against flows/sla.yml (time left, breached)
         self.files = files
         self.links = links
         self.conversations = conversations
@@ -85,7 +88,11 @@ class AgentDesk:
         waiting = await self.cases.queue()
         now = self.clock()
         rows = await self.cases.get_many([case_id for case_id, _ in waiting])
-        return [queue_item(row, now) for row in rows]
+        return [{**queue_item(row, now), "sla": self.sla_view(row, now)} for row in rows]
+
+    def sla_view(self, case: Mapping[str, str], now: float | None = None) -> dict[str, Any] | None:
+        """The case against its service-level targets (None: no targets on it)."""
+        return self.sla.view(case, now) if self.sla is not None else None
 
     async def my_cases(self, agent: str) -> list[dict[str, Any]]:
         """The agent's live chats, then the left messages they took (kind "message": answered
@@ -129,6 +136,7 @@ class AgentDesk:
         earlier = [earlier_item(row) for row in await self.cases.get_many(earlier_ids)]
         shown = card(case, transcript, self.flows.reasons)
         shown["attachments"] = [self.signed(a) for a in shown["attachments"]]
+        shown["sla"] = self.sla_view(case, self.clock())
         return {
             "card": shown,
             "transcript": [

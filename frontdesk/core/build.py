@@ -29,6 +29,8 @@ from frontdesk.core.metrics import Metrics, count_events
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.ratings import AnswerRatings
 from frontdesk.core.router import Bot, Router
+from frontdesk.core.sla import Sla, SlaPolicy
+from frontdesk.core.sla_watch import SlaWatch
 from frontdesk.core.survey import Survey
 from frontdesk.core.templates import Templates
 from frontdesk.core.turns import Turns
@@ -52,6 +54,7 @@ class Core:
     later: Later
     inbox: OfflineInbox
     abandonment: Abandonment
+    sla_watch: SlaWatch  # publishes breaches of flows/sla.yml's targets (run by the gateway)
 
 
 def build_core(
@@ -74,11 +77,14 @@ def build_core(
     base_url: str = "",
     files: FileStore | None = None,
     file_links: FileLinks | None = None,
+    sla: SlaPolicy | None = None,
 ) -> Core:
     """mail: the e-mail outbox (answers to left messages, satisfaction links signed with
     `secret`, pointing at `base_url`); mail_sending: SMTP is set up, answers may be written;
-    files, file_links: where photos and files are kept, and their signed links."""
+    files, file_links: where photos and files are kept, and their signed links; sla: the
+    service-level targets (flows/sla.yml; None: its defaults)."""
     bus = EventBus()
+    deadlines = Sla(sla or SlaPolicy(), hours, clock)
     conversations = Conversations(store, bus, templates.default_language, clock)
     later = Later()
     outbox = Outbox(store, metrics, later)
@@ -95,7 +101,9 @@ def build_core(
         clock=clock,
     )
     leave = LeaveMessage(conversations, outbox, templates, waits)
-    handoff = Handoff(conversations, store, cases, outbox, templates, flows, waits, leave, bus)
+    handoff = Handoff(
+        conversations, store, cases, outbox, templates, flows, waits, leave, bus, deadlines
+    )
     abandonment = Abandonment(conversations, cases, handoff, wait_config, clock)
     survey = Survey(conversations, cases, outbox, templates, bus)
     desk = AgentDesk(
@@ -111,6 +119,7 @@ def build_core(
         files=files,
         links=file_links,
         clock=clock,
+        sla=deadlines,
     )
     turns = Turns(ledger, store, process_id, later)
     router = Router(
@@ -160,4 +169,5 @@ def build_core(
         later,
         inbox,
         abandonment,
+        SlaWatch(cases, agents, deadlines, bus, clock),
     )

@@ -206,6 +206,19 @@ class MailStatusChanged(Event):
 
 
 @dataclass(frozen=True)
+class SlaBreached(Event):
+    """A case's service-level target passed with nothing done (flows/sla.yml): published once
+    per case and target, by whichever gateway process noticed it first (core/sla_watch.py).
+    target: "first_response" | "resolution"; agent: who holds the case ("" while waiting)."""
+
+    case_id: str
+    conversation_id: str
+    target: str
+    due_at: float
+    agent: str = ""
+
+
+@dataclass(frozen=True)
 class CustomerPresence(Event):
     """The customer opened (online) or closed (not online) the last page showing the chat."""
 

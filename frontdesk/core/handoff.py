@@ -36,6 +36,7 @@ from frontdesk.core.kept_files import of_topic
 from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.messages import Outbound, QuickReply
 from frontdesk.core.outbox import Outbox
+from frontdesk.core.sla import Sla
 from frontdesk.core.templates import Templates
 from frontdesk.core.waits import Waits
 from frontdesk.store.base import CaseStore, Store
@@ -56,7 +57,9 @@ class Handoff:
         waits: Waits,
         leave: LeaveMessage,
         bus: EventBus,
+        sla: Sla | None = None,
     ) -> None:
+        self.sla = sla  # the service-level deadlines stamped on each new case (flows/sla.yml)
         self.conversations = conversations
         self.store = store
         self.cases = cases
@@ -175,6 +178,8 @@ class Handoff:
         files = of_topic(raw, conversation.segment_start)
         if files:
             fields["attachments"] = files
+        if self.sla is not None:  # deadlines fixed now, so every process agrees on them
+            fields.update(self.sla.stamp({**fields, "kind": kind.value}))
         await self.cases.create(fields["id"], fields, customer_key=conversation.id, kind=kind)
         return Case.from_fields(fields)
 

@@ -105,6 +105,25 @@ class Hours:
                 left -= end - start
         raise ConfigError("flows/hours.yml opens on no day in the coming year")
 
+    def open_between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """How much opening time lies between two moments (zero when `end` is not later):
+        the inverse of after_open_time. 17:00 Friday to 10:00 Monday, open 9-18 on weekdays
+        and closed at weekends: 2 hours."""
+        if end <= start:
+            return dt.timedelta(0)
+        if self.always_open:
+            return end - start
+        first, last = start.astimezone(self.zone), end.astimezone(self.zone)
+        total = dt.timedelta(0)
+        day = first.date() - dt.timedelta(days=1)
+        while day <= last.date():
+            for opens, closes in self._intervals(day):
+                low, high = max(opens, first), min(closes, last)
+                if high > low:  # real elapsed time, also on a day the clocks change
+                    total += high.astimezone(dt.UTC) - low.astimezone(dt.UTC)
+            day += dt.timedelta(days=1)
+        return total
+
 
 def _end(day: dt.date, end: dt.time, zone: ZoneInfo) -> dt.datetime:
     # "18:00-24:00" or an end of 00:00 means midnight at the end of the day.
