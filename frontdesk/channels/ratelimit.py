@@ -15,7 +15,12 @@ customer waits for.
 `session_request` (opening or resuming a conversation, which costs Redis work and history) has
 a budget of its own per connection, SESSION_REQUESTS, taken with `check_connection`, and a new
 conversation also takes a token from its address's bucket (`new_conversation`); over either
-the request is refused the same way, and nothing else happens. Connections themselves are
+the request is refused the same way, and nothing else happens. `user_typing` signals (with the
+customer's draft while an agent has the conversation) have their own per-connection budget,
+TYPING_SIGNALS, also taken with `check_connection`: frontdesk's widget sends at most two a
+second, so the budget never refuses it; over it a signal is dropped (`rate_limited`; the next one
+carries the whole draft again), and a connection that keeps sending regardless is flooding and
+is closed like one that floods messages. Connections themselves are
 limited per address before the Socket.IO handshake (frontdesk.channels.guard): at most
 `ADDRESS_MAX_CONNECTIONS` open at once, and `ADDRESS_CONNECTIONS_PER_SECOND` new ones.
 
@@ -52,6 +57,7 @@ __all__ = [
     "CONNECTION_RETRY",
     "NO_ADDRESS_LIMITS",
     "SESSION_REQUESTS",
+    "TYPING_SIGNALS",
     "AddressLimiter",
     "AddressLimits",
     "Limits",
@@ -76,6 +82,11 @@ class Limits:
 # session_request per connection: a page opens one, a "new conversation" another; 5 at once,
 # then one a second.
 SESSION_REQUESTS = Limits(per_second=1.0, burst=5, max_pending_turns=0)
+
+# user_typing per connection (typing on/off, and the customer's draft while an agent has the
+# conversation): the widget sends at most 2 a second; 4 a second with 10 at once leave room for
+# two tabs of one page sharing nothing, and none for a flood.
+TYPING_SIGNALS = Limits(per_second=4.0, burst=10, max_pending_turns=0)
 
 
 class RateLimiter:
@@ -145,8 +156,9 @@ class RateLimiter:
         return wait
 
     def check_connection(self, sid: str, now: float | None = None) -> float:
-        """For an event limited per connection only (session_request): 0 and a token taken,
-        or the seconds to wait (nothing taken)."""
+        """For an event limited per connection only (session_request, user_typing): 0 and a
+        token taken, or the seconds to wait (nothing taken; refusals in a row count towards
+        `flooding`)."""
         if self.limits.per_second <= 0:
             return 0.0
         now = self._now(now)
@@ -154,6 +166,7 @@ class RateLimiter:
         wait = bucket.wait()
         if not wait:
             bucket.tokens -= 1
+        bucket.refusals = bucket.refusals + 1 if wait else 0
         return wait
 
     def _now(self, now: float | None) -> float:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import socketio
 
 from frontdesk.channels.packets import refused
+from frontdesk.channels.ratelimit import TYPING_SIGNALS, RateLimiter
 from frontdesk.channels.widget_base import CHANNEL, WidgetBase
 from frontdesk.channels.widget_input import (
     CLIENT_MSG_ID,
@@ -27,6 +29,8 @@ from frontdesk.core.messages import Inbound
 from frontdesk.errors import BadInput, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+MAX_DRAFT = 1000  # characters of the customer's draft relayed (the widget sends the last ones)
 
 
 class WidgetEvents(WidgetBase):
@@ -182,18 +186,41 @@ class WidgetEvents(WidgetBase):
             return await self._error(sid, language, "store_unavailable", None)
         return {"ok": True, "answer_id": answer_id}
 
+    @cached_property
+    def signal_limiter(self) -> RateLimiter:
+        """user_typing's own budget per connection (ratelimit.TYPING_SIGNALS)."""
+        return RateLimiter(TYPING_SIGNALS)
+
     async def on_user_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
-        """`{typing}`: relayed to the agent while one has the conversation; ignored otherwise.
-        Bad input is answered in the ack only (the widget shows no error for a signal)."""
+        """`{typing, draft?}`: relayed to the agent while one has the conversation; ignored
+        otherwise. `draft` (frontdesk's widget only): the text typed so far, at most MAX_DRAFT
+        characters, shown to that agent alone when flows/handoff.yml show_customer_draft is on;
+        never stored, never given to the bot. The ack says `draft: true` while the agent would
+        see it (the widget sends drafts only then). Bad input is answered in the ack only (the
+        widget shows no error for a signal); over TYPING_SIGNALS the signal is dropped."""
         typing = data.get("typing") if isinstance(data, dict) else None
         if not isinstance(typing, bool):
             return refused("bad_request", "user_typing must be an object {typing: true|false}")
+        assert isinstance(data, dict)
+        draft = data.get("draft")
+        if draft is not None and (not isinstance(draft, str) or not valid_text(draft)):
+            return refused("bad_request", "draft must be text (valid UTF-8)")
+        if draft is not None and len(draft) > MAX_DRAFT:
+            return refused("draft_too_long", f"draft must be at most {MAX_DRAFT} characters")
+        retry_after = self.signal_limiter.check_connection(sid)
+        if retry_after:
+            if self.signal_limiter.flooding(sid):
+                log.warning("widget: closing a connection that floods user_typing")
+                await self.disconnect(sid)
+            session = await self.get_session(sid)
+            return {"ok": False, "error": self._slow_down(session, retry_after)}
         session = await self.get_session(sid)
         session_id = session.get("session_id")
         if not session_id:
             return {"ok": True, "ignored": True}
         try:
-            await self.router.customer_typing(session_id, typing)
+            shown = await self.router.customer_typing(session_id, typing, draft)
         except StoreUnavailable as exc:
             log.warning("user_typing: %s", exc)
-        return {"ok": True}
+            return {"ok": True}
+        return {"ok": True, "draft": shown}

@@ -13,6 +13,9 @@ from frontdesk.channels.widget import is_connection
 from frontdesk.channels.widget_input import valid_text
 from frontdesk.channels.widget_shapes import plain_room
 from frontdesk.console.auth import agent_from_token
+from frontdesk.console.sla_alerts import SlaAlerts
+from frontdesk.console.case_presence import CasePresence
+from frontdesk.console.case_viewers import CaseViewers, case_room
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.events import (
     AgentsChanged,
@@ -32,6 +35,7 @@ from frontdesk.core.events import (
 )
 from frontdesk.core.inbox import OfflineInbox
 from frontdesk.errors import DeskError, StoreUnavailable
+from frontdesk.store.cases import CaseStore as RedisCases
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +49,26 @@ def agent_room(agent: str) -> str:
     return f"agent:{agent}"
 
 
-class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class AgentNamespace(CasePresence):
     """Agents act through Socket.IO events (each answered with an ack); what changes in the
     core reaches them as domain events from the bus, turned into the console's events
-    (documented in console/static/events.js)."""
+    (documented in console/static/events.js). Who is on a case: console/case_presence.py."""
 
-    def __init__(self, desk: AgentDesk, secret: bytes, inbox: OfflineInbox) -> None:
+    def __init__(
+        self,
+        desk: AgentDesk,
+        secret: bytes,
+        inbox: OfflineInbox,
+        viewers: CaseViewers | None = None,
+    ) -> None:
         super().__init__(NAMESPACE)
         self.desk = desk
         self.secret = secret
         self.inbox = inbox
+        self.sla_alerts = SlaAlerts(self, desk)  # leads hear of breached targets
+        if viewers is None and isinstance(desk.cases, RedisCases):
+            viewers = CaseViewers(desk.cases.redis, desk.clock)
+        self.viewers = viewers
 
     # -- domain events -> console events ---------------------------------------------------------
 
@@ -71,6 +85,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         bus.subscribe(CustomerSaid, self._customer_said)
         bus.subscribe(CustomerTyping, self._customer_typing)
         bus.subscribe(AgentsChanged, self._agents_changed)
+        self.sla_alerts.subscribe(bus)
 
     async def _queue_changed(self, event: Event | None = None) -> None:
         await self.emit("queue", {"items": await self.desk.queue_items()}, room=ALL_AGENTS)
@@ -124,6 +139,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         view = self._with_presence(await self.desk.case_view(agent, case_id))
         await self.emit("case_assigned", {"case": view}, room=agent_room(agent))
         await self._my_cases(agent)
+        await self.holder_changed(case_id)
 
     async def _case_assigned(self, event: CaseAssigned) -> None:
         await self._assigned(event.agent, event.case_id)
@@ -134,7 +150,13 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self._agents_changed()
 
     async def _case_transferred(self, event: CaseTransferred) -> None:
-        await self.emit("case_closed", {"case_id": event.case_id}, room=agent_room(event.source))
+        if event.taken_over:  # the former holder's console says who took it
+            taker = await self.desk.holder({"agent": event.target, "state": "agent"})
+            taken = {"case_id": event.case_id, "by": taker}
+            await self.emit("case_taken_over", taken, room=agent_room(event.source))
+        else:
+            closed = {"case_id": event.case_id}
+            await self.emit("case_closed", closed, room=agent_room(event.source))
         await self._my_cases(event.source)
         await self._assigned(event.target, event.case_id)
         await self._agents_changed()
@@ -144,6 +166,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self._my_cases(event.agent)
         await self._agents_changed()
         await self._messages_changed()  # a left message answered or closed leaves the inbox
+        await self.holder_changed(event.case_id)
 
     async def _case_updated(self, event: CaseUpdated) -> None:
         view = self._with_presence(await self.desk.case_view(event.agent, event.case_id))
@@ -153,10 +176,14 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _customer_said(self, event: CustomerSaid) -> None:
         entry = {"case_id": event.case_id, "entry": self.desk.sign(event.entry)}
-        await self.emit("case_message", entry, room=agent_room(event.agent))
+        rooms = [agent_room(event.agent), case_room(event.case_id)]  # colleagues on it too
+        await self.emit("case_message", entry, room=rooms)
 
     async def _customer_typing(self, event: CustomerTyping) -> None:
-        typing = {"case_id": event.case_id, "typing": event.typing}
+        """To the agent who has the case only: the draft is for her eyes."""
+        typing: dict[str, Any] = {"case_id": event.case_id, "typing": event.typing}
+        if event.draft is not None:
+            typing["draft"] = event.draft
         await self.emit("customer_typing", typing, room=agent_room(event.agent))
 
     async def _my_cases(self, agent: str) -> None:
@@ -184,6 +211,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.save_session(sid, {"agent": agent})
         await self.enter_room(sid, ALL_AGENTS)
         await self.enter_room(sid, agent_room(agent))
+        await self.sla_alerts.join(sid, agent)
         await self.desk.agents.connected(agent, +1)
         info = await self.desk.agent(agent)
         presence = await self.desk.agents.presence()
@@ -205,6 +233,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
         agent = session.get("agent")
+        await self.forget_viewing(sid, session)
         if agent:
             await self.desk.connected(agent, -1)
 
@@ -260,11 +289,12 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             captioned = file_id is None or str(d.get("text") or "").strip()
             text = _text(d, MAX_REPLY) if captioned else ""
             entry = await self.desk.reply(agent, case_id, text, file_id)
-            # The agent's other consoles see the reply too; this one has it from the ack.
+            # The agent's other consoles, and colleagues on the case, see the reply too; this
+            # one has it from the ack.
             await self.emit(
                 "case_message",
                 {"case_id": case_id, "entry": entry},
-                room=agent_room(agent),
+                room=[agent_room(agent), case_room(case_id)],
                 skip_sid=sid,
             )
             if entry.get("attachment"):  # with its signed link, for the console to show
@@ -281,7 +311,9 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(agent: str, d: dict[str, Any]) -> dict[str, Any]:
-            await self.desk.typing(agent, _id(d), bool(d.get("typing")))
+            case_id, typing = _id(d), bool(d.get("typing"))
+            await self.agent_typing(sid, agent, case_id, typing)  # colleagues on it see it
+            await self.desk.typing(agent, case_id, typing)
             return {}
 
         return await self._act(sid, data, act)

@@ -138,6 +138,7 @@ class AgentDesk:
         shown["attachments"] = [self.signed(a) for a in shown["attachments"]]
         shown["sla"] = self.sla_view(case, self.clock())
         return {
+            "holder": await self.holder(case),
             "card": shown,
             "transcript": [
                 self.sign(e) for e in transcript if int(e["seq"]) >= int(case.get("start_seq") or 1)
@@ -146,6 +147,16 @@ class AgentDesk:
             "notes": await self.cases.notes(case_id),
             "tags": json.loads(case.get("tags") or "[]"),
         }
+
+    async def holder(self, case: Mapping[str, str]) -> dict[str, str] | None:
+        """Who has the case now ({name, display_name}), or None (waiting, closed)."""
+        name = case.get("agent") or ""
+        if not name or case.get("state") != CaseState.AGENT:
+            return None
+        try:
+            return {"name": name, "display_name": (await self.agent(name))["display_name"]}
+        except DeskError:  # an account removed meanwhile
+            return {"name": name, "display_name": name}
 
     def sign(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """A transcript entry with a signed, expiring link on its photo or file."""
@@ -164,9 +175,20 @@ class AgentDesk:
             raise DeskError("unknown_case", "that conversation does not exist")
         if case.get("agent") == agent and case.get("state") == CaseState.AGENT:
             return case
-        readable = (CaseState.QUEUED, CaseState.CLOSED, CaseState.CANCELLED, CaseState.ABANDONED)
+        # A case another agent has is readable too (who is on it, and "Take over":
+        # core/takeover.py); only its holder acts on it.
+        readable = (
+            CaseState.QUEUED,
+            CaseState.CLOSED,
+            CaseState.CANCELLED,
+            CaseState.ABANDONED,
+            CaseState.AGENT,
+        )
         if allow_queued and case.get("state") in readable:
             return case
+        if case.get("state") == CaseState.AGENT and case.get("agent"):
+            shown = (await self.holder(case) or {}).get("display_name", "")
+            raise DeskError("not_yours", f"{shown} has this conversation: take it over to act")
         raise DeskError("not_yours", "this conversation is not assigned to you")
 
     # -- acting -----------------------------------------------------------------------------------

@@ -397,10 +397,20 @@ class Conversations:
             CaseAssigned(case_id, conversation_id, agent, name, waiting=conversation.waiting)
         )
 
-    async def transfer(self, conversation_id: str, case_id: str, source: str, target: str) -> None:
+    async def transfer(
+        self,
+        conversation_id: str,
+        case_id: str,
+        source: str,
+        target: str,
+        taken_over: bool = False,
+    ) -> None:
+        """Passed on by `source`, or (taken_over) taken by `target`."""
         conversation = await self.get(conversation_id)
         await self._move(conversation, (State.AGENT,), State.AGENT, {"agent": target})
-        await self.bus.publish(CaseTransferred(case_id, conversation_id, source, target))
+        await self.bus.publish(
+            CaseTransferred(case_id, conversation_id, source, target, taken_over)
+        )
 
     async def close(self, conversation_id: str, case_id: str, agent: str) -> Conversation:
         """The agent closed the case: the survey follows."""

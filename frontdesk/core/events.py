@@ -67,10 +67,14 @@ class CaseAssigned(Event):
 
 @dataclass(frozen=True)
 class CaseTransferred(Event):
+    """Passed from `source` to `target`: by the source (transfer), or taken over by the target
+    (`taken_over`: the source did not choose it)."""
+
     case_id: str
     conversation_id: str
     source: str
     target: str
+    taken_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,14 @@ class CustomerSaid(Event):
 
 @dataclass(frozen=True)
 class CustomerTyping(Event):
+    """The customer typing, or stopped; `draft`: what they have typed so far (frontdesk's
+    widget, while flows/handoff.yml show_customer_draft is on; never stored)."""
+
     conversation_id: str
     case_id: str
     agent: str
     typing: bool
+    draft: str | None = None
 
 
 @dataclass(frozen=True)

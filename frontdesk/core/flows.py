@@ -40,6 +40,7 @@ class Flows:
     agent_capacity: int = 3
     auto_assign: bool = False
     min_answer_confidence: float = 0.4
+    show_customer_draft: bool = True  # agents see what the customer types before it is sent
     topics: dict[str, str] = field(default_factory=dict)  # intent -> why a person helps
     always_topics: frozenset[str] = frozenset()  # topics passed on without asking first
     area_labels: dict[str, str] = field(default_factory=dict)
@@ -134,6 +135,7 @@ def load_flows(flows_dir: Path) -> Flows:
         agent_capacity=capacity,
         auto_assign=bool(handoff.get("auto_assign", False)),
         min_answer_confidence=min_answer,
+        show_customer_draft=bool(handoff.get("show_customer_draft", True)),
         topics=_strings(handoff_path, _topic_reasons(handoff_path, topics), "topics"),
         always_topics=frozenset(
             str(k) for k, v in topics.items() if isinstance(v, dict) and v.get("always")

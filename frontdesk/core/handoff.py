@@ -295,12 +295,29 @@ class Handoff:
                 CustomerSaid(conversation.id, conversation.case_id, conversation.agent, entry)
             )
 
-    async def customer_typing(self, conversation_id: str, typing: bool) -> None:
+    async def customer_typing(
+        self, conversation_id: str, typing: bool, draft: str | None = None
+    ) -> bool:
+        """Relay "typing" to the agent who has the conversation, and — while
+        flows/handoff.yml show_customer_draft is on — what the customer has typed so far
+        (`draft`: never stored, never given to the bot; only the holder gets it). True when
+        the holder would see a draft; False with nobody to tell, or with drafts off."""
         conversation = await self.conversations.get(conversation_id)
-        if conversation.state is State.AGENT and conversation.agent and conversation.case_id:
-            await self.bus.publish(
-                CustomerTyping(conversation_id, conversation.case_id, conversation.agent, typing)
+        if conversation.state is not State.AGENT or not conversation.agent:
+            return False
+        if not conversation.case_id:
+            return False
+        shown = self.flows.show_customer_draft
+        await self.bus.publish(
+            CustomerTyping(
+                conversation_id,
+                conversation.case_id,
+                conversation.agent,
+                typing,
+                (draft if typing else "") if shown and draft is not None else None,
             )
+        )
+        return shown
 
     async def customer_presence(self, conversation_id: str, online: bool) -> None:
         """The customer opened (or closed the last) page with the chat: agents see whether

@@ -121,8 +121,12 @@ class Router:
         """Turns of the conversation scheduled in this process and not finished yet."""
         return self._pending.get(conversation_id, 0)
 
-    async def customer_typing(self, conversation_id: str, typing: bool) -> None:
-        await self.handoff.customer_typing(conversation_id, typing)
+    async def customer_typing(
+        self, conversation_id: str, typing: bool, draft: str | None = None
+    ) -> bool:
+        """Relayed to the agent who has the conversation (with the draft, when drafts are
+        shown); True when that agent would see a draft (the widget then sends it)."""
+        return await self.handoff.customer_typing(conversation_id, typing, draft)
 
     async def customer_presence(self, conversation_id: str, online: bool) -> None:
         """The customer opened, or closed the last, page with the chat."""
