@@ -13,6 +13,7 @@ import aiohttp
 
 from frontdesk.core.messages import BotReply
 from frontdesk.errors import BotUnavailable
+from frontdesk.knowledge.live import LiveTexts
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,20 @@ class BotClient:
     answers, and to the next one when it cannot be reached. The Rasa servers share their
     tracker store (bot/endpoints.sentinel.yml), so the next one knows the conversation."""
 
-    def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str], timeout: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        urls: Sequence[str],
+        timeout: float,
+        texts: LiveTexts | None = None,
+    ) -> None:
         if not urls:
             raise ValueError("at least one Rasa URL is needed")
         self._session = session
         self.urls = tuple(urls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._down_until: dict[str, float] = {}
+        self.texts = texts  # the published answer texts (/console/knowledge), relayed instead
 
     def url_for(self, conversation_id: str) -> str:
         """Sticky choice: the same conversation lands on the same Rasa server."""
@@ -47,7 +55,10 @@ class BotClient:
         first = zlib.crc32(conversation_id.encode()) % len(self.urls)
         order = [*self.urls[first:], *self.urls[:first]]
         now = time.monotonic()
-        return sorted(order, key=lambda url: self._down_until.get(url, 0.0) > now)
+        swapping = self.texts.swapping if self.texts else ""  # its model is being replaced
+        return sorted(
+            order, key=lambda url: self._down_until.get(url, 0.0) > now or url == swapping
+        )
 
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
@@ -72,7 +83,11 @@ class BotClient:
             raise BotUnavailable(f"Rasa answered an unexpected body from {url}")
         messages = [m for m in result["messages"] if isinstance(m, dict)]
         understood = result.get("understood")
-        return BotReply(messages, understood if isinstance(understood, dict) else {})
+        understood = understood if isinstance(understood, dict) else {}
+        if self.texts is not None:
+            language = str((metadata or {}).get("language") or "en")
+            messages = self.texts.apply(messages, understood, language)
+        return BotReply(messages, understood)
 
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
         """Health of every Rasa server, asked at once: URL -> status dict or error text."""

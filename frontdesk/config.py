@@ -106,6 +106,13 @@ class Settings:
     )
     attachment_dir: Path | None = None  # None: DATA_DIR/attachments
     attachment_link_ttl: int = 3600
+    # The knowledge editor's working copies and trained models (/console/knowledge). With Rasa
+    # on other machines, a path they share (the models' bytes are in Redis too).
+    knowledge_dir: Path | None = None  # None: DATA_DIR/knowledge
+
+    @property
+    def knowledge_path(self) -> Path:
+        return self.knowledge_dir or self.data_dir / "knowledge"
 
     @property
     def files_dir(self) -> Path:
@@ -405,6 +412,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=_dir("DATA_DIR", env.get("DATA_DIR"), ROOT / "var", must_exist=False),
         flows_dir=flows_dir,
         bot_data_dir=_dir("BOT_DATA_DIR", env.get("BOT_DATA_DIR"), ROOT / "bot" / "data", False),
+        knowledge_dir=(
+            _dir("KNOWLEDGE_DIR", env["KNOWLEDGE_DIR"], ROOT, False)
+            if env.get("KNOWLEDGE_DIR", "").strip()
+            else None
+        ),
         widget_dir=_dir("WIDGET_DIR", env.get("WIDGET_DIR"), ROOT / "widget", must_exist=False),
         default_language=language,
         max_message_length=_number(env, "MAX_MESSAGE_LENGTH", 2000, 1, 100_000),

@@ -70,6 +70,7 @@ from frontdesk.keys import (
     WHATSAPP_FLOWS,
     WIDGET_CHANNEL,
 )
+from frontdesk.knowledge.web import knowledge_running
 from frontdesk.mail.web import INBOX, MAIL_STORE
 from frontdesk.reports import Reports
 from frontdesk.store import RedisStore
@@ -160,8 +161,11 @@ async def address_limits_ctx(app: web.Application) -> AsyncIterator[None]:
 async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     connector = aiohttp.TCPConnector(limit=200, limit_per_host=100)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        app[BOT] = BotClient(session, settings.rasa_urls, settings.rasa_timeout)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        knowledge_running(app, settings) as texts,  # /console/knowledge's published texts
+    ):
+        app[BOT] = BotClient(session, settings.rasa_urls, settings.rasa_timeout, texts)
         yield
 
 

@@ -17,6 +17,7 @@ from frontdesk.console.labels import labels_of
 from frontdesk.console.roles import lead_only
 from frontdesk.console.views import _checked_form, _csrf
 from frontdesk.errors import BadInput
+from frontdesk.knowledge.web import KNOWLEDGE
 from frontdesk.reports.unanswered import WHY
 
 PAGE = "/console/unanswered"
@@ -48,10 +49,18 @@ async def unanswered_page(request: web.Request) -> web.Response:
         "learned_count": sum(len(v) for v in learned.values()),
         "learned_file": str(reports.training.path),
         "why": WHY,
+        "taught": await _taught(request),
         "when": _when,
         "labels": labels_of(desk.flows, desk.templates.default_language),
     }
     return aiohttp_jinja2.render_template("unanswered.html", request, context)
+
+
+async def _taught(request: web.Request) -> list[dict[str, Any]]:
+    """Messages accepted here, newest first, with what the live bot answers them since the
+    publish that taught them (checked right after it)."""
+    learned = await request.config_dict[KNOWLEDGE].knowledge.store.learned()
+    return sorted(learned.values(), key=lambda r: float(r.get("at") or 0), reverse=True)[:50]
 
 
 def _answer(request: web.Request, answer_id: str) -> str:
@@ -104,9 +113,18 @@ async def training_action(request: web.Request) -> web.Response:
     try:
         if decision == "accept":
             example = await reports.training.accept(example_id, by)
+            # The loop: the message becomes an example of its answer in the bot's draft
+            # (/console/knowledge); the next publish teaches it to the bot.
+            learned = await request.config_dict[KNOWLEDGE].knowledge.learn(
+                example_id, example["text"], example["answer_id"], example["language"], by
+            )
             message = (
                 f"Written to learned.yml for “{_answer(request, example['answer_id'])}”; "
-                "`python server.py train` teaches it to the bot."
+                + (
+                    "added to the draft of the bot's answers: publish it on Answers."
+                    if learned
+                    else "`python server.py train` teaches it to the bot."
+                )
                 if example["status"] == "accepted"
                 else "That example is in learned.yml already."
             )
