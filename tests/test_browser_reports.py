@@ -50,8 +50,8 @@ async def test_the_reports_page_draws_charts_and_exports_the_same_numbers(
     await expect(page.locator(".fc-pages-title")).to_contain_text("Reports")
 
     canvases = page.locator("canvas.fc-chart")
-    await expect(canvases).to_have_count(8)
-    await expect(page.locator('canvas.fc-chart[data-drawn="yes"]')).to_have_count(8)
+    await expect(canvases).to_have_count(9)
+    await expect(page.locator('canvas.fc-chart[data-drawn="yes"]')).to_have_count(9)
     for section in ("conversations", "handoffs", "waits", "satisfaction", "tags", "answers"):
         canvas = page.locator(f"#report-{section} canvas.fc-chart")
         assert await canvas.evaluate(PAINTED) > 500, section
@@ -63,7 +63,7 @@ async def test_the_reports_page_draws_charts_and_exports_the_same_numbers(
     await expect(tile).to_have_text("16.7 %")
 
     # Each report's CSV link downloads the numbers of the table under its chart.
-    for section in ("conversations", "handoffs", "waits", "satisfaction", "tags"):
+    for section in ("conversations", "handoffs", "waits", "satisfaction", "tags", "sla"):
         report = page.locator(f"#report-{section}")
         href = await report.locator("a.fc-csv").get_attribute("href")
         assert href is not None
@@ -85,7 +85,7 @@ async def test_the_reports_page_draws_charts_and_exports_the_same_numbers(
     await page.locator(".fc-report-show").click()
     await expect(page).to_have_url(re.compile(r"language=es"))
     await expect(page.locator(".fc-tile", has_text="Conversations")).to_contain_text("1")
-    await expect(page.locator('canvas.fc-chart[data-drawn="yes"]')).to_have_count(8)
+    await expect(page.locator('canvas.fc-chart[data-drawn="yes"]')).to_have_count(9)
     assert problems == []
 
 

@@ -205,7 +205,7 @@ async def test_the_reports_add_up_to_what_happened(desk: Desk, consoles: Any) ->
     assert status == 200 and "script-src 'self'" in headers["Content-Security-Policy"]
     assert '<span class="fc-tile-value">16.7 %</span>' in page
     assert COMMENT in page
-    assert page.count('<canvas class="fc-chart"') == 8
+    assert page.count('<canvas class="fc-chart"') == 9  # with the SLA section (reports/sla.py)
 
 
 async def test_agents_see_only_their_own_figures_and_anonymous_users_log_in(

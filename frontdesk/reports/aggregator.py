@@ -63,12 +63,14 @@ from frontdesk.core.events import (
     ConversationOpened,
     EventBus,
     MessageLeft,
+    SlaBreached,
     SurveyAnswered,
     SurveyCommented,
 )
 from frontdesk.reports import buckets
 from frontdesk.reports.contacts import Contacts
 from frontdesk.reports.deferral import Deferral
+from frontdesk.reports.sla import SlaCounts
 from frontdesk.reports.store import Batch, Dims, ReportStore
 from frontdesk.reports.unanswered import Unanswered
 from frontdesk.store.base import CaseStore, Store
@@ -110,6 +112,7 @@ class Aggregator:
         self.clock = clock
         self.contacts = Contacts(redis, lambda: self.day_of(self.clock()))
         self.deferral = Deferral()
+        self.sla = SlaCounts(redis, reports, cases, zone, clock)  # met/missed (reports/sla.py)
 
     def subscribe(self, bus: EventBus) -> None:
         """Every event is counted when it happens, or once Redis is back (deferral.py); off the
@@ -128,6 +131,9 @@ class Aggregator:
         bus.subscribe(CaseClosed, guard(self.closed), background=True)
         bus.subscribe(SurveyAnswered, guard(self.surveyed), background=True)
         bus.subscribe(SurveyCommented, guard(self.commented), background=True)
+        bus.subscribe(AgentReplied, guard(self.sla.replied), background=True)
+        bus.subscribe(CaseClosed, guard(self.sla.closed), background=True)
+        bus.subscribe(SlaBreached, guard(self.sla.breached), background=True)
 
     def _id(self, event_id: str) -> str:
         """The event's id (handlers called directly, without one, get a new one)."""

@@ -50,6 +50,7 @@ def compute(days: list[str], per_day: Mapping[str, Counter[str]], team: bool) ->
         figures.tables.append(_handoffs(total))
     figures.tables.append(_waits(days, per_day, total, team))
     figures.tables.append(_messages(days, per_day, total, team))
+    figures.tables.append(_sla(total))
     figures.tables.append(_satisfaction(total))
     figures.tables.append(_tags(days, per_day, total))
     if team:
@@ -73,6 +74,8 @@ def _tiles(total: Counter[str], team: bool) -> list[tuple[str, str]]:
         ("First response, p90", buckets.duration_text(buckets.percentile(frt, 0.9))),
         ("Time in queue, median", buckets.duration_text(buckets.percentile(queue, 0.5))),
         ("Waits within the first quote", shown(pct(total["quote_kept"], total["quoted"]), " %")),
+        ("First response within target", shown(_met(total, "first"), " %")),
+        ("Resolved within target", shown(_met(total, "resolve"), " %")),
         ("CSAT", shown(avg(by_prefix(total, "csat:")), " / 5")),
         ("Effort (5 = easy)", shown(avg(by_prefix(total, "effort:")), " / 5")),
     ]
@@ -285,6 +288,63 @@ def _messages(
         "no later than the reply time promised to the customer. Closed without a reply: "
         "closed in frontdesk with no answer from it (e.g. answered from the agent's own "
         "mailbox). Counted on the day the message was left.",
+    )
+
+
+def _met(c: Mapping[str, int], target: str) -> float | None:
+    met, missed = c.get(f"sla_{target}_met", 0), c.get(f"sla_{target}_missed", 0)
+    return pct(met, met + missed)
+
+
+def _sla(total: Counter[str]) -> Table:
+    """Service-level targets met, in all and by channel, FAQ area and agent (reports/sla.py)."""
+    groups: dict[tuple[str, str], Counter[str]] = {}
+    for metric, n in by_prefix(total, "sla_by:").items():
+        target, outcome, dimension, value = metric.split(":", 3)
+        groups.setdefault((dimension, value), Counter())[f"sla_{target}_{outcome}"] += n
+
+    def row(label: str, value: str, c: Mapping[str, int]) -> list[Cell]:
+        cells: list[Cell] = [label, value]
+        for target in ("first", "resolve"):
+            met, missed = c.get(f"sla_{target}_met", 0), c.get(f"sla_{target}_missed", 0)
+            cells += [met, missed, _met(c, target)]
+        return cells
+
+    rows = [row("All cases", "", total)]
+    for dimension in ("channel", "area", "agent"):
+        for (name, value), counts in sorted(groups.items()):
+            if name == dimension:
+                shown_value = "(none)" if value == "-" else value
+                rows.append(row(dimension.capitalize(), shown_value, counts))
+    labels = [f"{r[0]}: {r[1]}" if r[1] else str(r[0]) for r in rows]
+    chart = series(
+        labels,
+        [
+            ("First response met %", [r[4] for r in rows]),
+            ("Resolution met %", [r[7] for r in rows]),
+        ],
+        horizontal=True,
+    )
+    return Table(
+        "sla",
+        "Service-level targets met, by channel, area and agent",
+        [
+            "Group",
+            "Value",
+            "First response in time",
+            "First response late",
+            "First response met %",
+            "Resolved in time",
+            "Resolved late",
+            "Resolution met %",
+        ],
+        rows,
+        chart,
+        "Targets from flows/sla.yml, counted in opening hours; a left message's target is the "
+        "reply time promised to the customer (its answer closes it: first response only). "
+        "Late: answered or resolved after the deadline, or the deadline passed first (the lead "
+        "was alerted). Agent: who replied first, closed the case, or held it at the breach "
+        "(none: still waiting). Counted on the day the case was requested.",
     )
 
 

@@ -5,15 +5,20 @@
  * while the tab is hidden (Notification API; permission is asked once, on the agent's first
  * click or key press, as browsers require) and counts in the tab title: the unread messages of
  * conversations not open, plus what arrived while the tab was hidden.
+ *
+ * Leads (and admins) are also alerted when a service-level target is breached (flows/sla.yml):
+ * the same sound and notification, and an alert under the top bar until dismissed.
  */
 
-import { E } from './dom.js';
-import { customerLabel, str } from './format.js';
+import { E, append, el } from './dom.js';
+import { channelLabel, customerLabel, fmtClock, humanise, str } from './format.js';
 import * as store from './state.js';
 
 const MUTED_KEY = 'frontdesk.console.muted';
 const ASKED_KEY = 'frontdesk.console.notifications-asked';
 const BODY_MAX = 140;
+const SLA_ALERTS_MAX = 6;
+const TARGET_WORDS = { first_response: 'First response', resolution: 'Resolution' };
 
 const baseTitle = document.title;
 
@@ -118,6 +123,49 @@ export function queueListed(items) {
 export function customerWrote(caseId, who, text, counted) {
   if (!counted && !document.hidden) return; // the agent is looking at it
   raise('New message from ' + who, str(text), 'fd-case-' + caseId, counted);
+}
+
+/** The alerts under the top bar (made on the first breach). */
+function slaList() {
+  let box = document.querySelector('.fc-sla-alerts');
+  if (!box) {
+    box = el('section', 'fc-sla-alerts');
+    box.setAttribute('aria-label', 'Service-level alerts');
+    box.setAttribute('role', 'alert');
+    const notice = document.querySelector('.fc-notice');
+    if (notice && notice.parentNode) notice.parentNode.insertBefore(box, notice.nextSibling);
+    else document.body.insertBefore(box, document.body.firstChild);
+    box.addEventListener('click', (ev) => {
+      const btn = ev.target.closest('.fc-sla-alert-dismiss');
+      if (!btn) return;
+      const item = btn.closest('.fc-sla-alert');
+      if (item) item.remove();
+      box.hidden = !box.children.length;
+    });
+  }
+  return box;
+}
+
+/** A service-level target was breached (leads' consoles only: console/sla_alerts.py). */
+export function slaBreached(data) {
+  const what = (TARGET_WORDS[str(data.target)] || humanise(data.target)) + ' target missed';
+  const who = customerLabel(data.customer);
+  const where = [data.area ? humanise(data.area) : '', data.channel ? channelLabel(data.channel) : '']
+    .filter(Boolean).join(', ');
+  const holder = data.agent_name || data.agent ? 'held by ' + str(data.agent_name || data.agent) : 'still waiting';
+  const body = who + (where ? ' (' + where + ')' : '') + ': due ' + fmtClock(data.due_at) + ', ' + holder;
+  const box = slaList();
+  const item = el('div', 'fc-sla-alert');
+  item.setAttribute('data-case-id', str(data.case_id));
+  item.setAttribute('data-target', str(data.target));
+  const dismiss = el('button', 'fc-sla-alert-dismiss', '×');
+  dismiss.type = 'button';
+  dismiss.setAttribute('aria-label', 'Dismiss this alert');
+  append(item, el('strong', 'fc-sla-alert-title', what), ' ', el('span', 'fc-sla-alert-body', body), dismiss);
+  box.insertBefore(item, box.firstChild);
+  while (box.children.length > SLA_ALERTS_MAX) box.removeChild(box.lastChild);
+  box.hidden = false;
+  raise(what, body, 'fd-sla-' + str(data.case_id) + '-' + str(data.target), false);
 }
 
 export function initAlerts() {

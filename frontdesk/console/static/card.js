@@ -5,6 +5,7 @@ import { fileNode } from './files.js';
 import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, readable, str } from './format.js';
 import { isOverdue } from './inbox.js';
 import { waitSeconds } from './queue.js';
+import { slaBadge } from './sla.js';
 import * as store from './state.js';
 
 function field(dl, label, value, extraClass) {
@@ -127,6 +128,12 @@ export function renderCard(c, keep) {
   append(waitWrap, waitNode);
   if (card.requested_at) append(waitWrap, el('span', 'fc-muted', ' (asked ' + fmtClock(card.requested_at) + (card.joined_at ? ', joined ' + fmtClock(card.joined_at) : '') + ')'));
   field(dl, 'Waited', waitWrap);
+
+  // Service-level targets (flows/sla.yml): time left in opening hours, at risk, breached, met.
+  const first = slaBadge(card.sla, 'first_response', '');
+  const resolve = slaBadge(card.sla, 'resolution', '');
+  if (first) field(dl, card.kind === 'message' ? 'Reply target' : 'First response', first, 'fc-card-sla fc-card-sla-first');
+  if (resolve) field(dl, 'Resolution', resolve, 'fc-card-sla fc-card-sla-resolve');
 
   if (card.page_url) {
     const url = str(card.page_url);

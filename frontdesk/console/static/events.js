@@ -58,6 +58,7 @@ export const NAMESPACE = '/agent';
  * @property {?string} summary
  * @property {string} customer        display label from customer_label(): name, else e-mail,
  *                                    else channel user, else "Visitor xxxxxx"
+ * @property {?SlaView} sla          its service-level targets (null: none on the case)
  * @property {'live'} [kind]          the live queue holds live chats only; an item of kind
  *                                    "message" (from an older server) is not shown in it
  */
@@ -187,6 +188,31 @@ export const NAMESPACE = '/agent';
  *             promised_reply_at: ?number}} left_message   set for kind "message"
  * @property {?MailStatus} mail       the e-mail answer's status, once answered
  * @property {FileRef[]} attachments  the customer's photos and files on this topic
+ * @property {?SlaView} sla          its service-level targets (null: none on the case)
+ */
+
+/**
+ * One service-level target of a case (flows/sla.yml), from core/sla.py.
+ * @typedef {Object} SlaTarget
+ * @property {number} due_at          unix seconds
+ * @property {number} target_seconds  the target, in opening time
+ * @property {?number} left_seconds   opening time left at SlaView.now (< 0: over by that much);
+ *                                    null once met, missed or stopped
+ * @property {'ok'|'at_risk'|'breached'|'met'|'missed'|'stopped'} state   stopped: the customer
+ *                                    went before anyone answered, in time
+ * @property {?number} done_at        when it was reached (first reply, or the close)
+ */
+
+/**
+ * Where a case stands against its targets; the console counts `left_seconds` down by itself
+ * (console/static/sla.js): opening time passes only while open.
+ * @typedef {Object} SlaView
+ * @property {?SlaTarget} first_response   a left message: the reply time it was promised
+ * @property {?SlaTarget} resolution       live chats only
+ * @property {number} at_risk_below   at risk under this share of the target left (0.25)
+ * @property {number} now             the server's clock when this was computed
+ * @property {?number} open_until     open now, until then (null: closed now, or always open)
+ * @property {?number} opens_at       closed now: opening time resumes then
  */
 
 /**
@@ -234,6 +260,13 @@ export const NAMESPACE = '/agent';
 /** @typedef {{case_id: string, typing: boolean}} CustomerTypingPayload */
 /** @typedef {{case_id: string}} CaseClosedPayload          ended, or no longer the agent's */
 /** @typedef {{case: CaseView}} CaseUpdatedPayload          the case's card or side data changed */
+/**
+ * A service-level target passed with nothing done: to leads' and admins' consoles only, once
+ * per case and target (whichever gateway process saw it first).
+ * @typedef {{case_id: string, conversation_id: string, target: 'first_response'|'resolution',
+ *            due_at: number, agent: ?string, agent_name: ?string, customer: string,
+ *            area: ?string, channel: ?string, kind: string}} SlaBreachPayload
+ */
 
 /** Names of the events the server sends on /agent. */
 export const SERVER_EVENTS = Object.freeze({
@@ -259,6 +292,8 @@ export const SERVER_EVENTS = Object.freeze({
   MESSAGES: 'messages',
   /** Payload: {@link MailStatusPayload}. */
   MAIL_STATUS: 'mail_status',
+  /** Payload: {@link SlaBreachPayload}. */
+  SLA_BREACH: 'sla_breach',
   /** Payload: {@link CustomerPresencePayload}. */
   CUSTOMER_PRESENCE: 'customer_presence'
 });
@@ -369,6 +404,7 @@ const CHECKS = Object.freeze({
   [SERVER_EVENTS.CASE_UPDATED]: (d) => isObject(d) && isObject(d.case) && isObject(d.case.card) && isId(d.case.card.case_id),
   [SERVER_EVENTS.MESSAGES]: hasItems,
   [SERVER_EVENTS.MAIL_STATUS]: (d) => isObject(d) && isId(d.case_id) && typeof d.state === 'string',
+  [SERVER_EVENTS.SLA_BREACH]: (d) => isObject(d) && isId(d.case_id) && typeof d.target === 'string',
   [SERVER_EVENTS.CUSTOMER_PRESENCE]: (d) => isObject(d) && isId(d.case_id) && typeof d.online === 'boolean'
 });
 

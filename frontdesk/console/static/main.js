@@ -11,7 +11,7 @@
  */
 
 import { initTransfer, renderAgents } from './agents.js';
-import { initAlerts, queueListed } from './alerts.js';
+import { initAlerts, queueListed, slaBreached } from './alerts.js';
 import {
   answeredByUs, caseAssigned, caseClosed, caseMessage, caseUpdated, claimed, closedByUs,
   mailStatusChanged, myCasesListed, pickCase, presenceChanged, refreshCase, renderOpenCase,
@@ -59,6 +59,9 @@ const HANDLERS = {
   },
   [SERVER_EVENTS.MAIL_STATUS](data) {
     mailStatusChanged(data);
+  },
+  [SERVER_EVENTS.SLA_BREACH](data) {
+    slaBreached(data);
   },
   [SERVER_EVENTS.CUSTOMER_PRESENCE](data) {
     presenceChanged(data);

@@ -4,6 +4,7 @@ import { E, append, clear, el } from './dom.js';
 import { ACTIONS } from './events.js';
 import { channelLabel, customerLabel, fmtClock, fmtDuration, humanise, nowSec, readable, str } from './format.js';
 import { showError } from './notify.js';
+import { slaBadge, tickSla } from './sla.js';
 import { call } from './socket.js';
 import * as store from './state.js';
 
@@ -26,6 +27,7 @@ export function renderQueue() {
     const customer = customerLabel(item.customer);
     const li = el('li', 'fc-queue-item');
     li.setAttribute('data-case-id', caseId);
+    li.setAttribute('data-sla-row', '');  // its first-response mark: at risk, breached (sla.js)
 
     const top = el('div', 'fc-q-top');
     const wait = el('span', 'fc-wait');
@@ -40,7 +42,8 @@ export function renderQueue() {
     append(meta,
       el('span', 'fc-chip fc-chip-channel', channelLabel(item.channel)),
       item.language ? el('span', 'fc-chip fc-chip-lang', str(item.language).toUpperCase()) : null,
-      el('span', 'fc-chip fc-chip-area', item.area ? humanise(item.area) : 'No area'));
+      el('span', 'fc-chip fc-chip-area', item.area ? humanise(item.area) : 'No area'),
+      slaBadge(item.sla, 'first_response', '', 'fc-chip'));
 
     const reason = el('div', 'fc-q-reason', readable(item.reason) || 'Asked for a person');
     if (item.intent) reason.setAttribute('title', 'Intent: ' + str(item.intent));
@@ -68,6 +71,7 @@ function tick() {
     n.textContent = fmtDuration(secs);
     if (n.classList.contains('fc-wait')) n.className = 'fc-wait' + waitClass(secs);
   }
+  tickSla();
 }
 
 /**
