@@ -13,7 +13,6 @@ from frontdesk.channels.widget import is_connection
 from frontdesk.channels.widget_input import valid_text
 from frontdesk.channels.widget_shapes import plain_room
 from frontdesk.console.auth import agent_from_token
-from frontdesk.console.sla_alerts import SlaAlerts
 from frontdesk.console.case_presence import CasePresence
 from frontdesk.console.case_viewers import CaseViewers, case_room
 from frontdesk.console.sla_alerts import SlaAlerts
@@ -67,7 +66,6 @@ class AgentNamespace(CasePresence):
         self.secret = secret
         self.inbox = inbox
         self.sla_alerts = SlaAlerts(self, desk)  # leads hear of breached targets
-        self.sla_alerts = SlaAlerts(self, desk)  # leads hear of breached targets
         if viewers is None and isinstance(desk.cases, RedisCases):
             viewers = CaseViewers(desk.cases.redis, desk.clock)
         self.viewers = viewers
@@ -87,7 +85,6 @@ class AgentNamespace(CasePresence):
         bus.subscribe(CustomerSaid, self._customer_said)
         bus.subscribe(CustomerTyping, self._customer_typing)
         bus.subscribe(AgentsChanged, self._agents_changed)
-        self.sla_alerts.subscribe(bus)
         self.sla_alerts.subscribe(bus)
 
     async def _queue_changed(self, event: Event | None = None) -> None:
@@ -214,7 +211,6 @@ class AgentNamespace(CasePresence):
         await self.save_session(sid, {"agent": agent})
         await self.enter_room(sid, ALL_AGENTS)
         await self.enter_room(sid, agent_room(agent))
-        await self.sla_alerts.join(sid, agent)
         await self.sla_alerts.join(sid, agent)
         await self.desk.agents.connected(agent, +1)
         info = await self.desk.agent(agent)
