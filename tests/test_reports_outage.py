@@ -346,7 +346,9 @@ async def test_an_event_cut_off_mid_way_is_counted_once(redis_url: str, tmp_path
         for at in range(1, requests + 1):
             cutter.cut_at = cutter.requests + at
             await play(f"cut-{at}")
-        assert cutter.cuts == requests
+        # A day's round trips can differ by one from play to play (the bus batches events in
+        # the background), so a cut aimed at the last one may find the day already done.
+        assert requests - 1 <= cutter.cuts <= requests
 
         figures = await reports.figures(reports.period("today"), Filters(), team=True)
         table = figures.table("conversations")
