@@ -52,6 +52,9 @@
   const KEY_OUTBOX = 'frontdesk_outbox';
   const TYPING_THROTTLE_MS = 2000; // at most one user_typing(true) per 2 s
   const TYPING_IDLE_MS = 3000; // user_typing(false) after 3 s without keystrokes
+  const DRAFT_THROTTLE_MS = 500; // while an agent sees drafts: at most one user_typing{draft} per 0.5 s
+  const DRAFT_IDLE_MS = 10000; // ... and "stopped typing" only after 10 s without keystrokes
+  const MAX_DRAFT_CHARS = 1000; // the last characters of the draft are sent (the server's limit)
   const ACK_TIMEOUT_MS = 15000; // no ack by then: show "not sent" + retry (still auto-resent on reconnect)
   const HISTORY_WAIT_MS = 3000; // after session_confirm, wait this long for `history` before flushing the outbox
   const REMOTE_TYPING_MAX_MS = 30000; // hide a typing indicator whose "false" never came
@@ -94,6 +97,7 @@
       retry: 'Retry',
       typing: 'typing\u2026', // typing…
       nameTyping: '{name} is typing\u2026', // {name} is typing…
+      draftShared: 'The agent can see what you type before you send it.',
       joined: '{name} joined the chat',
       left: '{name} left the chat',
       dismiss: 'Dismiss',
@@ -124,6 +128,7 @@
       retry: '\u041f\u043e\u0432\u0442\u043e\u0440\u0438\u0442\u044c', // Повторить
       typing: '\u043f\u0435\u0447\u0430\u0442\u0430\u0435\u0442\u2026', // печатает…
       nameTyping: '{name} \u043f\u0435\u0447\u0430\u0442\u0430\u0435\u0442\u2026', // {name} печатает…
+      draftShared: '\u0421\u043e\u0442\u0440\u0443\u0434\u043d\u0438\u043a \u0432\u0438\u0434\u0438\u0442, \u0447\u0442\u043e \u0432\u044b \u043f\u0435\u0447\u0430\u0442\u0430\u0435\u0442\u0435, \u0435\u0449\u0451 \u0434\u043e \u043e\u0442\u043f\u0440\u0430\u0432\u043a\u0438.', // Сотрудник видит, что вы печатаете, ещё до отправки.
       joined: '{name} \u0442\u0435\u043f\u0435\u0440\u044c \u0432 \u0447\u0430\u0442\u0435', // {name} теперь в чате
       left: '{name} \u0431\u043e\u043b\u044c\u0448\u0435 \u043d\u0435 \u0432 \u0447\u0430\u0442\u0435', // {name} больше не в чате
       dismiss: '\u0417\u0430\u043a\u0440\u044b\u0442\u044c', // Закрыть
@@ -154,6 +159,7 @@
       retry: 'Reintentar',
       typing: 'escribiendo\u2026', // escribiendo…
       nameTyping: '{name} est\u00e1 escribiendo\u2026', // {name} está escribiendo…
+      draftShared: 'El agente ve lo que escribes antes de enviarlo.', // El agente ve lo que escribes antes de enviarlo.
       joined: '{name} se uni\u00f3 al chat', // {name} se unió al chat
       left: '{name} sali\u00f3 del chat', // {name} salió del chat
       dismiss: 'Cerrar',
@@ -395,6 +401,11 @@
   let typingActive = false;
   let lastTypingEmit = 0;
   let typingIdleTimer = null;
+  let draftWanted = false; // the server said the agent who has the conversation sees drafts
+  let draftTimer = null;
+  let lastDraftAt = 0;
+  let lastDraftSent = null;
+  let draftNote = null; // "The agent can see what you type…" under the input
 
   // DOM refs
   let root, launcher, unreadBadge, panel, titleEl, statusEl, closeBtn, connEl, errorEl, errorText, errorClose;
@@ -500,7 +511,9 @@
 
     prechatEl = h('div', 'fd-prechat');
     prechatEl.hidden = true;
-    panel.append(header, connEl, errorEl, list, typingEl, queueEl, prechatEl, form);
+    draftNote = h('p', 'fd-draft-note', { role: 'note' });
+    draftNote.hidden = true;
+    panel.append(header, connEl, errorEl, list, typingEl, queueEl, prechatEl, form, draftNote);
     // Drag and drop a file onto the chat to send it.
     panel.addEventListener('dragover', (ev) => {
       if (!filesConfig || !ev.dataTransfer || Array.from(ev.dataTransfer.types || []).indexOf('Files') < 0) return;
@@ -536,6 +549,7 @@
 
   function applyStrings() {
     root.setAttribute('lang', uiLang);
+    draftNote.textContent = t('draftShared');
     titleEl.textContent = explicitTitle || serverTitle || t('title');
     launcher.setAttribute('aria-label', isOpen ? t('close') : t('open'));
     closeBtn.setAttribute('aria-label', t('close'));
@@ -1201,16 +1215,112 @@
   }
 
   // ---------------------------------------------------------------------------
+  // The transcript by e-mail (offered once a person closed the conversation)
+  // ---------------------------------------------------------------------------
+
+  // texts: agent_left.transcript, in the conversation's language: {offer, button, ask_email,
+  // email_label, send}. The request is `transcript_request {email?}`; its ack is
+  // {ok, message} or {ok: false, error: {code, message}} (code email_needed: ask for one).
+  function showTranscriptOffer(texts) {
+    const old = list.querySelector('.fd-transcript');
+    if (old) old.remove();
+    const li = h('li', 'fd-transcript');
+    const text = h('p', 'fd-transcript-text', null, String(texts.offer || ''));
+    const button = h('button', 'fd-transcript-button', { type: 'button' }, String(texts.button || ''));
+    const status = h('p', 'fd-transcript-status', { role: 'status' });
+    status.hidden = true;
+    li.append(text, button, status);
+    let emailForm = null;
+    const request = (email, submit) => {
+      if (!socket || !socket.connected) return;
+      submit.disabled = true;
+      const data = email ? { email } : {};
+      socket.timeout(ACK_TIMEOUT_MS).emit('transcript_request', data, (err, ack) => {
+        submit.disabled = false;
+        const error = ack && ack.ok === false ? ack.error || {} : null;
+        if (!err && error && error.code === 'email_needed' && !emailForm) {
+          button.hidden = true;
+          emailForm = buildEmailForm();
+          li.insertBefore(emailForm, status);
+          emailForm.querySelector('input').focus();
+          return;
+        }
+        status.hidden = false;
+        status.textContent = err ? t('failed') : ack && ack.ok ? String(ack.message || '') : String((error && error.message) || t('failed'));
+        status.classList.toggle('fd-transcript-error', !(ack && ack.ok));
+        if (ack && ack.ok) {
+          button.hidden = true;
+          if (emailForm) emailForm.hidden = true;
+        }
+      });
+    };
+    const buildEmailForm = () => {
+      const box = h('form', 'fd-transcript-form', { novalidate: '' });
+      const label = h('label', 'fd-transcript-label', { for: 'fd-transcript-email' }, String(texts.ask_email || texts.email_label || ''));
+      const field = h('input', 'fd-transcript-email', { id: 'fd-transcript-email', type: 'email', autocomplete: 'email', maxlength: '254', 'aria-label': String(texts.email_label || '') });
+      const submit = h('button', 'fd-transcript-send', { type: 'submit' }, String(texts.send || t('send')));
+      box.append(label, field, submit);
+      box.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        request(field.value.trim(), submit);
+      });
+      return box;
+    };
+    button.addEventListener('click', () => request('', button));
+    list.appendChild(li);
+    scrollToBottom(false);
+  }
+
+  // ---------------------------------------------------------------------------
   // Typing
   // ---------------------------------------------------------------------------
 
-  function emitTyping(typing) {
-    if (socket && socket.connected) socket.volatile.emit('user_typing', { session_id: sessionId, typing });
+  // While an agent has the conversation (and flows/handoff.yml show_customer_draft is on), the
+  // server answers user_typing with {draft: true}: the agent then sees the text as it is typed,
+  // sent at most every DRAFT_THROTTLE_MS. It is never stored and never reaches the bot.
+  function emitTyping(typing, draft) {
+    if (!socket || !socket.connected) return;
+    const data = { session_id: sessionId, typing };
+    if (typeof draft === 'string') data.draft = draft.slice(-MAX_DRAFT_CHARS);
+    socket.volatile.timeout(ACK_TIMEOUT_MS).emit('user_typing', data, (err, ack) => {
+      if (err || !ack || !ack.ok || typeof ack.draft !== 'boolean') return;
+      setDraftWanted(ack.draft);
+    });
+  }
+
+  function setDraftWanted(wanted) {
+    const was = draftWanted;
+    draftWanted = wanted;
+    if (draftNote) draftNote.hidden = !wanted;
+    if (wanted && !was && typingActive && input.value.trim()) sendDraft();
+  }
+
+  function sendDraft() {
+    clearTimeout(draftTimer);
+    draftTimer = null;
+    const text = input.value;
+    if (text === lastDraftSent) return;
+    const wait = DRAFT_THROTTLE_MS - (Date.now() - lastDraftAt);
+    if (wait > 0) {
+      draftTimer = setTimeout(sendDraft, wait);
+      return;
+    }
+    lastDraftAt = Date.now();
+    lastDraftSent = text;
+    typingActive = true;
+    lastTypingEmit = lastDraftAt;
+    emitTyping(true, text);
   }
 
   function onLocalTyping() {
     if (!input.value.trim()) {
       stopLocalTyping();
+      return;
+    }
+    if (draftWanted) {
+      sendDraft();
+      clearTimeout(typingIdleTimer);
+      typingIdleTimer = setTimeout(stopLocalTyping, DRAFT_IDLE_MS);
       return;
     }
     const now = Date.now();
@@ -1226,6 +1336,9 @@
   function stopLocalTyping() {
     clearTimeout(typingIdleTimer);
     typingIdleTimer = null;
+    clearTimeout(draftTimer);
+    draftTimer = null;
+    lastDraftSent = null;
     if (typingActive) {
       typingActive = false;
       emitTyping(false);
@@ -1354,6 +1467,7 @@
       botTyping = false;
       agentTyping = null;
       renderTyping();
+      setDraftWanted(false);
       setConnectionNote(true);
       if (reason === 'io server disconnect') setTimeout(() => socket.connect(), jittered(3000));
     });
@@ -1446,9 +1560,11 @@
       renderTyping();
     });
 
-    socket.on('agent_left', () => {
+    socket.on('agent_left', (data) => {
       agentTyping = null;
       renderTyping();
+      setDraftWanted(false);
+      if (data && data.transcript && typeof data.transcript === 'object') showTranscriptOffer(data.transcript);
     });
 
     // The customer's place in line, with its actions ("Leave a message", "Cancel request"):

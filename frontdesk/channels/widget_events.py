@@ -1,5 +1,5 @@
 """What a widget customer sends in a conversation: `user_uttered`, `prechat`,
-`answer_feedback`, `user_typing`.
+`answer_feedback`, `user_typing`, `transcript_request`.
 
 Customer messages are rate limited (frontdesk.channels.ratelimit): over a limit the ack is
 `{ok: false, error: {code: "rate_limited", message, retry_after}}` and nothing is stored.
@@ -26,6 +26,7 @@ from frontdesk.channels.widget_input import (
     valid_text,
 )
 from frontdesk.core.messages import Inbound
+from frontdesk.core.transcript_mail import TranscriptMail
 from frontdesk.errors import BadInput, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ MAX_DRAFT = 1000  # characters of the customer's draft relayed (the widget sends
 
 class WidgetEvents(WidgetBase):
     """The widget namespace's handlers of a customer's messages and signals."""
+
+    # Transcripts by e-mail, when mail goes out (set by frontdesk.mail.web.offer_transcripts).
+    transcripts: TranscriptMail | None = None
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
         session = await self.get_session(sid)
@@ -224,3 +228,30 @@ class WidgetEvents(WidgetBase):
             log.warning("user_typing: %s", exc)
             return {"ok": True}
         return {"ok": True, "draft": shown}
+
+    async def on_transcript_request(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{email?}`: e-mail the customer the transcript of the conversation a person just
+        closed (frontdesk.core.transcript_mail), to `email` or the address on file. The ack
+        is `{ok, message}` or an error in the customer's language (`email_needed`: ask for
+        an address; `bad_email`, `nothing_to_send`, `unavailable`). Limited like session
+        requests (SESSION_REQUESTS per connection)."""
+        session = await self.get_session(sid)
+        language = session.get("language") or self.templates.default_language
+        email = data.get("email", "") if isinstance(data, dict) else None
+        if not isinstance(email, str) or len(email) > 254 or not valid_text(email):
+            return refused("bad_request", "transcript_request must be an object {email?}")
+        session_id = session.get("session_id")
+        if not session_id:
+            return refused("no_session", self._text(session, "no_session"))
+        if self.transcripts is None:
+            text = self.templates.render(language, "transcript_unavailable")
+            return refused("unavailable", text)
+        retry_after = self.session_limiter.check_connection(sid)
+        if retry_after:
+            return {"ok": False, "error": self._slow_down(session, retry_after)}
+        try:
+            answer = await self.transcripts.request(session_id, email)
+        except StoreUnavailable as exc:
+            log.error("transcript_request: %s", exc)
+            return refused("store_unavailable", self._text(session, "store_unavailable"))
+        return answer.ack()

@@ -15,7 +15,14 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from frontdesk.config import IPNetwork
-from frontdesk.console import files_views, knowledge_views, reports_views, search_views, views
+from frontdesk.console import (
+    files_views,
+    knowledge_views,
+    reports_views,
+    search_views,
+    transcript_views,
+    views,
+)
 from frontdesk.console.proxies import TrustedProxies, forwarded_middleware
 
 HERE = Path(__file__).resolve().parent
@@ -74,6 +81,7 @@ def make_console(
     reports_views.add_routes(console)  # /reports, /reports.csv, /unanswered, /vendor/…
     files_views.add_routes(console)  # /upload: an agent's photo or file for a reply
     search_views.add_routes(console)  # /search, /search/conversation/<id>
+    transcript_views.add_routes(console)  # /transcript/<id>: printable, PDF-friendly
     knowledge_views.add_routes(console)  # /knowledge: the bot's answers (leads and admins)
     console.router.add_static("/static", HERE / "static", append_version=True)
     return console

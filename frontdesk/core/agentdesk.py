@@ -63,6 +63,9 @@ class AgentDesk:
         # needs of it never changes (its conversation, channel, kind, request time). Whether
         # the agent still holds it is checked by the store with each reply, in the same step.
         self._replying: dict[tuple[str, str], dict[str, str]] = {}
+        # The words of "Send me the transcript" per language, when transcripts can be e-mailed
+        # (set by frontdesk.mail.web.offer_transcripts): the closing's agent_left carries them.
+        self.transcript_offer: Callable[[str], dict[str, str]] | None = None
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -356,7 +359,9 @@ class AgentDesk:
             conversation.language, "closing_line", name=info["display_name"]
         )
         await self.outbox.send(conversation.id, channel, Outbound(text=text, role="system"))
-        left = {"name": info["display_name"]}
+        left: dict[str, Any] = {"name": info["display_name"]}
+        if self.transcript_offer is not None and channel == "widget":
+            left["transcript"] = self.transcript_offer(conversation.language)
         await self.outbox.event(conversation.id, channel, "agent_left", left)
         end_seq = await self.store.last_seq(conversation.id)
         await self.cases.release(

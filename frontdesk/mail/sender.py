@@ -28,6 +28,8 @@ from frontdesk.store.base import MailOutbox
 
 log = logging.getLogger(__name__)
 
+TRANSCRIPT = "transcript"  # an outbox entry's kind: a transcript (core/transcript_mail.py)
+
 POLL_SECONDS = 5.0  # look for due answers at least this often (retries, other processes)
 BATCH = 10
 
@@ -41,7 +43,8 @@ def build_message(content: Mapping[str, str], identity: MailIdentity) -> EmailMe
         message["Reply-To"] = identity.reply_to
     message["Subject"] = content["subject"]
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = f"<{content['case_id']}.answer@{identity.domain}>"
+    local = content.get("message_id") or f"{content['case_id']}.answer"
+    message["Message-ID"] = f"<{local}@{identity.domain}>"
     if content.get("language"):
         message["Content-Language"] = content["language"]
     message.set_content(content["text"])
@@ -136,6 +139,9 @@ class MailSender:
             await self.outbox.delivered(case_id)  # nothing left to send (erased meanwhile)
             return
         attempts = int(content.get("attempts") or 0) + 1
+        if content.get("kind") == TRANSCRIPT:  # no case and no agent to report to
+            await self._send_transcript(case_id, content, attempts)
+            return
         try:
             await deliver(self.smtp, build_message(content, self.identity), self.identity.address)
         except Exception as exc:
@@ -154,3 +160,25 @@ class MailSender:
         await self.outbox.delivered(case_id)
         await self.inbox.mail_sent(case_id, attempts)
         log.info("answer to case %s sent to the SMTP server (try %d)", case_id, attempts)
+
+    async def _send_transcript(
+        self, mail_id: str, content: Mapping[str, str], attempts: int
+    ) -> None:
+        """A transcript the customer asked for (frontdesk.core.transcript_mail): retried like
+        an answer while the failure may pass; refused for good (a mistyped address), it is
+        dropped with an error in the log, since no agent waits on it."""
+        try:
+            await deliver(self.smtp, build_message(content, self.identity), self.identity.address)
+        except Exception as exc:
+            error = describe(exc)
+            if permanent(exc):
+                log.error("transcript %s refused for good, dropped: %s", mail_id, error)
+                await self.outbox.delivered(mail_id)
+                return
+            next_at = self.clock() + self.backoff(attempts)
+            log.warning("transcript %s not sent (try %d): %s", mail_id, attempts, error)
+            fields = {"attempts": str(attempts), "last_error": error}
+            await self.outbox.retry_at(mail_id, next_at, fields)
+            return
+        await self.outbox.delivered(mail_id)
+        log.info("transcript %s sent to the SMTP server (try %d)", mail_id, attempts)

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from frontdesk.config import Settings
 from frontdesk.core.inbox import FeedbackPage, OfflineInbox
+from frontdesk.core.transcript_mail import TranscriptMail
+from frontdesk.keys import WIDGET_CHANNEL
 from frontdesk.mail.sender import MailSender
 from frontdesk.mail.settings import mail_identity, parse_smtp_url
 from frontdesk.store.mail import MailStore
@@ -69,6 +71,7 @@ def mail_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[No
         )
         sender.subscribe(app[INBOX].bus)
         app[SENDER] = sender
+        offer_transcripts(app)
         task = asyncio.create_task(sender.run())
         yield
         task.cancel()
@@ -76,6 +79,23 @@ def mail_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[No
             await task
 
     return ctx
+
+
+def offer_transcripts(app: web.Application) -> None:
+    """With mail going out, customers may ask for their transcript by e-mail once a person
+    closed their widget conversation (frontdesk.core.transcript_mail): the widget channel takes
+    their requests, and the agent's closing offers it."""
+    inbox = app[INBOX]
+    transcripts = TranscriptMail(
+        inbox.conversations,
+        inbox.cases,
+        inbox.desk.store,
+        inbox.templates,
+        app[MAIL_STORE],
+        inbox.zone,
+    )
+    app[WIDGET_CHANNEL].transcripts = transcripts
+    inbox.desk.transcript_offer = transcripts.offer
 
 
 async def feedback_page(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ import { renderQueue } from './queue.js';
 import { call } from './socket.js';
 import * as store from './state.js';
 import { renderTags } from './tags.js';
+import { renderCasePresence } from './viewers.js';
 import { followsNewest, renderTyping, syncTranscript } from './transcript.js';
 
 const CUSTOMER_TYPING_STALE_MS = 15000;
@@ -37,6 +38,7 @@ export function renderOpenCase(keep) {
   E.caseSide.hidden = !has;
   if (!has) {
     E.caseRoot.removeAttribute('data-case-id');
+    renderCasePresence(null);
     return;
   }
   E.caseRoot.setAttribute('data-case-id', caseId);
@@ -50,6 +52,7 @@ export function renderOpenCase(keep) {
   renderEarlier(c);
   renderCaseMode(c);
   renderClosedState(c);
+  renderCasePresence(c);
 }
 
 /** A left message is answered by e-mail: the composer, the close button and the status line. */
@@ -252,8 +255,8 @@ export function answeredByUs(caseId, res) {
 }
 
 /** customer_typing, and its expiry when the customer went quiet without saying so. */
-export function setCustomerTyping(c, typing) {
-  const changed = store.setCustomerTyping(c, typing, () => setCustomerTyping(c, false), CUSTOMER_TYPING_STALE_MS);
+export function setCustomerTyping(c, typing, draft) {
+  const changed = store.setCustomerTyping(c, typing, () => setCustomerTyping(c, false), CUSTOMER_TYPING_STALE_MS, draft);
   if (c.id === store.openId()) renderTyping(c);
   if (changed && store.hasMyCase(c.id)) renderMyCases();
 }

@@ -93,6 +93,11 @@ export const E = {
   tags: $('.fc-tags'),
   tagsSave: $('.fc-tags-save'),
   tagsStatus: $('.fc-tags-status'),
+  caseViewers: $('.fc-case-viewers'),
+  holderBar: $('.fc-holder-bar'),
+  holderText: $('.fc-holder-text'),
+  takeOver: $('.fc-take-over'),
+  transcriptLink: $('.fc-transcript-link'),
   earlier: $('.fc-earlier'),
   earlierEmpty: $('.fc-earlier-empty')
 };

@@ -226,6 +226,9 @@ export const NAMESPACE = '/agent';
  * @property {string[]} tags
  * @property {?boolean} [customer_online]   the customer has a page with the chat open; null
  *                                    when the server cannot tell (several gateway processes)
+ * @property {?{name: string, display_name: string}} [holder]   who has the case now (null:
+ *                                    waiting or ended); only the holder acts on it, another
+ *                                    agent takes it over first (take_over)
  */
 
 // ---------------------------------------------------------------- events the console receives
@@ -257,7 +260,30 @@ export const NAMESPACE = '/agent';
 /** @typedef {{items: AgentItem[]}} AgentsPayload           the whole team, on every change */
 /** @typedef {{case: CaseView}} CaseAssignedPayload         a case became the agent's */
 /** @typedef {{case_id: string, entry: TranscriptEntry}} CaseMessagePayload */
-/** @typedef {{case_id: string, typing: boolean}} CustomerTypingPayload */
+/**
+ * The customer of one of the agent's cases is typing (or stopped). `draft`: what they have typed
+ * so far (frontdesk's widget, while flows/handoff.yml show_customer_draft is on; sent to the agent
+ * who has the case only, never stored; "" when they stopped or cleared it).
+ * @typedef {{case_id: string, typing: boolean, draft?: string}} CustomerTypingPayload
+ */
+/**
+ * An agent on a case: a console that has it open (viewing action), typing or not.
+ * @typedef {{name: string, display_name: string, typing: boolean}} CaseViewer
+ */
+/**
+ * Every agent on a case the console views (itself included), on every change: sent to the
+ * case's room (every console viewing it, on every gateway process).
+ * @typedef {{case_id: string, viewers: CaseViewer[]}} CaseViewersPayload
+ */
+/**
+ * Who has a case the console views now (claimed, taken over, transferred, closed).
+ * @typedef {{case_id: string, holder: ?{name: string, display_name: string},
+ *            state: ?string}} CaseHolderPayload
+ */
+/**
+ * Another agent took over one of our cases (take_over): it is no longer ours.
+ * @typedef {{case_id: string, by: ?{name: string, display_name: string}}} CaseTakenOverPayload
+ */
 /** @typedef {{case_id: string}} CaseClosedPayload          ended, or no longer the agent's */
 /** @typedef {{case: CaseView}} CaseUpdatedPayload          the case's card or side data changed */
 /**
@@ -295,7 +321,13 @@ export const SERVER_EVENTS = Object.freeze({
   /** Payload: {@link SlaBreachPayload}. */
   SLA_BREACH: 'sla_breach',
   /** Payload: {@link CustomerPresencePayload}. */
-  CUSTOMER_PRESENCE: 'customer_presence'
+  CUSTOMER_PRESENCE: 'customer_presence',
+  /** Payload: {@link CaseViewersPayload}. */
+  CASE_VIEWERS: 'case_viewers',
+  /** Payload: {@link CaseHolderPayload}. */
+  CASE_HOLDER: 'case_holder',
+  /** Payload: {@link CaseTakenOverPayload}. */
+  CASE_TAKEN_OVER: 'case_taken_over'
 });
 
 // ---------------------------------------------------------------- actions the console emits
@@ -327,6 +359,14 @@ export const SERVER_EVENTS = Object.freeze({
  *                                                          e-mailed, stored at seq, closed)
  * retry_mail  {case_id}                                    {mail: MailStatus} (try an undelivered
  *                                                          answer again now)
+ * viewing     {case_id: ?string}                           {viewers: CaseViewer[]} (the case this
+ *                                                          console has open, or null; repeated
+ *                                                          every 25 s while open, else the view
+ *                                                          lapses after 75 s)
+ * take_over   {case_id}                                    {case: CaseView}   (a case another
+ *                                                          agent has becomes ours; the customer
+ *                                                          is told; code at_capacity, not_held,
+ *                                                          already_yours, already_taken)
  */
 
 /**
@@ -345,6 +385,8 @@ export const SERVER_EVENTS = Object.freeze({
 /** @typedef {{ok: true}} CloseAck */
 /** @typedef {{ok: true, mail: MailStatus, seq: ?number}} AnswerMessageAck */
 /** @typedef {{ok: true, mail: MailStatus}} RetryMailAck */
+/** @typedef {{ok: true, viewers: CaseViewer[]}} ViewingAck */
+/** @typedef {{ok: true, case: CaseView}} TakeOverAck */
 
 /** Names of the actions the console emits on /agent (see the table above). */
 export const ACTIONS = Object.freeze({
@@ -359,7 +401,9 @@ export const ACTIONS = Object.freeze({
   TRANSFER: 'transfer',
   CLOSE: 'close',
   ANSWER_MESSAGE: 'answer_message',
-  RETRY_MAIL: 'retry_mail'
+  RETRY_MAIL: 'retry_mail',
+  VIEWING: 'viewing',
+  TAKE_OVER: 'take_over'
 });
 
 /** Socket.IO's own connection events (client side). */
@@ -405,7 +449,10 @@ const CHECKS = Object.freeze({
   [SERVER_EVENTS.MESSAGES]: hasItems,
   [SERVER_EVENTS.MAIL_STATUS]: (d) => isObject(d) && isId(d.case_id) && typeof d.state === 'string',
   [SERVER_EVENTS.SLA_BREACH]: (d) => isObject(d) && isId(d.case_id) && typeof d.target === 'string',
-  [SERVER_EVENTS.CUSTOMER_PRESENCE]: (d) => isObject(d) && isId(d.case_id) && typeof d.online === 'boolean'
+  [SERVER_EVENTS.CUSTOMER_PRESENCE]: (d) => isObject(d) && isId(d.case_id) && typeof d.online === 'boolean',
+  [SERVER_EVENTS.CASE_VIEWERS]: (d) => isObject(d) && isId(d.case_id) && Array.isArray(d.viewers),
+  [SERVER_EVENTS.CASE_HOLDER]: (d) => isObject(d) && isId(d.case_id) && (d.holder === null || isObject(d.holder)),
+  [SERVER_EVENTS.CASE_TAKEN_OVER]: (d) => isObject(d) && isId(d.case_id)
 });
 
 /** True when `data` has the shape the handler of `event` relies on (see the typedefs above). */

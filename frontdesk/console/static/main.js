@@ -14,8 +14,8 @@ import { initTransfer, renderAgents } from './agents.js';
 import { initAlerts, queueListed, slaBreached } from './alerts.js';
 import {
   answeredByUs, caseAssigned, caseClosed, caseMessage, caseUpdated, claimed, closedByUs,
-  mailStatusChanged, myCasesListed, pickCase, presenceChanged, refreshCase, renderOpenCase,
-  setCustomerTyping, transferred
+  mailStatusChanged, markClosed, myCasesListed, pickCase, presenceChanged, refreshCase,
+  renderOpenCase, setCustomerTyping, transferred
 } from './caseview.js';
 import { initClose } from './close.js';
 import { initComposer, renderCanned, stopTyping } from './composer.js';
@@ -32,6 +32,7 @@ import { clientLoaded, connect, onServer } from './socket.js';
 import * as store from './state.js';
 import { initTags, renderTags } from './tags.js';
 import { initTranscript } from './transcript.js';
+import { holderChanged, initViewers, viewAgain, viewersChanged } from './viewers.js';
 
 const LOG_PREFIX = 'frontdesk console:';
 
@@ -82,10 +83,20 @@ const HANDLERS = {
     caseMessage(str(data.case_id), data.entry);
   },
   [SERVER_EVENTS.CUSTOMER_TYPING](data) {
-    setCustomerTyping(store.caseModel(str(data.case_id)), !!data.typing);
+    setCustomerTyping(store.caseModel(str(data.case_id)), !!data.typing, data.draft);
   },
   [SERVER_EVENTS.CASE_CLOSED](data) {
     caseClosed(str(data.case_id));
+  },
+  [SERVER_EVENTS.CASE_VIEWERS](data) {
+    viewersChanged(str(data.case_id), data.viewers);
+  },
+  [SERVER_EVENTS.CASE_HOLDER](data) {
+    holderChanged(str(data.case_id), data.holder);
+  },
+  [SERVER_EVENTS.CASE_TAKEN_OVER](data) {
+    const by = data.by && data.by.display_name ? str(data.by.display_name) : 'Another agent';
+    markClosed(str(data.case_id), by + ' took over this conversation. It is no longer yours.');
   },
   [SERVER_EVENTS.CASE_UPDATED](data) {
     if (!caseUpdated(data.case)) {
@@ -108,6 +119,7 @@ function start() {
       const reconnected = store.markConnected();
       const c = store.openCaseModel();
       if (reconnected && c && !c.closed) refreshCase(c.id);
+      if (reconnected) viewAgain();
     },
     disconnected() {
       stopTyping();
@@ -129,12 +141,25 @@ function start() {
   initTags();
   initTransfer({ transferred: transferred });
   initClose({ closed: closedByUs });
+  initViewers({
+    takenOver(caseId, res) {  // the case is ours now: shown again with its composer
+      claimed(caseId, res);
+      refreshCase(caseId);
+    }
+  });
 
   renderPresence();
   renderQueue();
   renderInbox();
   renderMyCases();
   renderOpenCase();
+  // /console/#case=<id> opens that case (a colleague's too: read it, see who is on it, take over).
+  const openLinked = () => {
+    const linked = /^#case=([A-Za-z0-9_.:-]{1,64})$/.exec(window.location.hash);
+    if (linked) pickCase(linked[1]);
+  };
+  window.addEventListener('hashchange', openLinked);
+  openLinked();
 }
 
 start();

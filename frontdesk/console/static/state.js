@@ -5,7 +5,10 @@
  * A case model (caseModel()) is a record the getters hand out for reading; its fields, too, are
  * changed only here:
  *   {id, card, loaded, entries: Map(key -> entry), notes, tags, earlier, typing, typingTimer,
- *    draft, noteDraft, closed, closedText, pendingMsg, tagsDirty, rev, online, mail}
+ *    draft, noteDraft, closed, closedText, pendingMsg, tagsDirty, rev, online, mail,
+ *    customerDraft, viewers, holder}
+ * customerDraft: what the customer is typing (customer_typing.draft); viewers: the agents on the
+ * case (case_viewers); holder: who has it ({name, display_name}, null: nobody).
  * online: whether the customer has the chat open (null: unknown); mail: the e-mail answer's
  * latest status (a left message, once answered).
  * rev counts case_updated events, so an older open_case answer does not undo a newer update.
@@ -99,7 +102,8 @@ export function caseModel(caseId) {
     c = {
       id: caseId, card: null, loaded: false, entries: new Map(), notes: [], tags: null,
       earlier: [], typing: false, typingTimer: null, draft: '', noteDraft: '', closed: false,
-      closedText: '', pendingMsg: null, tagsDirty: false, rev: 0, online: null, mail: null
+      closedText: '', pendingMsg: null, tagsDirty: false, rev: 0, online: null, mail: null,
+      customerDraft: '', viewers: [], holder: null
     };
     store.cases.set(caseId, c);
   }
@@ -293,6 +297,7 @@ export function applyCaseData(c, data) {
     c.online = data.customer_online;
   }
   if (isObject(data.card) && isObject(data.card.mail)) c.mail = data.card.mail;
+  if (data.holder === null || isObject(data.holder)) c.holder = data.holder;
   applyTranscript(c, data);
   if (Array.isArray(data.notes)) c.notes = data.notes.slice();
   if (Array.isArray(data.earlier)) c.earlier = data.earlier.slice();
@@ -359,10 +364,13 @@ export function entryShown(e) { e.replaces = false; }
  * Set whether the customer is typing; while typing, onStale runs after staleMs unless told
  * again. Returns true when it changed.
  */
-export function setCustomerTyping(c, typing, onStale, staleMs) {
+export function setCustomerTyping(c, typing, onStale, staleMs, draft) {
   clearTimeout(c.typingTimer);
   const changed = c.typing !== typing;
   c.typing = typing;
+  // What the customer has typed so far (never kept beyond the open page; gone when they stop).
+  if (!typing) c.customerDraft = '';
+  else if (typeof draft === 'string') c.customerDraft = draft;
   c.typingTimer = typing ? setTimeout(onStale, staleMs) : null;
   return changed;
 }
@@ -395,4 +403,23 @@ export function addNote(c, note) { c.notes.push(note); }
 export function setCaseTags(c, tags, dirty) {
   c.tags = tags;
   c.tagsDirty = dirty;
+}
+
+/** The agents on a case (case_viewers); returns the model, or null when unknown here. */
+export function setViewers(caseId, viewers) {
+  const c = store.cases.get(caseId);
+  if (c) c.viewers = viewers.filter((v) => isObject(v) && v.name !== undefined);
+  return c;
+}
+
+/** Who has a case now (case_holder, take_over); returns the model, or null. */
+export function setHolder(caseId, holder) {
+  const c = store.cases.get(caseId);
+  if (c) c.holder = isObject(holder) ? holder : null;
+  return c;
+}
+
+/** True when another agent has the case: we read it, and act only after a take-over. */
+export function heldByOther(c) {
+  return !!(c && isObject(c.holder) && c.holder.name && str(c.holder.name) !== store.me.name);
 }

@@ -88,9 +88,14 @@ export function syncTranscript(c) {
   }
 }
 
-/** The "Customer is typing…" line of the open case. */
+/** The "Customer is typing…" line of the open case, with what they have typed so far. */
 export function renderTyping(c) {
-  E.typing.hidden = !(c.typing && !c.closed);
+  const shown = !!(c.typing && !c.closed);
+  E.typing.hidden = !shown;
+  const draft = shown ? str(c.customerDraft) : '';
+  E.typing.textContent = draft ? 'Customer is typing: ' : 'Customer is typing…';
+  if (draft) E.typing.appendChild(el('q', 'fc-typing-draft', draft));
+  E.typing.classList.toggle('has-draft', !!draft);
 }
 
 export function initTranscript() {
