@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     forget.add_argument("target", metavar="ID_OR_EMAIL", help="a conversation id or an e-mail")
     forget.add_argument("--force", action="store_true", help="even while waiting or with an agent")
     customer_commands.add_parser("sweep", help="remove conversations older than RETENTION_DAYS now")
+    customer_commands.add_parser(
+        "reindex", help="rebuild the search index from the stored conversations (every machine's)"
+    )
     args = parser.parse_args(argv)
 
     try:

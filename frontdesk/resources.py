@@ -36,6 +36,7 @@ from frontdesk.channels.widget_files import WidgetFiles
 from frontdesk.config import Settings
 from frontdesk.console.keys import DESK, REPORTS, SECRET, THROTTLE
 from frontdesk.console.namespace import AgentNamespace
+from frontdesk.console.search_views import SEARCH
 from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
 from frontdesk.core.build import build_core
 from frontdesk.core.greeting import load_greeting
@@ -43,7 +44,7 @@ from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.sla import load_sla
 from frontdesk.core.wait_config import load_wait_config
-from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store
+from frontdesk.erasure import bot_memory_eraser, customer_erasers, file_store, search_eraser
 from frontdesk.errors import StoreUnavailable
 from frontdesk.files.storage import FileLinks
 from frontdesk.files.web import FILE_LINKS, FILES
@@ -73,6 +74,7 @@ from frontdesk.keys import (
 from frontdesk.knowledge.web import knowledge_running
 from frontdesk.mail.web import INBOX, MAIL_STORE
 from frontdesk.reports import Reports
+from frontdesk.search import Search
 from frontdesk.store import RedisStore
 from frontdesk.store.agents import PROCESS_TTL, AgentStore
 from frontdesk.store.cases import CaseStore
@@ -129,9 +131,11 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
+    app[SEARCH] = Search(app[REDIS], settings.data_dir, app[HOURS].zone)  # started by router_ctx
     erasers = [
         *customer_erasers(app[REPORTS], app[MAIL_STORE], app[FILES]),
         bot_memory_eraser(settings.rasa_urls),
+        search_eraser(app[SEARCH]),
     ]
     retention = Retention(app[STORE], app[CASES], settings.retention_days, erasers)
     sweeps = asyncio.create_task(retention.run())
@@ -211,6 +215,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SIO].register_namespace(agents)
     app[DESK] = core.desk
     app[REPORTS].subscribe(core.bus)  # reports count the domain events into Redis
+    app[SEARCH].start(core.bus)  # the search index follows the events (frontdesk.search)
     widget = WidgetChannel(
         router,
         core.conversations,
@@ -252,6 +257,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(core.bus.settled(), SHUTDOWN_GRACE)
     except TimeoutError:
         log.warning("shutdown: %d events not counted in the reports", len(core.bus))
+    await app[SEARCH].stop()
     await waits.close()
     await core.later.close()
     await _quietly(agent_store.forget_process())
