@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from typing import Any
 
@@ -11,6 +9,7 @@ from aiohttp import web
 
 from frontdesk.channels.messenger_api import MAX_TEXT, MessengerApi, quick_replies
 from frontdesk.channels.messenger_events import Event, parse_body
+from frontdesk.channels.meta_webhook import MetaWebhook
 from frontdesk.channels.platform import Outgoing, PlatformChannel
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.router import Router
@@ -20,7 +19,6 @@ from frontdesk.store.base import Store
 log = logging.getLogger(__name__)
 
 CHANNEL = "messenger"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
 class MessengerChannel(PlatformChannel[Event]):
@@ -44,32 +42,16 @@ class MessengerChannel(PlatformChannel[Event]):
     ) -> None:
         super().__init__(router, outbox, store, templates, max_message_length)
         self.api = api
-        self._app_secret = app_secret.encode()
-        self._verify_token = verify_token.encode()
+        self._meta = MetaWebhook("Messenger", app_secret, verify_token)
         self._typing_on: set[str] = set()  # PSIDs shown "typing…"
 
     # -- inbound ----------------------------------------------------------------------------
 
     async def verify(self, request: web.Request) -> web.Response:
-        """GET /channels/messenger: the platform's subscription check."""
-        mode = request.query.get("hub.mode", "")
-        token = request.query.get("hub.verify_token", "").encode()
-        challenge = request.query.get("hub.challenge", "")
-        if mode != "subscribe" or not challenge:
-            log.warning("refused a Messenger verification request: hub.mode=%r", mode[:20])
-            raise web.HTTPForbidden(text="expected hub.mode=subscribe and a hub.challenge")
-        if not hmac.compare_digest(token, self._verify_token):
-            log.warning("refused a Messenger verification request: wrong hub.verify_token")
-            raise web.HTTPForbidden(text="verify token does not match")
-        return web.Response(text=challenge)
+        return self._meta.verify(request)
 
     def authenticate(self, request: web.Request, body: bytes) -> None:
-        given = request.headers.get(SIGNATURE_HEADER, "").encode()
-        digest = hmac.new(self._app_secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given, f"sha256={digest}".encode()):
-            why = "a wrong signature" if given else f"no {SIGNATURE_HEADER} header"
-            log.warning("refused a Messenger webhook call from %s: %s", request.remote, why)
-            raise web.HTTPForbidden(text="signature does not match")
+        self._meta.authenticate(request, body)
 
     def parse(self, raw: Any) -> list[Event]:
         return parse_body(raw)

@@ -13,8 +13,6 @@ the message's text (frontdesk.channels.whatsapp_window, whatsapp_shapes)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.channels.common import split_text
+from frontdesk.channels.meta_webhook import MetaWebhook
 from frontdesk.channels.platform import Kind, Outgoing, PlatformChannel
 from frontdesk.channels.telegram_keyboard import CallbackData
 from frontdesk.channels.whatsapp_api import MAX_TEXT, OutsideWindow, WhatsAppApi
@@ -46,7 +45,6 @@ from frontdesk.store.base import Store
 log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
 REPLAY_WINDOW = 7 * 24 * 3600 + 3600  # Meta's 7 days of retries, and an hour of clock skew
 
 
@@ -78,31 +76,15 @@ class WhatsAppChannel(PlatformChannel[Message]):
         self.windows = windows
         self.flows = flows
         self.clock = clock
-        self._app_secret = app_secret.encode()
-        self._verify_token = verify_token.encode()
+        self._meta = MetaWebhook("WhatsApp", app_secret, verify_token)
 
     # -- inbound ----------------------------------------------------------------------------
 
     async def verify(self, request: web.Request) -> web.Response:
-        """GET /channels/whatsapp: Meta's subscription check."""
-        mode = request.query.get("hub.mode", "")
-        token = request.query.get("hub.verify_token", "").encode()
-        challenge = request.query.get("hub.challenge", "")
-        if mode != "subscribe" or not challenge:
-            log.warning("refused a WhatsApp verification request: hub.mode=%r", mode[:20])
-            raise web.HTTPForbidden(text="expected hub.mode=subscribe and a hub.challenge")
-        if not hmac.compare_digest(token, self._verify_token):
-            log.warning("refused a WhatsApp verification request: wrong hub.verify_token")
-            raise web.HTTPForbidden(text="verify token does not match")
-        return web.Response(text=challenge)
+        return self._meta.verify(request)
 
     def authenticate(self, request: web.Request, body: bytes) -> None:
-        given = request.headers.get(SIGNATURE_HEADER, "").encode()
-        digest = hmac.new(self._app_secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given, f"sha256={digest}".encode()):
-            why = "a wrong signature" if given else f"no {SIGNATURE_HEADER} header"
-            log.warning("refused a WhatsApp webhook call from %s: %s", request.remote, why)
-            raise web.HTTPForbidden(text="signature does not match")
+        self._meta.authenticate(request, body)
 
     def parse(self, raw: Any) -> list[Message]:
         return parse_body(raw, self.api.phone_number_id)
