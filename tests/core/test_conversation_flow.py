@@ -244,11 +244,11 @@ async def test_claim_close_and_survey_walk_the_states_once_each(desk: Desk) -> N
 
 
 def test_control_payloads_are_spelled_once() -> None:
-    """The buttons' payloads are defined in core/conversation.py and nowhere else."""
+    """The buttons' payloads are defined in core/records.py and nowhere else."""
     assert REQUEST_PERSON == "/human_handoff"
     package = Path(frontdesk.__file__).parent
     for path in package.rglob("*.py"):
-        if path.name == "conversation.py":
+        if path.name == "records.py":
             continue
         source = path.read_text(encoding="utf-8")
         for payload in ('"/fd_', '"/human_handoff"', 'meta.get("channel"'):
