@@ -45,9 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, Services, env_rasa, figure, print_header
 
+from frontdesk.core.bot_turn import NOT_UNDERSTOOD, unsure
 from frontdesk.core.declined import suggested_answers
 from frontdesk.core.flows import Suggestions, load_flows
-from frontdesk.core.router import NOT_UNDERSTOOD, unsure
 from frontdesk.core.understanding import understanding
 
 BENCH = "nlu"

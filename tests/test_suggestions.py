@@ -8,8 +8,8 @@ import re
 import aiohttp
 
 from frontdesk.config import ROOT
+from frontdesk.core.bot_turn import unsure
 from frontdesk.core.flows import load_flows
-from frontdesk.core.router import unsure
 from frontdesk.core.understanding import understanding
 
 FLOWS = load_flows(ROOT / "flows")

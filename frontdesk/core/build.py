@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from frontdesk.core.abandon import Abandonment
 from frontdesk.core.agentdesk import AgentDesk
 from frontdesk.core.assignment import AutoAssign
+from frontdesk.core.bot_turn import Bot
 from frontdesk.core.conversation import Conversations
 from frontdesk.core.customer_files import CustomerFiles
 from frontdesk.core.events import EventBus
@@ -28,7 +29,7 @@ from frontdesk.core.leave_message import LeaveMessage
 from frontdesk.core.metrics import Metrics, count_events
 from frontdesk.core.outbox import Outbox
 from frontdesk.core.ratings import AnswerRatings
-from frontdesk.core.router import Bot, Router
+from frontdesk.core.router import Router
 from frontdesk.core.sla import Sla, SlaPolicy
 from frontdesk.core.sla_watch import SlaWatch
 from frontdesk.core.survey import Survey

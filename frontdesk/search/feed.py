@@ -175,7 +175,7 @@ class Indexer:
                 try:
                     await self.follow(index)
                 finally:
-                    index.db.close()
+                    index.close()  # after a write a cancelled task left running, if any
             except StoreUnavailable as exc:
                 log.warning("search indexer: %s", exc)
             except asyncio.CancelledError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,13 +117,22 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Index:
-    """Writes (the indexer's connection; call from one thread at a time)."""
+    """Writes (the indexer's connection). Its methods run in worker threads one at a time, under
+    a lock that `close` takes too: a task cancelled while a worker thread still writes (at
+    shutdown) must not close the connection under it (sqlite3 then crashes the process)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """After the write in progress, if any."""
+        with self._lock:
+            self.db.close()
 
     def get_meta(self, name: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
     def apply(
@@ -134,6 +144,12 @@ class Index:
     ) -> None:
         """In one transaction: (everything removed first if `clear`), `gone` removed, `docs`
         written anew (newest rowids), `meta` set."""
+        with self._lock:
+            self._apply(docs, gone, meta or {}, clear)
+
+    def _apply(
+        self, docs: Sequence[Doc], gone: Iterable[str], meta: dict[str, str], clear: bool
+    ) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -144,7 +160,7 @@ class Index:
                 self._remove(conversation_id)
             for doc in docs:
                 self._insert(doc)
-            for name, value in (meta or {}).items():
+            for name, value in meta.items():
                 db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
             db.execute("COMMIT")
         except BaseException:
@@ -188,12 +204,14 @@ class Index:
         )
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM docs").fetchone()[0])
+        with self._lock:
+            return int(self.db.execute("SELECT count(*) FROM docs").fetchone()[0])
 
     def has(self, conversation_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM docs WHERE conversation_id = ?", (conversation_id,)
-        ).fetchone()
+        with self._lock:
+            row = self.db.execute(
+                "SELECT 1 FROM docs WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
         return row is not None
 
 

@@ -158,7 +158,7 @@ class Search:
                 index.apply([], held)
                 removed.extend(f"search index entry {c} (this machine)" for c in held)
             finally:
-                index.db.close()
+                index.close()
 
         await asyncio.to_thread(drop)
         await log_.append(self.redis, "forget", ids)
@@ -179,7 +179,7 @@ class Search:
                     await self.indexer.rebuild(index, after=entry)
                     return await asyncio.to_thread(index.count)
                 finally:
-                    index.db.close()
+                    index.close()
             finally:
                 self.indexer.lock.release()
         await log_.append(self.redis, "rebuild")
