@@ -14,7 +14,9 @@ from frontdesk.store.cases import case_key, customer_cases_key
 from frontdesk.store.redis import EMAIL_FIELDS, conversation_keys
 from frontdesk.store.util import redis_errors, text, text_dict
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Bounded parts (an address's local part is at most 64 characters): linear in the text, where
+# unbounded ones backtracked for minutes over a long run of letters without an "@".
+EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE)
 SAID = ("customer", "agent")  # whose words are searched (index.py says why not the bot's)
 WHO = ("customer_name", "customer_id", "channel_user")
 
@@ -57,7 +59,8 @@ def build(
         words = str(entry.get("text") or "")
         if entry.get("role") in SAID and words.strip():
             doc.messages.append(Message(position, when, entry["role"], words))
-            found += EMAIL.findall(words)
+            if "@" in words:
+                found += EMAIL.findall(words)
     records = [fields, *cases]
     for record in records:
         found += [record[k] for k in (*EMAIL_FIELDS, *WHO) if record.get(k)]
