@@ -170,6 +170,14 @@ class MemoryCases:
         row.setdefault("joined_at", f"{now or time.time():.3f}")
         return 1
 
+    async def unclaim(self, case_id: str, agent: str, requested_at: float) -> None:
+        self.held.get(agent, set()).discard(case_id)
+        self.live[case_id] = requested_at
+        row = self.rows[case_id]
+        row["state"] = "queued"
+        row.pop("agent", None)
+        row.pop("joined_at", None)
+
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
         if case_id in self.held_messages.get(source, set()):
             self.held_messages[source].discard(case_id)

@@ -8,7 +8,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from frontdesk.core.casecard import card, customer_label, earlier_item, queue_item
-from frontdesk.core.conversation import CaseKind, CaseState, Conversations
+from frontdesk.core.conversation import (
+    CaseKind,
+    CaseState,
+    Conversations,
+    State,
+    TransitionRefused,
+)
 from frontdesk.core.events import AgentReplied, AgentsChanged, EventBus
 from frontdesk.core.flows import Flows
 from frontdesk.core.messages import Outbound
@@ -212,13 +218,24 @@ class AgentDesk:
             await self.conversations.message_taken(conversation_id, case_id, agent, name)
             return await self.case_view(agent, case_id)
         conversation = await self.conversations.get(conversation_id)
+        try:
+            # The case is in the line a moment before its conversation is marked waiting (the
+            # customer is given the quote first): such a claim is undone, not half-done.
+            if conversation.state is not State.QUEUED:
+                raise TransitionRefused(f"conversation {conversation_id} is {conversation.state}")
+            await self.conversations.assign(conversation_id, case_id, agent, name)
+        except TransitionRefused:
+            requested = float(case.get("requested_at") or self.clock())
+            await self.cases.unclaim(case_id, agent, requested)
+            raise DeskError(
+                "not_ready", "this customer is still being put in line: try again in a moment"
+            ) from None
         await self.outbox.event(
             conversation.id, conversation.channel, "agent_joined", {"name": name}
         )
         text = self.templates.render(conversation.language, "agent_joined", name=name)
         message = Outbound(text=text, role="system")
         await self.outbox.send(conversation.id, conversation.channel, message)
-        await self.conversations.assign(conversation_id, case_id, agent, name)
         return await self.case_view(agent, case_id)
 
     async def reply(

@@ -107,6 +107,9 @@ class CaseStore(Protocol):
     async def claim(self, case_id: str, agent: str, capacity: int, now: float | None = None) -> int:
         """1 claimed, 0 no longer waiting, -1 agent at capacity."""
 
+    async def unclaim(self, case_id: str, agent: str, requested_at: float) -> None:
+        """Undo a claim of a live case: back in the queue at its place, nobody's."""
+
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int: ...
 
     async def release(self, case_id: str, agent: str, fields: Mapping[str, str]) -> None: ...

@@ -168,6 +168,16 @@ class CaseStore:
         args: list[str | int] = [case_id, capacity, f"{moment:.3f}", agent]
         return int(await call(self._claim(keys=keys, args=args)))
 
+    async def unclaim(self, case_id: str, agent: str, requested_at: float) -> None:
+        """Undo a claim of a live case: back in the queue at its place, nobody's."""
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.srem(agent_cases_key(agent), case_id)
+                pipe.zadd(QUEUE, {case_id: requested_at})
+                pipe.hset(case_key(case_id), "state", "queued")
+                pipe.hdel(case_key(case_id), "agent", "joined_at")
+                await pipe.execute()
+
     async def transfer(self, case_id: str, source: str, target: str, capacity: int) -> int:
         """1 moved, 0 the source agent does not hold it, -1 target at capacity."""
         keys = [agent_cases_key(source), agent_cases_key(target), case_key(case_id)]

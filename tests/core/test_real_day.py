@@ -8,16 +8,20 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from frontdesk.core.conversation import (
     LEAVE_MESSAGE,
     NO_PERSON,
     TOPIC_PERSON,
+    CaseKind,
     CaseState,
     State,
 )
 from frontdesk.core.events import CaseCancelled, CaseQueued, MessageLeft
 from frontdesk.core.hours import Hours
 from frontdesk.core.messages import Inbound
+from frontdesk.errors import DeskError
 from tests.core.conftest import TEMPLATES, Desk, faq, make_desk, person, settle
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -227,3 +231,25 @@ async def test_at_start_up_every_waiting_customer_must_be_seen_again() -> None:
     assert await desk.core.abandonment.sweep() == 1
     assert (await desk.conversation("gone")).state is State.BOT
     assert (await desk.conversation("back")).state is State.QUEUED
+
+
+async def test_a_claim_before_the_customer_is_in_line_is_undone_not_half_done() -> None:
+    """The case enters the line a moment before its conversation is marked waiting (the
+    customer gets the quote first). An agent who claims it in that moment is told to try again;
+    the case keeps its place and the customer reads no "joined" line from someone who is not
+    there (a chaos run saw the claim fail with the case gone from the line)."""
+    desk = make_desk()
+    await desk.agent_online("maria")
+    conversation = await desk.open("c1")
+    case = await desk.core.handoff.create_case(
+        conversation, "customer_asked", "", "", CaseKind.LIVE, {}
+    )
+    with pytest.raises(DeskError) as refused:
+        await desk.core.desk.claim("maria", case.id)
+    assert refused.value.code == "not_ready"
+    assert [c for c, _ in await desk.cases.queue()] == [case.id]
+    assert await desk.cases.agent_cases("maria") == []
+    assert not any("joined" in t for t in desk.screen.texts("c1"))
+    await desk.core.conversations.queue(conversation, case)
+    await desk.core.desk.claim("maria", case.id)
+    assert (await desk.conversation("c1")).state is State.AGENT
