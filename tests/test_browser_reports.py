@@ -110,6 +110,10 @@ async def test_filters_and_the_could_not_answer_page_read_as_words_not_codes(
     await play(desk)
     await desk.account("lena", "lead", "Lena")
     page = await _signed_in(desk, browser, "lena", "/console/reports?period=30d")
+    await page.goto(str(desk.server.make_url("/console/")))  # a lead's console links every page
+    for link in (".fc-reports-link", ".fc-search-link", ".fc-unanswered-link", ".fc-knowledge-link"):
+        await expect(page.locator(link)).to_be_visible()
+    await page.goto(str(desk.server.make_url("/console/reports?period=30d")))
     await expect(page.locator(".fc-pages-title")).to_contain_text("Reports")
     assert await _options(page, "channel") == ["All", "Website", "Telegram", "Messenger"]
     assert await _options(page, "language") == ["All", "English", "Spanish", "Russian"]
@@ -177,3 +181,8 @@ async def test_a_plain_agent_reads_her_own_figures_and_what_she_cannot_open(
         assert "server.py" not in text and " is for " not in text, text
     await page.locator("a", has_text="My figures").click()
     await expect(page.locator(".fc-pages-title")).to_contain_text("My figures")
+    # The console itself links to the pages her role opens: reports and search, not the bot's.
+    await page.goto(str(desk.server.make_url("/console/")))
+    await expect(page.locator(".fc-search-link")).to_be_visible()
+    await expect(page.locator(".fc-knowledge-link")).to_have_count(0)
+    await expect(page.locator(".fc-unanswered-link")).to_have_count(0)

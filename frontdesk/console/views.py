@@ -11,6 +11,7 @@ from aiohttp_session import Session, get_session, new_session
 
 from frontdesk.console.auth import check_login, new_csrf_token, same_token, socket_token
 from frontdesk.console.keys import DESK, SECRET, THROTTLE
+from frontdesk.console.roles import LEADS, role_of
 from frontdesk.console.throttle import retry_text
 
 TITLE = "frontdesk console"
@@ -107,5 +108,7 @@ async def console(request: web.Request) -> web.Response:
         "agent": agent,
         "csrf_token": _csrf(session),
         "socket_token": socket_token(request.config_dict[SECRET], agent["name"]),
+        # The other pages, as the pages' own menu has them (leads see the bot's pages too).
+        "lead": role_of(await desk.agents.get(agent["name"])) in LEADS,
     }
     return aiohttp_jinja2.render_template("console.html", request, context)
