@@ -111,8 +111,8 @@ async def test_filters_and_the_could_not_answer_page_read_as_words_not_codes(
     await desk.account("lena", "lead", "Lena")
     page = await _signed_in(desk, browser, "lena", "/console/reports?period=30d")
     await page.goto(str(desk.server.make_url("/console/")))  # a lead's console links every page
-    for link in (".fc-reports-link", ".fc-search-link", ".fc-unanswered-link", ".fc-knowledge-link"):
-        await expect(page.locator(link)).to_be_visible()
+    for link in ("reports", "search", "unanswered", "knowledge"):
+        await expect(page.locator(f".fc-{link}-link")).to_be_visible()
     await page.goto(str(desk.server.make_url("/console/reports?period=30d")))
     await expect(page.locator(".fc-pages-title")).to_contain_text("Reports")
     assert await _options(page, "channel") == ["All", "Website", "Telegram", "Messenger"]
