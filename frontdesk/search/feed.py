@@ -4,8 +4,10 @@
 process's `Feed` listens to the domain events in the background (`bus.subscribe(...,
 background=True)`: never on the path of a reply), gathers the conversations (or cases) they
 name in a set, and writes them as ONE stream entry every FLUSH_EVERY seconds — one XADD per
-batch, not one per message. Erasure writes a `forget` entry, `customers reindex` a `rebuild`
-entry. The stream keeps the last LOG_LENGTH entries (hours of traffic).
+batch, not one per message; the indexer reads at most every INDEX_EVERY seconds, so a busy
+conversation is read again a few times a minute, not after each of its messages. Erasure
+writes a `forget` entry, `customers reindex` a `rebuild` entry. The stream keeps the last
+LOG_LENGTH entries (hours of traffic).
 
 **The indexer** (one per machine: whichever gateway process on it holds `DATA_DIR/search.lock`,
 an flock the kernel releases if the process dies; the others take over) reads the log from
@@ -41,7 +43,10 @@ log = logging.getLogger(__name__)
 
 LOG = "fd:search:log"
 LOG_LENGTH = 100_000  # entries kept (approximately)
-FLUSH_EVERY = 0.25  # seconds the feed gathers changes before one XADD
+FLUSH_EVERY = 1.0  # seconds the feed gathers changes before one XADD
+# Seconds the indexer waits after a batch: a conversation being written in is read again at most
+# this often (each read is its whole transcript), not after every message it gets.
+INDEX_EVERY = 2.0
 READ_BLOCK_MS = 1000
 BATCH = 200  # log entries read at once
 REBUILD_CHUNK = 200  # conversations read from Redis at once during a rebuild
@@ -163,6 +168,7 @@ class Indexer:
         self.path = path
         self.lock = MachineLock(path.with_suffix(".lock"))
         self.on_applied: Callable[[], Awaitable[None]] | None = None
+        self.index_every = INDEX_EVERY
 
     async def run(self) -> None:
         """Forever: become this machine's indexer when the lock is free, then follow the log."""
@@ -200,6 +206,8 @@ class Indexer:
             entries: list[Any] = list(answer[0][1]) if answer else []
             if entries:
                 cursor = await self._apply(index, entries)
+                if not once:
+                    await asyncio.sleep(self.index_every)  # let more changes gather
             if once and not entries:
                 return
 
