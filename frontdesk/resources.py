@@ -40,6 +40,7 @@ from frontdesk.console.search_views import SEARCH
 from frontdesk.console.throttle import LoginThrottle, ThrottlePolicy
 from frontdesk.core.build import build_core
 from frontdesk.core.greeting import load_greeting
+from frontdesk.core.periodic import repeat
 from frontdesk.core.prechat import Prechat, load_prechat
 from frontdesk.core.router import Router
 from frontdesk.core.sla import load_sla
@@ -279,17 +280,13 @@ async def turns_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _adopt_orphans(router: Router) -> None:
-    while True:
-        try:
-            await router.turns.beat()
-            adopted = await router.adopt_orphans()
-            if adopted:
-                log.warning("answering %d turn(s) a stopped gateway process left", adopted)
-        except StoreUnavailable as exc:
-            log.warning("turns: %s", exc)
-        except Exception:
-            log.exception("adopting turns failed")
-        await asyncio.sleep(ADOPT_EVERY)
+    async def once() -> None:
+        await router.turns.beat()
+        adopted = await router.adopt_orphans()
+        if adopted:
+            log.warning("answering %d turn(s) a stopped gateway process left", adopted)
+
+    await repeat("adopting turns", once, ADOPT_EVERY)
 
 
 async def _heartbeat(agents: AgentStore) -> None:

@@ -24,7 +24,6 @@ there reconnect within seconds.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -41,6 +40,7 @@ from frontdesk.core.conversation import (
 )
 from frontdesk.core.handoff import Handoff
 from frontdesk.core.messages import Outbound
+from frontdesk.core.periodic import repeat
 from frontdesk.core.wait_config import WaitConfig
 from frontdesk.core.waits import LIVE_STATUS_CHANNELS
 from frontdesk.errors import StoreUnavailable
@@ -172,14 +172,10 @@ class Abandonment:
         """The sweep, forever (a task of the gateway)."""
         with contextlib.suppress(StoreUnavailable):
             await self.everyone_away()
-        while True:
-            try:
-                await self.still_here()
-                left = await self.sweep()
-                if left:
-                    log.info("%d waiting customer(s) left the line (page gone)", left)
-            except StoreUnavailable as exc:
-                log.warning("abandonment: %s", exc)
-            except Exception:
-                log.exception("abandonment sweep failed")
-            await asyncio.sleep(self.every())
+        await repeat("abandonment sweep", self._sweep_once, self.every())
+
+    async def _sweep_once(self) -> None:
+        await self.still_here()
+        left = await self.sweep()
+        if left:
+            log.info("%d waiting customer(s) left the line (page gone)", left)

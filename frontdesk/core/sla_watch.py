@@ -10,15 +10,14 @@ deadline is not alerted on (it is counted as missed in the reports all the same)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from frontdesk.core.events import EventBus, SlaBreached
+from frontdesk.core.periodic import repeat
 from frontdesk.core.sla import FIRST, RESOLVE, TARGETS, Sla, done_at
-from frontdesk.errors import StoreUnavailable
 from frontdesk.store.base import AgentStore, CaseStore
 
 log = logging.getLogger(__name__)
@@ -67,16 +66,12 @@ class SlaWatch:
 
     async def run(self) -> None:
         """The check, forever (a task of the gateway)."""
-        while True:
-            try:
-                breached = await self.check()
-                if breached:
-                    log.info("%d service-level target(s) breached", breached)
-            except StoreUnavailable as exc:
-                log.warning("SLA check: %s", exc)
-            except Exception:
-                log.exception("SLA check failed")
-            await asyncio.sleep(self.sla.policy.check_every_seconds)
+        await repeat("SLA check", self._check_once, self.sla.policy.check_every_seconds)
+
+    async def _check_once(self) -> None:
+        breached = await self.check()
+        if breached:
+            log.info("%d service-level target(s) breached", breached)
 
 
 def _due(case: dict[str, str], target: str) -> float | None:
