@@ -16,7 +16,7 @@ import { call } from './socket.js';
 import * as store from './state.js';
 
 const HEARTBEAT_MS = 25000;
-const TYPING_STALE_MS = 8000; // a colleague's "typing" not repeated by then is over
+const TYPING_STALE_MS = 8000; // a colleague's typing signal not repeated by then is over
 
 let viewing = null; // the case id the server was last told this console views
 let hooks = { takenOver() {} };

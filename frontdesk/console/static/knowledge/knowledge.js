@@ -6,7 +6,7 @@
   function show(job) {
     var names = { running: "Working", done: "Done", failed: "Failed" };
     box.dataset.state = job.state || "";
-    box.innerHTML = "";
+    box.replaceChildren();
     if (!job.state) return;
     var line = document.createElement("p");
     var state = document.createElement("strong");
