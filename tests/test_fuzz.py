@@ -1048,7 +1048,8 @@ async def test_the_cases_the_fuzz_found_are_answered(
     # A typing signal that is not {typing: true|false} (was: an empty ack).
     assert code(await ack("user_typing", "yes")) == "bad_request"
     assert code(await ack("user_typing", {"typing": "\ud800"})) == "bad_request"
-    assert await ack("user_typing", {"typing": True}) == {"ok": True}
+    typing = await ack("user_typing", {"typing": True})
+    assert typing["ok"] is True and typing["draft"] is False  # no agent: no draft is wanted
     # customData with bytes (a binary attachment) or NaN: refused before anything is stored
     # (was: the message stored, then TypeError when the turn was recorded).
     for custom in ({"photo": b"\x89PNG"}, {"score": math.nan}):
