@@ -28,8 +28,19 @@ def die_with_parent() -> None:
         pass
 
 
+# Seconds a conversation's lock in Rasa's lock store lives. A Rasa killed in the middle of a turn
+# leaves its lock behind; with Rasa's default (60 s) the replica that takes the conversation over
+# waits a minute and the turn times out. A turn takes well under a second.
+LOCK_LIFETIME = "5"
+
+
 def rasa_env() -> dict[str, str]:
-    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return {
+        "TICKET_LOCK_LIFETIME": LOCK_LIFETIME,
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
 
 
 class RasaProcess:

@@ -43,7 +43,7 @@ from frontdesk.cluster.ready import (
     sentinel_ready,
 )
 from frontdesk.config import ROOT
-from frontdesk.supervisor import RasaProcess
+from frontdesk.supervisor import LOCK_LIFETIME, RasaProcess
 
 ENDPOINTS = BOT_DIR / "endpoints.sentinel.yml"
 RASA_START = 600.0  # seconds for a Rasa to load its model (two at once on 2 busy cores)
@@ -347,6 +347,7 @@ class Cluster:
                     env={
                         "RASA_TELEMETRY_ENABLED": "false",
                         "TF_CPP_MIN_LOG_LEVEL": "2",
+                        "TICKET_LOCK_LIFETIME": LOCK_LIFETIME,  # a killed Rasa's lock
                         **self.redis_env(),
                     },
                     start_timeout=RASA_START,
