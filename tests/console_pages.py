@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Error as PlaywrightError
 
 from frontdesk.app import ROUTER
 from frontdesk.console.auth import hash_password
@@ -65,9 +66,18 @@ async def agent_page(
 
 
 async def centre_of(target: Locator) -> dict[str, Any]:
-    await target.scroll_into_view_if_needed()
-    at: dict[str, Any] = await target.evaluate(CENTRE)
-    return at
+    """Where the target's centre is. A live list (the queue) is drawn again when its data
+    changes: a button replaced while being scrolled to is looked up again, as a person's eye
+    would find it again."""
+    for attempt in range(5):
+        try:
+            await target.scroll_into_view_if_needed(timeout=10_000)
+            at: dict[str, Any] = await target.evaluate(CENTRE, timeout=10_000)
+            return at
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def really_click(page: Page, target: Locator) -> None:
