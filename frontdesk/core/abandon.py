@@ -129,7 +129,7 @@ class Abandonment:
         has_page = conversation.channel in LIVE_STATUS_CHANNELS
         try:
             if email and has_page:
-                await self._to_message(conversation, Case.from_fields(row), email, waited, now)
+                await self._to_message(conversation, Case.from_fields(row), email, waited)
             else:
                 await self.conversations.abandon(conversation, waited)
                 text = self.handoff.templates.render(conversation.language, "abandoned_closed")
@@ -141,27 +141,20 @@ class Abandonment:
         return 1
 
     async def _to_message(
-        self, conversation: Conversation, live: Case, email: str, waited: float, now: float
+        self, conversation: Conversation, live: Case, email: str, waited: float
     ) -> None:
         """The request becomes a message left for an answer by e-mail, with the usual promise."""
         language = conversation.language
-        when = self.handoff.waits.reopening(language)
+        promise = self.handoff.leave.promise(conversation)
         words = conversation.understood.get("last_question") or live.fields.get("summary", "")
-        extra = {
-            "email": email,
-            "message": words,
-            "promised_reply_by": when["reply_by"],
-            "promised_reply_at": when["reply_at"],
-            "left_at": f"{now:.3f}",
-            "left_while_waiting": live.id,
-        }
+        extra = {"email": email, "message": words, "left_while_waiting": live.id, **promise}
         summary = live.fields.get("summary", "")
         case = await self.handoff.create_case(
             conversation, live.reason, live.reason_detail, summary, CaseKind.MESSAGE, extra
         )
         await self.conversations.abandon(conversation, waited, case)
         text = self.handoff.templates.render(
-            language, "abandoned_to_message", email=email, reply_by=when["reply_by"]
+            language, "abandoned_to_message", email=email, reply_by=promise["promised_reply_by"]
         )
         await self.handoff.outbox.send(conversation.id, conversation.channel, Outbound(text=text))
 

@@ -134,7 +134,6 @@ class LeaveMessage:
             )
             return None
         message = inbound.text.strip()[:MAX_MESSAGE]
-        when = self._when(conversation)
         via = {"answer_via": conversation.channel} if answered_in_chat(conversation.channel) else {}
         return {
             **via,
@@ -142,6 +141,14 @@ class LeaveMessage:
             "message": message,
             "reason": conversation.leave.reason,
             "reason_detail": conversation.leave.detail,
+            **self.promise(conversation),
+        }
+
+    def promise(self, conversation: Conversation) -> dict[str, str]:
+        """What a message left now is promised (kept on its case): the reply time as the
+        customer read it, the same as a timestamp, and when it was left."""
+        when = self._when(conversation)
+        return {
             "promised_reply_by": when["reply_by"],
             "promised_reply_at": when["reply_at"],
             "left_at": f"{self.waits.clock():.3f}",
