@@ -35,6 +35,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from frontdesk.channels.emitting import DirectEmit
 from frontdesk.keys import REDIS_URL, SIO
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ _ID = b'"fd_id": "'
 SEEN_IDS = 20000  # message ids remembered to drop repeats
 
 
-class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class WatchedRedisManager(socketio.AsyncRedisManager, DirectEmit):  # type: ignore[misc]
     """AsyncRedisManager whose listener notes this process's own heartbeats."""
 
     def __init__(self, url: str, channel: str = CHANNEL) -> None:

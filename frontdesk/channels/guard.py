@@ -32,6 +32,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler, Middleware
 from engineio.async_drivers.aiohttp import WebSocket
 
+from frontdesk.channels.emitting import timed_poll
 from frontdesk.channels.packets import LIFECYCLE
 from frontdesk.channels.ratelimit import AddressLimiter
 from frontdesk.console.proxies import TrustedProxies
@@ -120,6 +121,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         self.addresses.opened(eio_sid, client_key(environ.get("aiohttp.request")))
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            timed_poll(socket)  # no Task per packet sent (frontdesk.channels.emitting)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:

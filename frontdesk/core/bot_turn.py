@@ -98,7 +98,7 @@ class BotTurns:
         outbound, controls = split_replies(reply.messages)
         understood = self._understood(inbound, conversation, reply.understood)
         not_sure = unsure(understood, self.flows.min_answer_confidence)
-        await self._publish_outcome(inbound, conversation, understood, not_sure)
+        outcome = (inbound, conversation, dict(understood), not_sure)
         if not_sure:
             # Never a confident wrong answer: say so, ask for more, offer a person.
             kept = {k: v for k, v in understood.items() if k in ("captured", "last_question")}
@@ -122,6 +122,7 @@ class BotTurns:
         # The answer is on its way (Engine.IO's writer task sends it): let it go out before
         # the bookkeeping below (what was understood, the bot's markers) takes the process.
         await asyncio.sleep(0)
+        await self._publish_outcome(*outcome)  # for reports: after the answer, not before it
         self.metrics.bot_turn.observe(time.perf_counter() - started)
         if understood.get("last_intent") in NOT_UNDERSTOOD:
             self.metrics.not_understood.inc()

@@ -1,0 +1,100 @@
+"""Socket.IO emits without a Task per recipient.
+
+python-socketio's AsyncManager.emit makes an asyncio Task for every recipient of every emit and
+waits for them all, although sending a packet to a recipient only puts it on that connection's
+queue (Engine.IO's writer task does the socket write): a Task, its scheduling and an
+`asyncio.wait` per relayed message, to put one item on a queue (bench/relay.py --profile).
+`DirectEmit` puts the packet on each recipient's queue in turn, encoded once. Emits with a
+callback (an ack id per recipient) keep the library's way.
+
+It is the manager of a single process, and the base of the Redis manager
+(frontdesk.socketio_redis), whose pub/sub emit ends in this local one on every process.
+`TimedPoll` takes a Task per packet out of Engine.IO's writer in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+from engineio import exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+from socketio import packet
+
+log = logging.getLogger(__name__)
+
+
+class DirectEmit(socketio.AsyncManager):  # type: ignore[misc]
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if callback:
+            await super().emit(event, data, namespace, room, skip_sid, callback, to, **kwargs)
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        recipients = [eio for sid, eio in self.get_participants(namespace, room) if sid not in skip]
+        if not recipients:
+            return
+        # a tuple is several arguments, anything else one
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        encoded = self.server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, part)
+            for part in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        send = self.server.eio.send_packet
+        for eio_sid in recipients:
+            try:
+                for frame in frames:
+                    await send(eio_sid, frame)
+            except Exception:  # one recipient's broken connection is not the others' problem
+                log.exception("socket.io: could not send %r to %s", event, eio_sid)
+
+
+class TimedPoll(AsyncSocket):  # type: ignore[misc]
+    """An Engine.IO connection whose writer waits for its next packet under `asyncio.timeout`
+    rather than `asyncio.wait_for`, which on Python 3.11 wraps every wait in a Task of its own:
+    one Task per packet sent. Otherwise Engine.IO's own `poll` (engineio 4.x), unchanged."""
+
+    async def poll(self) -> list[Any]:
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                packets = [await self.queue.get()]
+            self.queue.task_done()
+        except (TimeoutError, asyncio.CancelledError):
+            raise exceptions.QueueEmpty() from None
+        if packets == [None]:
+            return []
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+
+def timed_poll(socket: Any) -> None:
+    """Make a new Engine.IO connection a TimedPoll (called as it connects)."""
+    if type(socket) is AsyncSocket:
+        socket.__class__ = TimedPoll
