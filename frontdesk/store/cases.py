@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from frontdesk.store.batched import BatchedScript
 from frontdesk.store.redis import (
     APPEND_FUNCTION,
     append_arguments,
@@ -93,7 +94,7 @@ class CaseStore:
         self.redis = redis
         self._claim = redis.register_script(_CLAIM)
         self._transfer = redis.register_script(_TRANSFER)
-        self._reply = redis.register_script(_REPLY)
+        self._reply = BatchedScript(redis, _REPLY)  # shares a round trip under load
 
     async def create(
         self, case_id: str, fields: Mapping[str, str], customer_key: str, kind: str = "live"

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from frontdesk.store.base import AppendResult, OpenResult
+from frontdesk.store.batched import BatchedScript
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
 # KEYS[1] transcript list, KEYS[2] client message ids -> seq, KEYS[3] conversation hash,
@@ -195,7 +196,7 @@ class RedisStore:
     def __init__(self, redis: Redis, empty_ttl: int = DEFAULT_EMPTY_TTL) -> None:
         self.redis = redis
         self.empty_ttl = empty_ttl  # seconds a conversation without a customer message lives
-        self._append = redis.register_script(_APPEND)
+        self._append = BatchedScript(redis, _APPEND)  # shares a round trip under load
         self._transition = redis.register_script(_TRANSITION)
         self._open = redis.register_script(_OPEN)
         self._history = redis.register_script(_HISTORY)

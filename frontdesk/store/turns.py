@@ -22,6 +22,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from frontdesk.store.base import Intake
+from frontdesk.store.batched import BatchedScript
 from frontdesk.store.redis import APPEND_FUNCTION, append_arguments
 from frontdesk.store.util import call, redis_errors, text, text_dict
 
@@ -66,7 +67,7 @@ class RedisTurns:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._adopt = redis.register_script(_ADOPT)
-        self._intake = redis.register_script(_INTAKE)
+        self._intake = BatchedScript(redis, _INTAKE)  # shares a round trip under load
 
     async def intake(
         self,
