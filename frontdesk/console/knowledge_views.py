@@ -20,6 +20,7 @@ from frontdesk.console.views import _checked_form, _csrf
 from frontdesk.errors import BadInput, BotUnavailable
 from frontdesk.knowledge.answers import AREAS, LANGUAGES
 from frontdesk.knowledge.project import understanding_key
+from frontdesk.knowledge.tryout import TryResult
 from frontdesk.knowledge.validate import LANGUAGE_NAMES, Problem, validate
 from frontdesk.knowledge.web import KNOWLEDGE
 
@@ -43,12 +44,9 @@ async def knowledge_page(request: web.Request) -> web.Response:
     draft = await knowledge.draft()
     tried: Any = None
     try_text = request.query.get("try", "").strip()
-    try_language = request.query.get("lang", "en")
+    try_language = request.query.get("lang", "")
     if try_text:
-        try:
-            tried = await knowledge.try_draft(try_text, try_language)
-        except (BadInput, BotUnavailable) as exc:
-            tried = f"Could not try it: {exc}"
+        tried = await _try(request, who.name, try_text, try_language)
     problems: list[Problem] = validate(draft)  # shown while the draft has any
     context = {
         "title": "Knowledge · frontdesk",
@@ -64,15 +62,41 @@ async def knowledge_page(request: web.Request) -> web.Response:
         "language_names": LANGUAGE_NAMES,
         "changes": await knowledge.changes(),
         "needs_training": understanding_key(draft) != live.understanding,
+        "trial": await knowledge.trial(draft),
         "versions": list(reversed(await knowledge.store.versions())),
         "job": await knowledge.store.job(),
         "tried": tried,
         "try_text": try_text,
-        "try_language": try_language if try_language in LANGUAGES else "en",
+        "try_language": try_language if try_language in LANGUAGES else "",
         "when": _when,
         "labels": labels_of(desk.flows, desk.templates.default_language),
     }
     return aiohttp_jinja2.render_template("knowledge.html", request, context)
+
+
+async def _try(request: web.Request, by: str, text: str, language: str) -> TryResult | str:
+    """A try of the draft, or what stands in its way. A draft whose model is trained but not
+    loaded in this gateway process (another process trained it, or this one restarted) has it
+    loaded here in the background, with its progress on the page."""
+    kd = request.config_dict[KNOWLEDGE]
+    try:
+        tried = await kd.knowledge.try_draft(text, language)
+    except (BadInput, BotUnavailable) as exc:
+        return f"Could not try it: {exc}"
+    if isinstance(tried, TryResult):
+        return tried
+    if not tried.trained:
+        return tried.message
+    job = await kd.knowledge.store.job()
+    if job.get("state") == "failed" and job.get("kind") == "train":
+        # Not again by itself (the page reloads after every job: it would loop).
+        return "The draft could not be loaded for trying (see above); press the button to retry."
+    if job.get("state") != "running":
+        try:
+            await kd.publisher.train_draft(by)
+        except BadInput as exc:
+            return f"Could not load the draft's model yet: {exc.message}."
+    return tried.message
 
 
 async def job_status(request: web.Request) -> web.Response:

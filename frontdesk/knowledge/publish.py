@@ -97,7 +97,11 @@ class Publisher:
             await self.knowledge.check_learned(number, answers)
             return f"Version {number} is live."
 
+        key = model_key(answers, self.knowledge.data_dir)
+        trained = (self.knowledge.models_dir / model_name(key)).is_file()
         await self.start("publish", by, work)
+        if trained or await self.store.has_model(key):  # e.g. trained to try the draft
+            return "Publishing in the background: loading the trained model into the bot."
         return "Publishing in the background: training the bot and loading it."
 
     async def _go_live(

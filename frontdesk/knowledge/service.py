@@ -9,12 +9,13 @@ from pathlib import Path
 
 import aiohttp
 
+from frontdesk.core.language import detect
 from frontdesk.errors import BadInput, BotUnavailable
 from frontdesk.knowledge.answers import AREAS, LANGUAGES, NAME, Answer, read_answers
 from frontdesk.knowledge.live import LiveTexts
 from frontdesk.knowledge.project import model_key, model_name, understanding_key
 from frontdesk.knowledge.store import KnowledgeStore, Version
-from frontdesk.knowledge.tryout import ScratchRasa, TryResult, parse, read_parse
+from frontdesk.knowledge.tryout import NotReady, ScratchRasa, TryResult, parse, read_parse
 from frontdesk.knowledge.validate import LANGUAGE_NAMES
 
 MAX_TEXT = 4000
@@ -176,24 +177,45 @@ class Knowledge:
         await self.store.save_draft(live)
 
     # trying the draft
-    async def try_draft(self, text: str, language: str) -> TryResult | str:
+    async def trial(self, draft: dict[str, Answer] | None = None) -> str:
+        """Which model answers a try of the draft: "live" (it teaches the bot nothing new),
+        "ready" (its own model runs in this process's try-out Rasa), "trained" (its model
+        exists but is not loaded here yet) or "untrained"."""
+        draft = await self.draft() if draft is None else draft
+        version, _ = await self.live_version()
+        if understanding_key(draft) == version.understanding:
+            return "live"
+        key = await asyncio.to_thread(model_key, draft, self.data_dir)
+        if self.tried_key == key and self.scratch.url:
+            return "ready"
+        if (self.models_dir / model_name(key)).is_file() or await self.store.has_model(key):
+            return "trained"
+        return "untrained"
+
+    async def try_draft(self, text: str, language: str) -> TryResult | NotReady:
         """The bot's best answer and runner-up for a message, by the draft's model; or why
-        it cannot say yet."""
+        it cannot say yet. The answer's text is shown in `language`, or when that is not one
+        of ours, in the language the message is written in (as a customer's turn would)."""
         text = " ".join(text.split())[:500]
         if not text:
             raise BadInput("empty", "type a message to try")
-        draft = await self.draft()
-        version, _ = await self.live_version()
+        if language not in LANGUAGES:
+            language = detect(text) or "en"
+        trial = await self.trial()
         async with aiohttp.ClientSession() as session:
-            if understanding_key(draft) == version.understanding:
+            if trial == "live":
                 body = await self._parse_live(session, text)
                 return read_parse(text, language, body, "live")
-            key = model_key(draft, self.data_dir)
-            if self.tried_key != key or not self.scratch.url:
-                if (self.models_dir / model_name(key)).is_file():
-                    return "The draft's model is trained: loading it to try — ask again shortly."
-                return "The draft changes what the bot learns: train it to try it."
-            return read_parse(text, language, await parse(session, self.scratch.url, text), "draft")
+            if trial == "ready":
+                body = await parse(session, self.scratch.url, text)
+                return read_parse(text, language, body, "draft")
+        if trial == "trained":
+            return NotReady(
+                "The draft's model is trained: it is being loaded for trying (see the progress "
+                "above); ask again when it is ready.",
+                trained=True,
+            )
+        return NotReady("The draft changes what the bot learns: train it to try it.")
 
     async def _parse_live(self, session: aiohttp.ClientSession, text: str) -> dict[str, object]:
         problem = "no bot server is set"

@@ -158,6 +158,9 @@ class KnowledgeStore:
     async def save_model(self, key: str, data: bytes) -> None:
         await call(self.redis.set(model_key(key), data))
 
+    async def has_model(self, key: str) -> bool:
+        return bool(await call(self.redis.exists(model_key(key))))
+
     async def model_bytes(self, key: str) -> bytes | None:
         raw = await call(self.redis.get(model_key(key)))
         return bytes(raw) if raw else None

@@ -37,6 +37,14 @@ class TryResult:
     against: str  # "live" or "draft"
 
 
+@dataclass(frozen=True)
+class NotReady:
+    """Why the draft cannot be tried yet; `trained` when only loading its model is left."""
+
+    message: str
+    trained: bool = False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
