@@ -23,6 +23,7 @@ from engineio import exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +99,9 @@ def timed_poll(socket: Any) -> None:
     """Make a new Engine.IO connection a TimedPoll (called as it connects)."""
     if type(socket) is AsyncSocket:
         socket.__class__ = TimedPoll
+
+
+def across_processes(manager: Any) -> bool:
+    """Whether the manager reaches connections of other processes (SOCKETIO_REDIS): then a
+    room's participants here are not all of them."""
+    return isinstance(manager, AsyncPubSubManager)

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-import socketio
-
+from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.packets import refused
 from frontdesk.channels.ratelimit import TYPING_SIGNALS, RateLimiter
 from frontdesk.channels.widget_base import CHANNEL, WidgetBase
@@ -82,7 +81,7 @@ class WidgetEvents(WidgetBase):
     def _other_tabs(self, session_id: str, sid: str) -> bool:
         """Whether the customer has this conversation open elsewhere (on this process, or
         possibly on another gateway when Socket.IO goes through Redis)."""
-        if type(self.server.manager) is not socketio.AsyncManager:
+        if across_processes(self.server.manager):
             return True  # a manager shared across processes: other tabs may be elsewhere
         participants = self.server.manager.get_participants(self.namespace, session_id)
         return any(other != sid for other, _ in participants)

@@ -18,8 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import socketio
-
+from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.guard import client_key
 from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
 from frontdesk.channels.widget_base import CHANNEL, WidgetBase
@@ -167,7 +166,7 @@ class WidgetSession(WidgetBase):
             self.pages.pop(session_id, None)
             await self.router.page_closed(session_id)
         manager = self.server.manager
-        if type(manager) is not socketio.AsyncManager:
+        if across_processes(manager):
             return
         rooms = [session_id, plain_room(session_id)]
         if not any(other != sid for other, _ in manager.get_participants(self.namespace, rooms)):

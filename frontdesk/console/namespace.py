@@ -8,6 +8,7 @@ from typing import Any
 
 import socketio
 
+from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.packets import refusal
 from frontdesk.channels.widget import is_connection
 from frontdesk.channels.widget_input import valid_text
@@ -112,7 +113,7 @@ class AgentNamespace(CasePresence):
         """Whether the customer has a page with the chat open; None when this process cannot
         know (with SOCKETIO_REDIS the page may be connected to another gateway process)."""
         manager = self.server.manager
-        if type(manager) is not socketio.AsyncManager:
+        if across_processes(manager):
             return None
         rooms = [conversation_id, plain_room(conversation_id)]
         return any(True for _ in manager.get_participants("/", rooms))
