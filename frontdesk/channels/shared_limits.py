@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from frontdesk.store.batched import BatchedScript
+
 if TYPE_CHECKING:
     from frontdesk.channels.address_limits import AddressLimits
 
@@ -209,8 +211,9 @@ class SharedLimits:
         self.redis = redis
         self.process_id = process_id or uuid.uuid4().hex
         self.groups: list[BucketGroup] = []
-        self._admit = redis.register_script(_ADMIT)
-        self._take = redis.register_script(_TAKE_ONE)
+        # a connection and a new conversation each: under a reconnect storm, many in a turn
+        self._admit = BatchedScript(redis, _ADMIT)
+        self._take = BatchedScript(redis, _TAKE_ONE)
         self._sync = redis.register_script(_SYNC)
         self._alive = redis.register_script(_ALIVE)
         self._level = redis.register_script(_LEVEL)
