@@ -51,12 +51,15 @@ from frontdesk.core.flows import Suggestions, load_flows
 from frontdesk.core.understanding import understanding
 
 BENCH = "nlu"
-SWEEP = (0.0, 0.3, 0.4, 0.44, 0.5, 0.55, 0.6, 0.7)
+SWEEP = (0.0, 0.3, 0.35, 0.4, 0.44, 0.5, 0.55, 0.6, 0.7)
 DEV = ROOT.parent / "shared" / "nlu-dev" / "dev.csv"
 HELDOUT = ROOT / "bench" / "heldout"
+DEV_SET = "en (dev.csv)"
 
 # dev.csv's labels (Bitext / CLINC intents) -> the bot's answers that truly answer them
-# (../shared/nlu-dev/README.md; switch_account now has an answer of its own).
+# (../shared/nlu-dev/README.md; switch_account now has an answer of its own). Re-cut since:
+# refund timing is part of returns/policy (the return window, the refund and when it arrives)
+# and shipping destinations part of shipping/options_costs (where, how and at what cost).
 DEV_ANSWERS: dict[str, tuple[str, ...]] = {
     "create_account": ("account/create",),
     "registration_problems": ("account/create",),
@@ -73,8 +76,8 @@ DEV_ANSWERS: dict[str, tuple[str, ...]] = {
     "place_order": ("orders/place_order",),
     "track_order": ("orders/status", "shipping/tracking"),
     "check_refund_policy": ("returns/policy",),
-    "get_refund": ("returns/how_to_return", "returns/refund_timing", "returns/policy"),
-    "track_refund": ("returns/refund_timing",),
+    "get_refund": ("returns/how_to_return", "returns/policy"),
+    "track_refund": ("returns/policy",),
     "change_shipping_address": ("shipping/change_address", "account/update_address"),
     "set_up_shipping_address": ("shipping/change_address", "account/update_address"),
     "delivery_options": ("shipping/options_costs", "shipping/express"),
@@ -110,7 +113,7 @@ def load_sets() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     sets: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     if DEV.is_file():
         with DEV.open(encoding="utf-8") as f:
-            sets["en (dev.csv)"] = [(r["text"], DEV_ANSWERS[r["label"]]) for r in csv.DictReader(f)]
+            sets[DEV_SET] = [(r["text"], DEV_ANSWERS[r["label"]]) for r in csv.DictReader(f)]
     for lang in ("en", "en_hard", "ru", "es"):
         path = HELDOUT / f"{lang}.csv"
         with path.open(encoding="utf-8") as f:
@@ -205,18 +208,20 @@ def main(argv: list[str] | None = None) -> int:
             parses = asyncio.run(parse_all(url, [text for text, _ in rows]))
             per_turn = (time.perf_counter() - started) / len(rows) * 1000
             s = score(rows, parses, min_confidence, flows.suggestions)
+            goal = 80 if name == DEV_SET else 90  # issue 23's goals
             figure(
                 BENCH,
                 f"{name}: right / wrong / not sure",
                 f"{s.share(s.right)} / {s.share(s.wrong)} / {s.share(s.unsure)}",
-                f"{s.questions} questions; goal >= 85 % / <= 3 %",
+                f"{s.questions} questions; goal >= {goal} % / <= 3 %",
             )
             figure(
                 BENCH,
                 f"{name}: not sure, the right answer one tap away",
                 f"{s.share(s.one_tap)}",
                 f"of all questions: the right answer among the questions offered instead;"
-                f" right now or one tap away {s.share(s.right + s.one_tap)}",
+                f" right now or one tap away {s.share(s.right + s.one_tap)}"
+                f"{' (goal >= 95 %)' if name == DEV_SET else ''}",
             )
             figure(
                 BENCH,

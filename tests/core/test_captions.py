@@ -18,7 +18,7 @@ async def send_photo(desk: Desk, text: str, caption: str) -> list[str]:
 
 async def test_the_bot_answers_a_photos_caption(desk: Desk) -> None:
     await desk.open("c1")
-    desk.bot.script["where is my refund"] = faq("returns/refund_timing", 0.9, "5-10 days.")
+    desk.bot.script["where is my refund"] = faq("returns/policy", 0.9, "5-10 days.")
     replies = await send_photo(desk, "[photo] where is my refund", "where is my refund")
     what = TEMPLATES.render("en", "attachment_photo")
     assert replies == [TEMPLATES.render("en", "attachment_kept_offer", what=what), "5-10 days."]

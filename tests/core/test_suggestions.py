@@ -8,9 +8,9 @@ from tests.fake_rasa import Turn
 VAGUE = Turn(
     "shipping",
     0.6,
-    "shipping/international",
+    "shipping/express",
     0.3,
-    ("We deliver to all EU countries…",),
+    ("Express delivery costs 9.90 EUR…",),
     ranking=(("shipping/options_costs", 0.25), ("orders/status", 0.12), ("billing/currency", 0.05)),
 )
 
@@ -26,8 +26,11 @@ async def test_the_best_guesses_are_offered_as_questions_next_to_a_person(desk: 
     (reply,) = await desk.say("c1", "delivery choices for my place")
     assert reply == TEMPLATES.render("en", "unsure_suggest")
     assert buttons(desk) == [
-        ("Do you ship to my country?", "Do you ship to my country?"),
-        ("What are the delivery options and costs?", "What are the delivery options and costs?"),
+        ("Do you offer express delivery?", "Do you offer express delivery?"),
+        (
+            "Where do you ship, and what are the options and costs?",
+            "Where do you ship, and what are the options and costs?",
+        ),
         ("Talk to a person", "/human_handoff"),
     ]  # two at most; orders/status (0.12) would be third, billing/currency is too unlikely
 
@@ -37,8 +40,8 @@ async def test_the_questions_are_in_the_customers_language(desk: Desk) -> None:
     desk.bot.script["opciones para mi sitio"] = VAGUE
     await desk.say("c1", "opciones para mi sitio")
     assert [title for title, _ in buttons(desk)] == [
-        "¿Envían a mi país?",
-        "¿Qué opciones de envío hay y cuánto cuestan?",
+        "¿Tienen envío exprés?",
+        "¿A dónde envían, con qué opciones y cuánto cuesta?",
         "Hablar con una persona",
     ]
 
