@@ -104,3 +104,21 @@ async def test_a_write_redis_never_takes_times_out() -> None:
         await client.aclose()
         with contextlib.suppress(OSError):
             listener.close()
+
+
+async def test_commands_are_packed_as_redis_py_packs_them(redis: Redis) -> None:
+    """hiredis packs (in C) the bytes redis-py would; what it does not take goes redis-py's way."""
+    from redis.asyncio.connection import Connection as PlainConnection
+
+    ours, theirs = Connection(), PlainConnection()
+    for args in (
+        ("SET", "k", "é", 1, 2**70, 0.1, 1 / 3, b"\x00"),
+        ("CONFIG GET", "maxmemory"),
+        ("EVALSHA", "f" * 40, 2, "a", "b", -0.0, 1e300),
+    ):
+        assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args))
+    assert b"".join(ours.pack_command("SET", "k", memoryview(b"v"))) == b"".join(
+        theirs.pack_command("SET", "k", memoryview(b"v"))
+    )
+    await redis.set("packed", "é")  # and Redis reads them
+    assert await redis.get("packed") == "é".encode()
