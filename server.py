@@ -86,7 +86,11 @@ async def serve(settings: Settings, start_rasa: bool) -> None:
         # Open connections (widgets, consoles) get a few seconds, not aiohttp's default minute.
         runner = web.AppRunner(make_app(settings), handle_signals=False, shutdown_timeout=3)
         await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        # Connections waiting to be accepted: aiohttp's default, 128, overflows when a killed
+        # process's widgets all reconnect to this one (SYNs dropped, retried 1, 3, 7 s later;
+        # nginx's connect times out and takes the process out). The kernel caps it (somaxconn).
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=4096)
+        await site.start()
         tune_gc()  # after start-up: what it made is frozen
         where = (
             "embedded Redis in " + str(settings.data_dir)

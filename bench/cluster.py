@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -49,6 +50,7 @@ from common import (
     FAQ_QUESTIONS,
     PYTHON,
     Latencies,
+    cpu_seconds,
     env_pid,
     env_rasa,
     figure,
@@ -80,15 +82,17 @@ class Meters:
     at the start and end of its window, and this process passes the signal on to each
     gateway serving; their Redis round trips are summed."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, profile: bool = False) -> None:
         self.directory = directory
+        self.profile = profile  # each gateway also writes a cProfile of the window
         self.directory.mkdir(parents=True, exist_ok=True)
         self.pids: dict[int, int] = {}  # port -> pid of the gateways serving now
 
     def command(self) -> list[str]:
         """The gateways' command prefix: profiled.py with a meter file per port."""
         profiled = Path(__file__).resolve().parent / "profiled.py"
-        script = f'exec "$0" "{profiled}" "{self.directory}/gateway-$PORT" "$@"'
+        flag = "--profile " if self.profile else ""
+        script = f'exec "$0" "{profiled}" {flag}"{self.directory}/gateway-$PORT" "$@"'
         return ["/bin/sh", "-c", script, PYTHON]
 
     def install(self) -> None:
@@ -266,8 +270,29 @@ async def rasa_failover(cluster: Cluster) -> float:
         await sio.disconnect()
 
 
-def reconnect_storm(cluster: Cluster, tmp: Path, count: int) -> dict[str, Any]:
-    """`count` connections on gateway-1, which is killed; they come back through nginx."""
+def print_profile(meters: Meters, port: int, limit: int = 25) -> None:
+    """The busiest functions of one gateway over the window (its own time, then inclusive)."""
+    import pstats
+
+    path = meters.directory / f"gateway-{port}.pstats"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            stats = pstats.Stats(str(path))
+            break
+        except (OSError, EOFError):  # not written yet, or being written
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+
+
+def reconnect_storm(
+    cluster: Cluster, tmp: Path, count: int, meters: Meters | None = None
+) -> dict[str, Any]:
+    """`count` connections on gateway-1, which is killed; they come back through nginx. With
+    `meters` profiling, the survivors' profiles of the storm are printed."""
     generators = max(1, min(4, count // 1000))
     victim = cluster.gateway_urls[0]
     files = [tmp / f"storm-ready-{i}" for i in range(generators)]
@@ -279,7 +304,7 @@ def reconnect_storm(cluster: Cluster, tmp: Path, count: int) -> dict[str, Any]:
             (cluster.url, victim, SOURCES[i::generators], share[i], str(files[i]))
             for i in range(generators)
         ]
-        out["results"] = run_generators(storm, args).results
+        out["run"] = run_generators(storm, args)
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -288,20 +313,73 @@ def reconnect_storm(cluster: Cluster, tmp: Path, count: int) -> dict[str, Any]:
             raise RuntimeError("the storm's generators ended before connecting")
         time.sleep(0.2)
     opened = sum(int(f.read_text()) for f in files)
+    pids = process_pids(cluster, 0)
+    pids.pop(cluster.gateway_names[0], None)
+    survivors = {n: p for n, p in pids.items() if n.startswith("gateway")}
+    profiling = meters is not None and meters.profile
+    if profiling:
+        for pid in survivors.values():
+            os.kill(pid, signal.SIGUSR1)
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     killed = time.monotonic()
     cluster.kill(cluster.gateway_names[0])
     thread.join()
-    confirmed = sorted(t - killed for r in out["results"] for t in r["confirmed"])
+    if meters is not None and profiling:
+        for pid in survivors.values():
+            os.kill(pid, signal.SIGUSR2)
+        print_profile(meters, cluster.port_of(next(iter(survivors))))
+    results = out["run"].results
+    confirmed = sorted(t - killed for r in results for t in r["confirmed"])
+    noticed = sorted(t - killed for r in results for t in r["noticed"])
+    connected = sorted(t - killed for r in results for t in r["connected"])
+    window = (confirmed[-1] if confirmed else time.monotonic() - killed) or 1.0
+    shares = {name: (cpu_seconds(pid) - cpu0[name]) / window for name, pid in pids.items()}
+    attempts: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
+    for r in results:
+        attempts.update({int(k): v for k, v in r["attempts"].items()})
+        errors.update(r["errors"])
+        refusals.update(r["refusals"])
     restarted = cluster.start_part(cluster.gateway_names[0])
+
+    def at(q: float, times: list[float] = confirmed) -> float:
+        return times[min(len(times) - 1, int(q * len(times)))] if times else 0.0
+
+    quantiles = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+
     return {
         "opened": opened,
         "back": len(confirmed),
         "all": confirmed[-1] if confirmed else float("nan"),
-        "p50": confirmed[len(confirmed) // 2] if confirmed else float("nan"),
-        "changed": sum(r["changed"] for r in out["results"]),
-        "failed": sum(r["failed"] for r in out["results"]),
+        "p50": at(0.5),
+        "quantiles": " ".join(f"{q:.0%} {at(q):.1f} s" for q in quantiles),
+        "connected": " ".join(f"{q:.0%} {at(q, connected):.1f} s" for q in quantiles),
+        "noticed": noticed[-1] if noticed else float("nan"),
+        "attempts": dict(sorted(attempts.items())),
+        "errors": errors.most_common(6),
+        "refusals": dict(refusals),
+        "cpu": shares,
+        "generators_cpu": sum(r["cpu"] for r in results) / window,
+        "changed": sum(r["changed"] for r in results),
+        "failed": sum(r["failed"] for r in results),
         "restarted": restarted,
     }
+
+
+def storm_lines(stormed: dict[str, Any]) -> str:
+    """What the storm's figure is made of: when the clients noticed, how many attempts they
+    needed and why attempts failed, and who was busy."""
+    errors = "; ".join(f"{n}x {text}" for text, n in stormed["errors"]) or "none"
+    return (
+        f"     connected again: {stormed['connected']}\n"
+        f"     confirmed: {stormed['quantiles']}; the last noticed its process gone "
+        f"{stormed['noticed']:.1f} s after the kill\n"
+        f"     attempts needed (attempts: connections): {stormed['attempts']}; failed attempts: "
+        f"{errors}; frontdesk_error codes: {stormed['refusals'] or 'none'}\n"
+        f"     CPU over the storm {shares_text(stormed['cpu'])}, the clients "
+        f"{stormed['generators_cpu']:.0%}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,15 +391,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=8, help="questions per customer")
     parser.add_argument("--storm", type=int, default=5000, help="connections on the killed one")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
+    parser.add_argument(
+        "--only",
+        choices=("storm", "redis"),
+        help="only the reconnect storm, or only the Redis failover (with --rasa: no Rasa started)",
+    )
+    parser.add_argument(
+        "--rasa", metavar="URL", help="a running Rasa serves the cluster (no Rasa failover)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print a gateway's cProfile of the storm"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.pairs, args.messages, args.warmup = 5, 3, 1
         args.clients, args.turns, args.storm = 3, 2, 300
+    parts = {args.only} if args.only else {"load", "redis", "rasa", "storm"}
     raise_fd_limit()
     print_header("bench/cluster.py — nginx, 3 gateways, Rasa, Redis with Sentinel")
-    shared_rasa = env_rasa("BENCH_RASA_OURS") if args.quick else None
+    shared_rasa = args.rasa or (env_rasa("BENCH_RASA_OURS") if args.quick else None)
+    if shared_rasa:
+        parts.discard("rasa")
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    meters = Meters(tmp / "meters")
+    meters = Meters(tmp / "meters", profile=args.profile)
     gateway_env = {
         "FLOWS_DIR": str(relay.always_open_flows(tmp)),
         "LOG_LEVEL": "WARNING",
@@ -339,26 +431,33 @@ def main(argv: list[str] | None = None) -> int:
         gateway_command=meters.command(),
     )
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    relayed: dict[int, float] = {}
+    turns: dict[int, float] = {}
+    trips = 0.0
+    redis: tuple[float, float, float] | None = None
+    rasa: tuple[float, float] | None = None
+    stormed: dict[str, Any] | None = None
     try:
         with timed("starting the cluster"):
             cluster.start()
         if shared_rasa:
-            print("   quick mode: the running Rasa (BENCH_RASA_OURS) serves the cluster")
+            print(f"   the running Rasa at {shared_rasa} serves the cluster (not killed)")
         meters.install()
-        with timed("measuring 1, 2 and 3 gateways"):
-            relayed, turns, trips = measure(
-                cluster, meters, args, env_pid("BENCH_RASA_OURS") if shared_rasa else 0
+        if "load" in parts:
+            with timed("measuring 1, 2 and 3 gateways"):
+                relayed, turns, trips = measure(
+                    cluster, meters, args, env_pid("BENCH_RASA_OURS") if shared_rasa else 0
+                )
+        if "redis" in parts:
+            with timed("Redis failover"):
+                redis = redis_failover(cluster, tmp)
+            print(
+                f"   Redis primary killed: promoted in {redis[0]:.1f} s, writes acknowledged "
+                f"again {redis[1]:.1f} s after the kill, old primary back as a replica in "
+                f"{redis[2]:.1f} s",
+                flush=True,
             )
-        with timed("Redis failover"):
-            promoted, writes_back, replica_back = redis_failover(cluster, tmp)
-        print(
-            f"   Redis primary killed: promoted in {promoted:.1f} s, writes acknowledged again "
-            f"{writes_back:.1f} s after the kill, old primary back as a replica in "
-            f"{replica_back:.1f} s",
-            flush=True,
-        )
-        rasa: tuple[float, float] | None = None
-        if not shared_rasa:
+        if "rasa" in parts:
             with timed("Rasa failover"):
                 answered = asyncio.run(rasa_failover(cluster))
                 name = next(n for n, p in cluster.pids().items() if p is None)
@@ -368,15 +467,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"restarted (model loaded) in {rasa[1]:.1f} s",
                 flush=True,
             )
-        with timed(f"reconnect storm ({args.storm} connections)"):
-            stormed = reconnect_storm(cluster, tmp, args.storm)
-        print(
-            f"   storm: {stormed['opened']} connections on gateway-1, killed: "
-            f"{stormed['back']} had their session_confirm again, all in {stormed['all']:.1f} s "
-            f"(half in {stormed['p50']:.1f} s); ids changed {stormed['changed']}, failed "
-            f"{stormed['failed']}; gateway-1 restarted in {stormed['restarted']:.1f} s",
-            flush=True,
-        )
+        if "storm" in parts:
+            with timed(f"reconnect storm ({args.storm} connections)"):
+                stormed = reconnect_storm(cluster, tmp, args.storm, meters)
+            print(
+                f"   storm: {stormed['opened']} connections on gateway-1, killed: "
+                f"{stormed['back']} had their session_confirm again, all in "
+                f"{stormed['all']:.1f} s (half in {stormed['p50']:.1f} s); ids changed "
+                f"{stormed['changed']}, failed {stormed['failed']}; gateway-1 restarted in "
+                f"{stormed['restarted']:.1f} s\n{storm_lines(stormed)}",
+                flush=True,
+            )
     finally:
         cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -384,30 +485,32 @@ def main(argv: list[str] | None = None) -> int:
     def trio(values: dict[int, float], unit: str) -> str:
         return " / ".join(f"{values[n]:.1f}" for n in (1, 2, 3)) + f" {unit}"
 
-    figure(
-        BENCH,
-        "relayed msg/s through nginx, 1/2/3 gateways",
-        trio(relayed, "msg/s"),
-        f"3 vs 1: {relayed[3] / relayed[1]:.2f}x (2 cores shared by all)",
-    )
-    figure(
-        BENCH,
-        "bot turns/s through nginx, 1/2/3 gateways",
-        trio(turns, "turns/s"),
-        f"3 vs 1: {turns[3] / turns[1]:.2f}x",
-    )
-    figure(
-        BENCH,
-        "Redis round trips per relayed message (3 gateways)",
-        f"{trips:.2f}",
-        "relay.py's one gateway: target <= 3; here emits also cross processes (PUBLISH)",
-    )
-    figure(
-        BENCH,
-        "Redis primary killed: promoted / writes back",
-        f"{promoted:.1f} s / {writes_back:.1f} s",
-        "sentinel down-after 2 s",
-    )
+    if relayed:
+        figure(
+            BENCH,
+            "relayed msg/s through nginx, 1/2/3 gateways",
+            trio(relayed, "msg/s"),
+            f"3 vs 1: {relayed[3] / relayed[1]:.2f}x (2 cores shared by all)",
+        )
+        figure(
+            BENCH,
+            "bot turns/s through nginx, 1/2/3 gateways",
+            trio(turns, "turns/s"),
+            f"3 vs 1: {turns[3] / turns[1]:.2f}x",
+        )
+        figure(
+            BENCH,
+            "Redis round trips per relayed message (3 gateways)",
+            f"{trips:.2f}",
+            "relay.py's one gateway: target <= 3; here emits also cross processes (PUBLISH)",
+        )
+    if redis is not None:
+        figure(
+            BENCH,
+            "Redis primary killed: promoted / writes back",
+            f"{redis[0]:.1f} s / {redis[1]:.1f} s",
+            "sentinel down-after 2 s",
+        )
     if rasa is not None:
         figure(
             BENCH,
@@ -415,14 +518,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{rasa[0]:.1f} s",
             f"restart (model load) {rasa[1]:.0f} s",
         )
-    met = stormed["all"] <= STORM_GOAL and stormed["back"] == stormed["opened"]
-    figure(
-        BENCH,
-        f"gateway killed under {stormed['opened']} connections: all session_confirm again",
-        f"{stormed['all']:.1f} s",
-        f"goal <= {STORM_GOAL:.0f} s: {'met' if met else 'MISSED'}; ids changed "
-        f"{stormed['changed']}",
-    )
+    if stormed is not None:
+        met = stormed["all"] <= STORM_GOAL and stormed["back"] == stormed["opened"]
+        figure(
+            BENCH,
+            f"gateway killed under {stormed['opened']} connections: all session_confirm again",
+            f"{stormed['all']:.1f} s",
+            f"goal <= {STORM_GOAL:.0f} s: {'met' if met else 'MISSED'}; ids changed "
+            f"{stormed['changed']}",
+        )
     return 0
 
 

@@ -3,9 +3,11 @@
 - `from_sources`: runs another bench's load (relay.relay_load, common.widget_turns) with every
   Socket.IO client it makes connecting from the next of several loopback addresses: nginx
   hashes the client address, so clients from one address would all reach one gateway.
-- `storm`: widget connections that each start a conversation, say they are ready (a file), and
-  when their gateway process is killed reconnect as frontdesk's widget does (1 s doubling to
-  15 s, ±75 % jitter) through nginx, resuming with their token. Returns when each connection
+- `storm`: widget connections (bench/storm_client.py) that each start a conversation, say
+  they are ready (a file), and when their gateway process is killed reconnect as frontdesk's
+  widget does (1 s doubling to 15 s, ±75 % jitter) through nginx, resuming with their token (a
+  session_request refused is asked again after its retry_after, jittered); they stay
+  connected until all are back, as widgets would. Returns when each connection
   has its session_confirm again: the times, and whether the id stayed the same.
 - `keep_writing`: one customer sending a message after another through a Redis failover,
   each sent again with the same client_msg_id while refused (`store_unavailable`).
@@ -14,11 +16,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,21 +58,39 @@ async def storm(
     url: str, victim: str, sources: list[str], count: int, ready_file: str
 ) -> dict[str, Any]:
     """`count` connections to `victim` (a gateway's own URL: all on that process), from
-    `sources`; after it dies, each reconnects through `url` (nginx)."""
-    import socketio
+    `sources`; after it dies, each reconnects through `url` (nginx). The connections are
+    bench/storm_client.py's (the widget's wire protocol without python-socketio's cost)."""
+    import aiohttp
+    from storm_client import StormSocket
 
-    _bind_clients(sources)
+    sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(s, 0), limit=0))
+        for s in sources
+    ]
     confirmed: list[float] = []
     same = changed = failed = started = 0
     everyone = asyncio.Event()  # every connection has its conversation
+    everyone_back = asyncio.Event()  # every connection has it again (or gave up)
     gate = asyncio.Semaphore(100)
+    noticed: list[float] = []  # when each connection saw its process go
+    connected: list[float] = []  # when each was connected again (before its session_request)
+    attempts: Counter[int] = Counter()  # connections by the attempts they needed
+    errors: Counter[str] = Counter()  # failed attempts by phase and error
+    refusals: Counter[str] = Counter()  # frontdesk_error codes the server sent
+    cpu_at_loss: list[float] = []  # this process's CPU time when the first saw it go
 
-    async def start(sio: Any, session: dict[str, str], events: asyncio.Queue[Any]) -> None:
+    async def start(sio: StormSocket, session: dict[str, str]) -> None:
         request: dict[str, Any] = {"session_id": session["id"], "frontdesk": 1}
-        if session.get("token"):
-            request["resume_token"] = session["token"]
-        await sio.emit("session_request", request)
-        session["id"] = await asyncio.wait_for(events.get(), 60)
+        if sio.token:
+            request["resume_token"] = sio.token
+        while True:  # refused (Redis failing over, a limit): asked again, as the widget does
+            ack = await sio.call("session_request", request, timeout=60)
+            refused = ack[0] if ack and isinstance(ack[0], dict) else {}
+            if refused.get("ok") is not False:
+                break
+            retry_after = float(refused["error"].get("retry_after") or 1)
+            await asyncio.sleep(retry_after * random.uniform(0.5, 1.5))
+        session["id"] = await asyncio.wait_for(sio.confirms.get(), 60)
 
     def counted() -> None:
         nonlocal started
@@ -78,47 +98,73 @@ async def storm(
         if started == count:
             everyone.set()
 
-    async def one() -> None:
+    def settled() -> None:
+        if len(confirmed) + failed == count:  # every connection back, or given up
+            everyone_back.set()
+
+    async def one(index: int) -> None:
         nonlocal same, changed, failed
-        events: asyncio.Queue[Any] = asyncio.Queue()
-        lost = asyncio.Event()
         session = {"id": uuid.uuid4().hex}
-        sio = socketio.AsyncClient(reconnection=False)
-        sio.on("session_confirm", events.put_nowait)
-        sio.on("session_token", lambda data: session.update(token=data["token"]))
-        sio.on("disconnect", lambda *reason: lost.set())
+        sio = StormSocket(sessions[index % len(sessions)])
         try:
             async with gate:
-                await sio.connect(victim, transports=["websocket"], wait_timeout=60)
-                await start(sio, session, events)
+                await sio.connect(victim, 60)
+                await start(sio, session)
         except Exception:
             failed += 1
             counted()
+            settled()
+            await sio.close()
             return
         first = session["id"]
         counted()
-        await lost.wait()
+        await sio.lost.wait()
+        if not noticed:
+            cpu_at_loss.append(time.process_time())
+        noticed.append(time.monotonic())
         for attempt in itertools.count():
             await asyncio.sleep(_delay(attempt))
-            with contextlib.suppress(Exception):
-                await sio.disconnect()
+            phase = "connect"
             try:
-                await sio.connect(url, transports=["websocket"], wait_timeout=30)
-                await start(sio, session, events)
+                await sio.connect(url, 30)
+                connected_at = time.monotonic()
+                phase = "session"
+                await start(sio, session)
                 break
-            except Exception:
+            except Exception as exc:
+                errors[f"{phase}: {type(exc).__name__} {str(exc)[:60]}"] += 1
                 if attempt >= 10:
                     failed += 1
+                    settled()
+                    await sio.close()
                     return
+        attempts[attempt + 1] += 1
         confirmed.append(time.monotonic())
+        connected.append(connected_at)
+        refusals.update(sio.errors)
         same, changed = same + (session["id"] == first), changed + (session["id"] != first)
-        await sio.disconnect()
+        settled()
+        await everyone_back.wait()  # widgets stay: no disconnects while others reconnect
+        await sio.close()
 
-    tasks = [asyncio.create_task(one()) for _ in range(count)]
+    tasks = [asyncio.create_task(one(i)) for i in range(count)]
     await everyone.wait()
     await asyncio.to_thread(Path(ready_file).write_text, str(count - failed))
     await asyncio.gather(*tasks)
-    return {"confirmed": confirmed, "same": same, "changed": changed, "failed": failed}
+    for http in sessions:
+        await http.close()
+    return {
+        "confirmed": confirmed,
+        "noticed": noticed,
+        "connected": connected,
+        "attempts": dict(attempts),
+        "errors": dict(errors),
+        "refusals": dict(refusals),
+        "same": same,
+        "changed": changed,
+        "failed": failed,
+        "cpu": time.process_time() - (cpu_at_loss or [time.process_time()])[0],
+    }
 
 
 async def keep_writing(url: str, source: str, stop_file: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from aiohttp import web
 
 from frontdesk.channels.emitting import DirectEmit
 from frontdesk.keys import REDIS_URL, SIO
+from frontdesk.socketio_rooms import RoomIndex
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ _ID = b'"fd_id": "'
 SEEN_IDS = 20000  # message ids remembered to drop repeats
 
 
-class WatchedRedisManager(socketio.AsyncRedisManager, DirectEmit):  # type: ignore[misc]
-    """AsyncRedisManager whose listener notes this process's own heartbeats."""
+class WatchedRedisManager(RoomIndex, socketio.AsyncRedisManager, DirectEmit):  # type: ignore[misc]
+    """AsyncRedisManager whose listener notes this process's own heartbeats; a disconnect
+    leaves only its own rooms (RoomIndex), and an emit to one connection of this process is
+    not published to the others."""
 
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         super().__init__(url, channel=channel)
@@ -66,6 +69,29 @@ class WatchedRedisManager(socketio.AsyncRedisManager, DirectEmit):  # type: igno
         self.recovering_until = 0.0  # Redis failed a moment ago: count who hears a publish
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        target = to or room
+        namespace = namespace or "/"
+        if (
+            callback is None
+            and not kwargs.get("ignore_queue")
+            and isinstance(target, str)
+            and self.is_connected(target, namespace)
+        ):  # one connection, and it is here: no other process could deliver it
+            await DirectEmit.emit(self, event, data, namespace, target, skip_sid)
+            return
+        await super().emit(event, data, namespace, room, skip_sid, callback, to, **kwargs)
 
     async def _listen(self) -> AsyncIterator[Any]:
         async for data in super()._listen():

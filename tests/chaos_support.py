@@ -58,11 +58,13 @@ class Customer:
         self.conversation_id = ""
         self.exchanges: list[Exchange] = []
         self.reconnects: list[Reconnect] = []
+        self.dropped: list[tuple[float, str]] = []  # when and why the connection went
         self.lost = asyncio.Event()
         self.answers: dict[float, str] = {}  # seq -> sender kind, of every message seen
         self.client.sio.on("disconnect", self._lost)
 
     async def _lost(self, *reason: Any) -> None:
+        self.dropped.append((time.monotonic(), str(reason[0]) if reason else "?"))
         self.lost.set()
 
     async def start(self) -> None:
@@ -88,7 +90,7 @@ class Customer:
             await asyncio.sleep(backoff(attempt))
             self.lost.clear()
             try:
-                history = await self.client.connect(last_seq=self.last_seq)
+                history = await self._resume()
             except (*CONNECT_ERRORS, AssertionError):
                 await self.client.close()
                 continue
@@ -97,6 +99,31 @@ class Customer:
             self.reconnects.append(Reconnect(time.monotonic(), same))
             return
         raise AssertionError(f"{self.source} could not reconnect")
+
+    async def _resume(self) -> dict[str, Any]:
+        """Connect and ask for the conversation as frontdesk's widget does: a session_request
+        refused (Redis failing over: store_unavailable; a limit) is asked again after its
+        retry_after, jittered. The history after the last message sent."""
+        client = self.client
+        await client.sio.connect(client.base_url, transports=["websocket"])
+        request = {
+            "session_id": client.session_id,
+            "resume_token": client.token,
+            "last_seq": self.last_seq,
+            "frontdesk": 1,
+        }
+        while True:
+            ack = await client.sio.call("session_request", request, timeout=60)
+            if not (isinstance(ack, dict) and ack.get("ok") is False):
+                break
+            error = ack["error"]
+            assert error["code"] in ("store_unavailable", "rate_limited"), ack
+            await asyncio.sleep(float(error.get("retry_after") or 1) * random.uniform(0.5, 1.5))
+        confirmed = await client.next("session_confirm")
+        token = await client.next("session_token")
+        assert confirmed == token["session_id"] == client.session_id
+        history: dict[str, Any] = await client.next("history")
+        return history
 
     async def exchange(self, text: str) -> Exchange:
         done = Exchange(uuid.uuid4().hex, time.monotonic())

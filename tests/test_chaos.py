@@ -237,9 +237,12 @@ async def test_nothing_acknowledged_is_lost_when_a_gateway_redis_and_rasa_die(
     exchanges, struck, old = await crowd.round(kill_primary)
     rounds["redis"] = exchanges, struck
     back = await asyncio.to_thread(cluster.start_part, old)
+    dropped = Counter(why for c in crowd.customers for at, why in c.dropped if at >= struck)
+    resumed = sum(1 for c in crowd.customers for r in c.reconnects if r.at >= struck)
     report.append(
         f"  every touched message stored and answered in {recovery(exchanges, struck):.1f} s; "
-        f"{old} back (a replica) in {back:.1f} s"
+        f"{old} back (a replica) in {back:.1f} s; connections dropped meanwhile: "
+        f"{dict(dropped) or 'none'}, customers who resumed: {resumed}"
     )
 
     async def kill_rasa() -> str:

@@ -1437,7 +1437,8 @@
       },
       (ack) => {
         const error = ack && ack.ok === false ? ack.error || {} : null;
-        if (error && error.code === 'rate_limited') {
+        // Over the limit, or Redis failing over (store_unavailable): asked again, jittered.
+        if (error && (error.code === 'rate_limited' || error.code === 'store_unavailable')) {
           const wait = Math.min(Math.max(Number(error.retry_after) || 1, 0.2) * 1000, MAX_HOLD_MS);
           setTimeout(() => requestSession(lastSeq), jittered(wait));
         }

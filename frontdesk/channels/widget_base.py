@@ -9,6 +9,7 @@ or to a stock Rasa client a bot message; or, over a rate limit, `rate_limited` i
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,12 @@ from frontdesk.core.waits import Waits
 from frontdesk.store.base import Store
 
 CHANNEL = "widget"
+# When a gateway process dies its widgets all reconnect to the others within a second or two.
+# Served all at once, thousands of session_requests share the Redis pool (each waits for a
+# connection for every command in turn: all finish late, some after the pool's wait and fail
+# with store_unavailable); served this many at a time, first come first served, each finishes
+# in a few round trips (bench/cluster.py's reconnect storm).
+SESSIONS_AT_ONCE = 32
 # For a flows/ directory older than its `rate_limited` template (rendered with `seconds`).
 RATE_LIMITED = (
     "You're sending messages faster than we can answer them. "
@@ -71,6 +78,9 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         # The conversations with a page open on this process, and their connections: the
         # abandonment rule asks (core/abandon.py) which waiting customers are still here.
         self.pages: dict[str, set[str]] = {}
+        # session_requests served at once (SESSIONS_AT_ONCE above); the rest wait
+        # their turn, first come first served.
+        self.session_gate = asyncio.Semaphore(SESSIONS_AT_ONCE)
 
     async def _to_client(self, sid: str, event: str, data: Any) -> None:
         """One event to one client of this process (a handler's answer), straight to its

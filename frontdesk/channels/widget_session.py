@@ -35,6 +35,8 @@ from frontdesk.errors import BadInput, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+STORE_RETRY_AFTER = 1  # seconds: a session_request refused with store_unavailable, asked again
+
 
 class WidgetSession(WidgetBase):
     """The widget namespace's connection and session handlers."""
@@ -59,6 +61,10 @@ class WidgetSession(WidgetBase):
         return await self._error(sid, session.get("language"), "message_too_long", text)
 
     async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        async with self.session_gate:  # a reconnect storm is served in turn (widget_base.py)
+            return await self._session_request(sid, data)
+
+    async def _session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
         session = await self.get_session(sid)  # KeyError when the client left: see guard.py
         retry_after = self.session_limiter.check_connection(sid)
         if retry_after:  # refused in the ack; the connection keeps the conversation it has
@@ -104,8 +110,11 @@ class WidgetSession(WidgetBase):
             return None
         except StoreUnavailable as exc:
             log.error("session_request: %s", exc)
-            await self._error(sid, None, "store_unavailable", None)
-            return None
+            refused = await self._error(sid, None, "store_unavailable", None)
+            # In the ack too, so the widget asks again (Redis failing over takes seconds; a
+            # client told only by the frontdesk_error event waited for a confirm that never came).
+            refused["error"]["retry_after"] = STORE_RETRY_AFTER
+            return refused
         session_id, conversation = grant.session_id, opened.conversation
         previous = session.get("session_id")
         session.update(

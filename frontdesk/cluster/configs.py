@@ -97,7 +97,7 @@ def nginx_conf(prefix: Path, port: int, gateways: list[int], limits: NginxLimits
     (prefix / "frontdesk-http.conf").write_text(_http(limits))
     (prefix / "frontdesk-locations.conf").write_text(_locations(limits))
     servers = "".join(
-        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in gateways
+        f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;\n" for p in gateways
     )
     # As root nginx's workers would switch to `nobody`, who cannot write the temp dirs here.
     user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
@@ -120,7 +120,8 @@ def nginx_conf(prefix: Path, port: int, gateways: list[int], limits: NginxLimits
         f"{servers}"
         "    }\n"
         "    server {\n"
-        f"        listen 127.0.0.1:{port};\n"
+        # A killed gateway's widgets all come back at once (deploy/nginx/frontdesk.conf).
+        f"        listen 127.0.0.1:{port} backlog=4096;\n"
         # Which gateway process answered (tests and benches place clients by it).
         "        add_header X-Frontdesk-Upstream $upstream_addr always;\n"
         f"        include {prefix / 'frontdesk-locations.conf'};\n"
