@@ -219,6 +219,33 @@ def pin(pid: int, cpus: set[int] | None) -> None:
             os.sched_setaffinity(pid, cpus)
 
 
+def search_indexer(gateway_pid: int, timeout: float = 15) -> int | None:
+    """The pid of a gateway's search indexer (a child process, frontdesk.search.worker), let
+    run on every core: it is not the gateway's work, and a pinned gateway's children would
+    otherwise share its one core. None: the gateway indexes in its own process (older
+    versions, measured for a before/after)."""
+    import psutil  # type: ignore[import-untyped]
+
+    found: list[int] = []
+
+    def child() -> bool:
+        for proc in psutil.Process(gateway_pid).children():
+            with contextlib.suppress(psutil.Error):
+                if "frontdesk.search" in proc.cmdline():
+                    found.append(proc.pid)
+                    return True
+        return False
+
+    deadline = time.monotonic() + timeout
+    while not child():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(found[0], range(os.cpu_count() or 1))
+    return found[0]
+
+
 class CpuMeter:
     """CPU share (fraction of one core) of some processes over a measured window."""
 

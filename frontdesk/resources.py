@@ -132,7 +132,8 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     RETENTION_DAYS are swept hourly (frontdesk.store.retention)."""
     settings = app[SETTINGS]
     app[STORE].expire_empty_after(settings.empty_conversation_ttl)
-    app[SEARCH] = Search(app[REDIS], settings.data_dir, app[HOURS].zone)  # started by router_ctx
+    # started by router_ctx; its indexer is a process of its own (frontdesk.search.worker)
+    app[SEARCH] = Search(app[REDIS], settings.data_dir, app[HOURS].zone, app[REDIS_URL])
     erasers = [
         *customer_erasers(app[REPORTS], app[MAIL_STORE], app[FILES]),
         bot_memory_eraser(settings.rasa_urls),

@@ -20,8 +20,8 @@ from frontdesk.search import feed as log_
 from frontdesk.search.feed import Feed, Indexer, stream_id
 from frontdesk.search.index import Hit, Index, connect, recent, search
 from frontdesk.search.text import Query, facet, parse, restricted
+from frontdesk.search.worker import INDEX_FILE, IndexerProcess
 
-INDEX_FILE = "search.sqlite3"
 PAGE_SIZE = 20
 # What a plain agent may find besides the conversations they handled: the customers every
 # agent already sees in the console (waiting in the live queue, or a left message to answer).
@@ -77,12 +77,21 @@ def _bounds(filters: Filters, zone: dt.tzinfo) -> tuple[float | None, float | No
 
 
 class Search:
-    def __init__(self, redis: Redis, data_dir: Path, zone: dt.tzinfo = dt.UTC) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        data_dir: Path,
+        zone: dt.tzinfo = dt.UTC,
+        redis_url: str | None = None,
+    ) -> None:
+        """`redis_url`: index in a process of its own on that Redis (frontdesk.search.worker),
+        as a gateway does; None: in this process."""
         self.redis = redis
         self.path = data_dir / INDEX_FILE
         self.zone = zone
         self.feed = Feed(redis)
         self.indexer = Indexer(redis, self.path)
+        self.worker = IndexerProcess(data_dir, redis_url) if redis_url else None
         self._tasks: list[asyncio.Task[None]] = []
         self._bus: EventBus | None = None
 
@@ -91,10 +100,11 @@ class Search:
     def start(self, bus: EventBus) -> None:
         self._bus = bus
         self.feed.subscribe(bus)
-        self._tasks = [
-            asyncio.create_task(self.feed.run()),
-            asyncio.create_task(self.indexer.run()),
-        ]
+        self._tasks = [asyncio.create_task(self.feed.run())]
+        if self.worker is not None:
+            self.worker.start()
+        else:
+            self._tasks.append(asyncio.create_task(self.indexer.run()))
 
     async def stop(self) -> None:
         if self._bus is not None:
@@ -106,6 +116,8 @@ class Search:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.worker is not None:
+            await self.worker.stop()
 
     # -- asking ------------------------------------------------------------------------------------
 
