@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdesk.channels.emitting import DirectEmit
+from frontdesk.channels.emitting import LocalManager
 from frontdesk.channels.guard import GuardedServer, connection_guard, frame_limit, packet_limit
 from frontdesk.channels.packets import SafePacket
 from frontdesk.channels.ratelimit import AddressLimiter
@@ -215,7 +215,7 @@ def make_app(settings: Settings) -> web.Application:
         serializer=SafePacket.sized(packet_limit(settings.max_message_length)),
         cors_allowed_origins=origins,
         max_http_buffer_size=frame_limit(settings.max_message_length),
-        client_manager=DirectEmit(),  # no Task per recipient of an emit
+        client_manager=LocalManager(),  # no Task per emit; a disconnect leaves its own rooms
     )
     sio.attach(app)
     app[SIO] = sio

@@ -25,6 +25,8 @@ from engineio.async_socket import AsyncSocket
 from socketio import packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from frontdesk.socketio_rooms import RoomIndex
+
 log = logging.getLogger(__name__)
 
 
@@ -105,3 +107,8 @@ def across_processes(manager: Any) -> bool:
     """Whether the manager reaches connections of other processes (SOCKETIO_REDIS): then a
     room's participants here are not all of them."""
     return isinstance(manager, AsyncPubSubManager)
+
+
+class LocalManager(RoomIndex, DirectEmit):
+    """A single process's manager: emits without Tasks, disconnects that leave only their own
+    rooms (frontdesk.socketio_rooms)."""
