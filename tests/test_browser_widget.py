@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,10 @@ from tests.bot_answers import area_of
 from tests.browser import ask_in_widget
 from tests.conftest import make_settings
 from tests.fake_rasa import FakeRasa, Turn
+from tests.test_reports_outage import RedisServer, redis_server
 
 pytestmark = [pytest.mark.browser]
+__all__ = ["redis_server"]  # the fixture
 
 
 @pytest.mark.rasa
@@ -169,3 +172,48 @@ async def test_a_browser_that_knows_only_the_session_id_gets_a_new_conversation(
     assert await _shown(owner) == [["customer", "mine"], ["bot", "re: mine"]]
     assert await owner.evaluate("() => window.frontdeskWidget.sessionId") == session_id
     await other.close()
+
+
+async def test_a_message_redis_could_not_take_is_sent_again_by_itself(
+    fake_rasa: tuple[FakeRasa, str],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Any],
+    browser: Browser,
+) -> None:
+    """Redis away (a failover, a restart): the customer is told the message will go out by
+    itself, it stays in the chat, and it goes out, once, when Redis is back."""
+    fake, url = fake_rasa
+    fake.script["still there?"] = Turn("greet", texts=("re: still there?",))
+    server: TestServer = await aiohttp_server(
+        make_app(make_settings(redis_server.url, url, tmp_path))
+    )
+    errors: list[str] = []
+    page = await browser.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/")))
+    await page.locator(".fd-launcher").click()
+    await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
+    session_id = await page.evaluate("() => window.frontdeskWidget.sessionId")
+
+    await asyncio.to_thread(redis_server.kill)
+    await ask_in_widget(page, "still there?")
+    await expect(page.locator(".fd-error-text")).to_have_text(
+        "We couldn't save your message just now \u2014 we'll send it again in a moment,"
+        " no need to retype it.",
+        timeout=30_000,
+    )
+    mine = page.locator(".fd-msg-customer")
+    await expect(mine).to_have_count(1)
+    assert await mine.get_attribute("data-state") != "failed"
+
+    await asyncio.to_thread(redis_server.start)  # back, with what it had (append-only file)
+    await expect(page.locator(".fd-msg-customer[data-state=sent]")).to_have_count(1, timeout=30_000)
+    await expect(page.locator(".fd-msg-bot .fd-msg-text").last).to_have_text(
+        "re: still there?", timeout=30_000
+    )
+    await expect(page.locator(".fd-error")).to_be_hidden()
+    stored = await server.app[STORE].history(session_id)
+    assert [e["text"] for e in stored if e["role"] == "customer"] == ["still there?"]
+    assert await page.evaluate("() => localStorage.getItem('frontdesk_outbox')") == "[]"
+    assert errors == []

@@ -110,6 +110,7 @@
       feedbackNo: 'No',
       feedbackThanks: 'Thanks for telling us.', // Thanks for telling us.
       slowDown: 'That was a lot at once \u2014 your message will go out in a few seconds.', // That was a lot at once — your message will go out in a few seconds.
+      storeRetry: 'We couldn\'t save your message just now \u2014 we\'ll send it again in a moment, no need to retype it.', // We couldn't save your message just now — we'll send it again in a moment, no need to retype it.
       attach: 'Attach a photo or file',
       uploading: 'Uploading {name}\u2026', // Uploading {name}…
       dropHere: 'Drop the file to send it',
@@ -141,6 +142,7 @@
       feedbackNo: '\u041d\u0435\u0442',
       feedbackThanks: '\u0421\u043f\u0430\u0441\u0438\u0431\u043e \u0437\u0430 \u043e\u0446\u0435\u043d\u043a\u0443.', // Спасибо за оценку.
       slowDown: '\u0421\u043b\u0438\u0448\u043a\u043e\u043c \u043c\u043d\u043e\u0433\u043e \u0441\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0439 \u043f\u043e\u0434\u0440\u044f\u0434 \u2014 \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u043c \u0432\u0430\u0448\u0435 \u0447\u0435\u0440\u0435\u0437 \u043f\u0430\u0440\u0443 \u0441\u0435\u043a\u0443\u043d\u0434.', // Слишком много сообщений подряд — отправим ваше через пару секунд.
+      storeRetry: '\u041d\u0435 \u0443\u0434\u0430\u043b\u043e\u0441\u044c \u0441\u043e\u0445\u0440\u0430\u043d\u0438\u0442\u044c \u0441\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0435 \u2014 \u043c\u044b \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u043c \u0435\u0433\u043e \u0435\u0449\u0451 \u0440\u0430\u0437 \u0447\u0435\u0440\u0435\u0437 \u043c\u0433\u043d\u043e\u0432\u0435\u043d\u0438\u0435, \u043d\u0430\u0431\u0438\u0440\u0430\u0442\u044c \u0437\u0430\u043d\u043e\u0432\u043e \u043d\u0435 \u043d\u0443\u0436\u043d\u043e.', // Не удалось сохранить сообщение — мы отправим его ещё раз через мгновение, набирать заново не нужно.
       attach: '\u041f\u0440\u0438\u043b\u043e\u0436\u0438\u0442\u044c \u0444\u043e\u0442\u043e \u0438\u043b\u0438 \u0444\u0430\u0439\u043b', // Приложить фото или файл
       uploading: '\u0417\u0430\u0433\u0440\u0443\u0437\u043a\u0430 {name}\u2026', // Загрузка {name}…
       dropHere: '\u041e\u0442\u043f\u0443\u0441\u0442\u0438\u0442\u0435 \u0444\u0430\u0439\u043b, \u0447\u0442\u043e\u0431\u044b \u043e\u0442\u043f\u0440\u0430\u0432\u0438\u0442\u044c', // Отпустите файл, чтобы отправить
@@ -172,6 +174,7 @@
       feedbackNo: 'No',
       feedbackThanks: 'Gracias por dec\u00edrnoslo.', // Gracias por decírnoslo.
       slowDown: 'Vas muy r\u00e1pido: enviaremos tu mensaje en unos segundos.', // Vas muy rápido: enviaremos tu mensaje en unos segundos.
+      storeRetry: 'No hemos podido guardar tu mensaje \u2014 lo enviaremos de nuevo en un momento; no hace falta volver a escribirlo.', // No hemos podido guardar tu mensaje — lo enviaremos de nuevo en un momento; no hace falta volver a escribirlo.
       attach: 'Adjuntar una foto o un archivo',
       uploading: 'Subiendo {name}\u2026', // Subiendo {name}…
       dropHere: 'Suelta el archivo para enviarlo',
@@ -966,18 +969,23 @@
           holdSending(error.retry_after); // kept in the outbox and sent again after the wait
           return;
         }
+        if (error.code === 'store_unavailable' && error.retry_after) {
+          holdSending(error.retry_after, 'storeRetry'); // Redis failing over: sent again
+          return;
+        }
         outboxRemove(e.client_msg_id); // rejected: only an explicit retry sends it again
         setState(p, 'failed', error.message ? String(error.message) : '');
       }
     });
   }
 
-  // The server refused a message as sent too fast: wait `seconds`, then send every pending
-  // message again, in order (nothing already accepted is sent twice: the ids are kept).
-  function holdSending(seconds) {
+  // The server refused a message as sent too fast, or could not save it (Redis failing over):
+  // wait `seconds`, then send every pending message again, in order (nothing already accepted
+  // is sent twice: the ids are kept).
+  function holdSending(seconds, notice) {
     const wait = Math.min(Math.max(Number(seconds) || 1, 0.2) * 1000, MAX_HOLD_MS);
     holdUntil = Math.max(holdUntil, Date.now() + wait + Math.random() * 200);
-    showError(t('slowDown'));
+    showError(t(notice || 'slowDown'));
     slowNotice = true;
     clearTimeout(holdTimer);
     holdTimer = setTimeout(() => {
@@ -1621,6 +1629,8 @@
     socket.on('frontdesk_error', (data) => {
       isFrontdeskServer = true;
       if (data && data.code === 'rate_limited') return; // the ack says it: the message is kept
+      // Not saved, to be sent again by itself (the ack says so): kept, not marked failed.
+      if (data && data.code === 'store_unavailable' && data.retry_after && data.client_msg_id) return;
       const message = data && data.message ? String(data.message) : t('failed');
       showError(message);
       if (data && typeof data.client_msg_id === 'string') markFailedById(data.client_msg_id, message);

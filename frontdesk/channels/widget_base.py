@@ -29,6 +29,9 @@ from frontdesk.core.waits import Waits
 from frontdesk.store.base import Store
 
 CHANNEL = "widget"
+# Seconds after which the widget asks again when Redis could not take a message or a
+# session_request (a failover takes a few seconds): the customer need not send it again.
+STORE_RETRY_AFTER = 1
 # When a gateway process dies its widgets all reconnect to the others within a second or two.
 # Served all at once, thousands of session_requests share the Redis pool (each waits for a
 # connection for every command in turn: all finish late, some after the pool's wait and fail
@@ -126,12 +129,17 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         code: str,
         message: str | None,
         client_msg_id: Any = None,
+        retry_after: float | None = None,
     ) -> dict[str, Any]:
+        """The error in the ack, and as an event; `retry_after`: seconds after which the
+        widget sends the same thing again by itself (the customer need not)."""
         if message is None:
             message = self.templates.render(language or self.templates.default_language, code)
         error: dict[str, Any] = {"code": code, "message": message}
         if isinstance(client_msg_id, str):
             error["client_msg_id"] = client_msg_id
+        if retry_after is not None:
+            error["retry_after"] = retry_after
         session = await self.get_session(sid)
         if session.get("session_id") and not session.get("extras"):
             # A stock Rasa client shows only bot messages: say what happened as one.

@@ -16,7 +16,7 @@ from typing import Any
 from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.packets import refused
 from frontdesk.channels.ratelimit import TYPING_SIGNALS, RateLimiter
-from frontdesk.channels.widget_base import CHANNEL, WidgetBase
+from frontdesk.channels.widget_base import CHANNEL, STORE_RETRY_AFTER, WidgetBase
 from frontdesk.channels.widget_input import (
     CLIENT_MSG_ID,
     PRIVATE_CUSTOM_DATA,
@@ -57,7 +57,10 @@ class WidgetEvents(WidgetBase):
             return await self._error(sid, language, exc.code, exc.message, client_msg_id)
         except StoreUnavailable as exc:
             log.error("user_uttered: %s", exc)
-            return await self._error(sid, language, "store_unavailable", None, client_msg_id)
+            # The widget keeps the message and sends it again by itself (Redis failing over).
+            return await self._error(
+                sid, language, "store_unavailable", None, client_msg_id, STORE_RETRY_AFTER
+            )
         if not accepted.duplicate and self._other_tabs(inbound.conversation_id, sid):
             echo = {"seq": accepted.seq, "text": inbound.text, "client_msg_id": client_msg_id}
             if inbound.attachment:

@@ -21,7 +21,7 @@ from typing import Any
 from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.guard import client_key
 from frontdesk.channels.resume import ACCESS_FIELD, PLAIN, TOKEN, Grant, may_be_plain
-from frontdesk.channels.widget_base import CHANNEL, WidgetBase
+from frontdesk.channels.widget_base import CHANNEL, STORE_RETRY_AFTER, WidgetBase
 from frontdesk.channels.widget_input import (
     SESSION_ID,
     custom_data,
@@ -34,8 +34,6 @@ from frontdesk.core.conversation import Conversation
 from frontdesk.errors import BadInput, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-STORE_RETRY_AFTER = 1  # seconds: a session_request refused with store_unavailable, asked again
 
 
 class WidgetSession(WidgetBase):
@@ -110,11 +108,11 @@ class WidgetSession(WidgetBase):
             return None
         except StoreUnavailable as exc:
             log.error("session_request: %s", exc)
-            refused = await self._error(sid, None, "store_unavailable", None)
             # In the ack too, so the widget asks again (Redis failing over takes seconds; a
             # client told only by the frontdesk_error event waited for a confirm that never came).
-            refused["error"]["retry_after"] = STORE_RETRY_AFTER
-            return refused
+            return await self._error(
+                sid, None, "store_unavailable", None, retry_after=STORE_RETRY_AFTER
+            )
         session_id, conversation = grant.session_id, opened.conversation
         previous = session.get("session_id")
         session.update(
