@@ -1,10 +1,10 @@
 """This machine's search indexer in a process of its own, which a gateway process starts and
 restarts.
 
-Indexing reads each changed conversation's whole transcript from Redis and writes it to SQLite.
-Inside the gateway's process that was about a quarter of its CPU per relayed message, and most
-of its slowest replies (bench/relay.py): the indexer's bursts held the event loop and the GIL
-while customers waited. Here it has a process, and a core, of its own.
+Indexing reads each changed conversation's whole transcript from Redis and writes it to SQLite,
+in bursts every couple of seconds. Inside the gateway's process those bursts held the event loop
+and the GIL while customers waited (about a tenth more CPU per relayed message, and the slowest
+replies: bench/relay.py prints the indexer's CPU apart). Here it has a process of its own.
 
 The gateway starts `python -m frontdesk.search DATA_DIR` with the Redis URL it uses
 (REDIS_URL; the embedded server's, or Sentinel's) and keeps the child's stdin open: when the
