@@ -299,7 +299,7 @@ def report(clients: int, targets: list[Target]) -> None:
         BENCH,
         f"{at}: frontdesk answer p50 vs Rasa default config (socketio)",
         f"{ours.first.p50 * 1000:.1f} ms vs {default.first.p50 * 1000:.1f} ms",
-        ratio_text(ours.first.p50, default.first.p50, 0.4),
+        ratio_text(ours.first.p50, default.first.p50, 0.8),
     )
     figure(
         BENCH,
