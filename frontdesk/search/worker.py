@@ -49,12 +49,16 @@ class IndexerProcess:
         env = {**os.environ, "REDIS_URL": self.redis_url}
         command = [sys.executable, "-m", "frontdesk.search", str(self.data_dir)]
         while True:
-            self.proc = await asyncio.create_subprocess_exec(
-                *command, stdin=asyncio.subprocess.PIPE, env=env
-            )
-            self.started.set()
-            code = await self.proc.wait()
-            log.warning("search indexer process exited (%s); starting it again", code)
+            try:
+                self.proc = await asyncio.create_subprocess_exec(
+                    *command, stdin=asyncio.subprocess.PIPE, env=env
+                )
+            except OSError as exc:  # out of processes or files: the index waits, not the chat
+                log.error("could not start the search indexer process: %s", exc)
+            else:
+                self.started.set()
+                code = await self.proc.wait()
+                log.warning("search indexer process exited (%s); starting it again", code)
             await asyncio.sleep(RETRY)
 
     async def stop(self) -> None:
