@@ -211,8 +211,16 @@ class Agent:
         self.lost.set()
 
     async def claim(self, case_id: str, conversation_id: str) -> None:
+        """Take the case; "not_ready" (the case is in the line a moment before its customer
+        is: the quote goes out first) is tried again, as the console tells the agent to."""
         assert self.client is not None
-        claimed = await self.client.call("claim", {"case_id": case_id})
+        async with asyncio.timeout(30):
+            while True:
+                claimed = await self.client.call("claim", {"case_id": case_id})
+                error = claimed.get("error") or {}
+                if claimed["ok"] or error.get("code") != "not_ready":
+                    break
+                await asyncio.sleep(0.1)
         assert claimed["ok"], claimed
         self.cases[case_id] = conversation_id
 
