@@ -90,6 +90,17 @@ async def _shown(page: Page) -> list[list[str]]:
     return shown
 
 
+async def _open_widget(browser: Browser, server: TestServer) -> tuple[Page, list[str]]:
+    """The demo page with the widget open and connected; the page's errors, as they come."""
+    errors: list[str] = []
+    page = await browser.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/")))
+    await page.locator(".fd-launcher").click()
+    await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
+    return page, errors
+
+
 async def test_messages_sent_too_fast_wait_and_go_out_in_order(
     fake_rasa: tuple[FakeRasa, str],
     redis_url: str,
@@ -105,12 +116,7 @@ async def test_messages_sent_too_fast_wait_and_go_out_in_order(
         RATE_LIMIT_PER_SECOND="2",
         RATE_LIMIT_BURST="1",
     )
-    errors: list[str] = []
-    page = await browser.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(server.make_url("/")))
-    await page.locator(".fd-launcher").click()
-    await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
+    page, errors = await _open_widget(browser, server)
     for text in ("one", "two", "three"):
         await ask_in_widget(page, text)
     # The server refused some as too fast: the widget says so, keeps them, sends them later.
@@ -183,21 +189,12 @@ async def test_a_message_redis_could_not_take_is_sent_again_by_itself(
 ) -> None:
     """Redis away (a failover, a restart): the customer is told the message will go out by
     itself, it stays in the chat, and it goes out, once, when Redis is back."""
-    fake, url = fake_rasa
-    fake.script["still there?"] = Turn("greet", texts=("re: still there?",))
-    server: TestServer = await aiohttp_server(
-        make_app(make_settings(redis_server.url, url, tmp_path))
-    )
-    errors: list[str] = []
-    page = await browser.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(server.make_url("/")))
-    await page.locator(".fd-launcher").click()
-    await expect(page.locator(".fd-status")).not_to_be_empty(timeout=20_000)  # connected
+    _, server = await _scripted_gateway(fake_rasa, redis_server.url, tmp_path, aiohttp_server)
+    page, errors = await _open_widget(browser, server)
     session_id = await page.evaluate("() => window.frontdeskWidget.sessionId")
 
     await asyncio.to_thread(redis_server.kill)
-    await ask_in_widget(page, "still there?")
+    await ask_in_widget(page, "typed earlier")
     await expect(page.locator(".fd-error-text")).to_have_text(
         "We couldn't save your message just now \u2014 we'll send it again in a moment,"
         " no need to retype it.",
@@ -210,10 +207,10 @@ async def test_a_message_redis_could_not_take_is_sent_again_by_itself(
     await asyncio.to_thread(redis_server.start)  # back, with what it had (append-only file)
     await expect(page.locator(".fd-msg-customer[data-state=sent]")).to_have_count(1, timeout=30_000)
     await expect(page.locator(".fd-msg-bot .fd-msg-text").last).to_have_text(
-        "re: still there?", timeout=30_000
+        "re: typed earlier", timeout=30_000
     )
     await expect(page.locator(".fd-error")).to_be_hidden()
     stored = await server.app[STORE].history(session_id)
-    assert [e["text"] for e in stored if e["role"] == "customer"] == ["still there?"]
+    assert [e["text"] for e in stored if e["role"] == "customer"] == ["typed earlier"]
     assert await page.evaluate("() => localStorage.getItem('frontdesk_outbox')") == "[]"
     assert errors == []
