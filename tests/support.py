@@ -267,3 +267,29 @@ async def customer(server: Any, people: list[Any]) -> WidgetClient:
     people.append(client)
     await client.connect()
     return client
+
+
+async def handed_over(
+    server: Any,
+    agent: AgentClient,
+    people: list[Any] | None = None,
+    custom: dict[str, Any] | None = None,
+    title: str = "Talk to a person",
+) -> tuple[WidgetClient, str]:
+    """A customer who asked for a person (the button `title`), and `agent` has her case;
+    with `people`, she is closed at the test's end."""
+    customer = WidgetClient(str(server.make_url("/")).rstrip("/"))
+    if people is not None:
+        people.append(customer)
+    await customer.connect(custom=custom)
+    await customer.say("/human_handoff", title=title)
+    queue = await agent.until(
+        "queue", lambda q: any(i["conversation_id"] == customer.session_id for i in q["items"])
+    )
+    case_id = next(
+        i["case_id"] for i in queue["items"] if i["conversation_id"] == customer.session_id
+    )
+    claimed = await agent.call("claim", {"case_id": case_id})
+    assert claimed["ok"], claimed
+    await customer.next("agent_joined")
+    return customer, case_id

@@ -24,7 +24,7 @@ from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
 from frontdesk.keys import STORE
 from tests.conftest import make_settings
-from tests.support import AgentClient, WidgetClient
+from tests.support import AgentClient, handed_over
 
 pytestmark = pytest.mark.rasa
 
@@ -68,23 +68,6 @@ async def _agents(server: TestServer) -> AsyncIterator[Agents]:
 async def agents(gateway: TestServer) -> AsyncIterator[Agents]:
     async for make in _agents(gateway):
         yield make
-
-
-async def handed_over(server: TestServer, agent: AgentClient) -> tuple[WidgetClient, str]:
-    """A customer who asked for a person, and `agent` has her case."""
-    customer = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    await customer.connect()
-    await customer.say("/human_handoff", title="Talk to a person")
-    queue = await agent.until(
-        "queue", lambda q: any(i["conversation_id"] == customer.session_id for i in q["items"])
-    )
-    case_id = next(
-        i["case_id"] for i in queue["items"] if i["conversation_id"] == customer.session_id
-    )
-    claimed = await agent.call("claim", {"case_id": case_id})
-    assert claimed["ok"], claimed
-    await customer.next("agent_joined")
-    return customer, case_id
 
 
 def names(viewers: list[dict[str, Any]]) -> dict[str, bool]:

@@ -22,7 +22,9 @@ from frontdesk.console.auth import hash_password, socket_token
 from frontdesk.console.keys import DESK, SECRET
 from tests.conftest import free_port, make_settings
 from tests.inbox_support import smtp_server, text_part
-from tests.support import AgentClient, WidgetClient
+from tests.support import AgentClient, handed_over, people
+
+__all__ = ["people"]  # the fixture
 
 pytestmark = pytest.mark.rasa
 
@@ -72,32 +74,6 @@ async def signed_in(server: TestServer, name: str) -> aiohttp.ClientSession:
     async with http.post(server.make_url("/console/login"), data=form) as resp:
         assert resp.status == 200 and "/console/" in str(resp.url)
     return http
-
-
-async def handed_over(
-    server: TestServer, agent: AgentClient, people: list[Any]
-) -> tuple[WidgetClient, str]:
-    customer = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    people.append(customer)
-    await customer.connect()
-    await customer.say("/human_handoff", title="Talk to a person")
-    queue = await agent.until(
-        "queue", lambda q: any(i["conversation_id"] == customer.session_id for i in q["items"])
-    )
-    case_id = next(
-        i["case_id"] for i in queue["items"] if i["conversation_id"] == customer.session_id
-    )
-    assert (await agent.call("claim", {"case_id": case_id}))["ok"]
-    await customer.next("agent_joined")
-    return customer, case_id
-
-
-@pytest.fixture
-async def people() -> AsyncIterator[list[Any]]:
-    clients: list[Any] = []
-    yield clients
-    for client in clients:
-        await client.close()
 
 
 async def test_the_transcript_page_prints_the_conversation_for_those_who_may_read_it(
@@ -229,17 +205,13 @@ async def test_the_transcript_goes_to_the_address_on_file_in_the_customers_langu
 ) -> None:
     server, smtp = mail_gateway
     console = await console_of(server, await new_agent(server, "Marta"), people)
-    customer = WidgetClient(str(server.make_url("/")).rstrip("/"))
-    people.append(customer)
-    await customer.connect(custom={"language": "es", "customer_email": "lucia@example.com"})
-    await customer.say("/human_handoff", title="Hablar con una persona")
-    queue = await console.until(
-        "queue", lambda q: any(i["conversation_id"] == customer.session_id for i in q["items"])
+    customer, case_id = await handed_over(
+        server,
+        console,
+        people,
+        custom={"language": "es", "customer_email": "lucia@example.com"},
+        title="Hablar con una persona",
     )
-    case_id = next(
-        i["case_id"] for i in queue["items"] if i["conversation_id"] == customer.session_id
-    )
-    assert (await console.call("claim", {"case_id": case_id}))["ok"]
     assert (await console.call("reply", {"case_id": case_id, "text": "¡Hola! Ya lo miro."}))["ok"]
     assert (await console.call("close", {"case_id": case_id}))["ok"]
     left = await customer.next("agent_left")
