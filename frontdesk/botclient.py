@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import zlib
@@ -13,18 +12,12 @@ from typing import Any
 import aiohttp
 import orjson
 
+from frontdesk.channels.packets import FastJson
 from frontdesk.core.messages import BotReply
 from frontdesk.errors import BotUnavailable
 from frontdesk.knowledge.live import LiveTexts
 
 JSON_BODY = {"Content-Type": "application/json"}
-
-
-def _json(body: Any) -> bytes:
-    try:
-        return orjson.dumps(body)
-    except TypeError:  # e.g. an integer past 64 bits in a widget's customData
-        return json.dumps(body).encode()
 
 
 log = logging.getLogger(__name__)
@@ -118,7 +111,7 @@ class BotClient:
         self, method: str, url: str, body: Any, timeout: aiohttp.ClientTimeout | None = None
     ) -> Any:
         try:
-            data = None if body is None else _json(body)
+            data = None if body is None else FastJson.dumps(body)  # orjson, json if need be
             headers = None if body is None else JSON_BODY
             async with self._session.request(
                 method, url, data=data, headers=headers, timeout=timeout or self._timeout
