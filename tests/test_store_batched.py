@@ -77,3 +77,16 @@ async def test_a_connection_error_fails_every_call_of_the_batch() -> None:
     )
     assert all(isinstance(r, RedisConnectionError) for r in results), results
     await dead.aclose()
+
+
+async def test_calls_whose_connection_was_lost_are_made_again_once_each(redis: Redis) -> None:
+    """The script's own connection dropped by Redis (a restart, a failover, an idle timeout):
+    the next calls are answered through the client, which reconnects; none is run twice."""
+    count = BatchedScript(redis, COUNT)
+    assert await count(keys=["lost"], args=[1]) == 1  # its own connection is open now
+    killed = await redis.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    results = await asyncio.gather(*(count(keys=["lost"], args=[1]) for _ in range(3)))
+    assert sorted(results) == [2, 3, 4]
+    assert int(await redis.get("lost")) == 4
+    assert await count(keys=["lost"], args=[1]) == 5  # and on its own connection again

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frontdesk.store.connection import Connection, timed_writes
@@ -40,21 +41,21 @@ async def test_finishing_many_turns_forgets_those_and_keeps_the_rest(redis: Redi
     assert await redis.zcard(INDEX) == 0
 
 
-async def test_a_message_is_stored_with_its_turn_in_one_round_trip(redis: Redis) -> None:
+async def test_a_message_is_stored_with_its_turn_in_one_round_trip(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, ledger = RedisStore(redis), RedisTurns(redis)
     await store.create_conversation("conv", {"state": "agent", "agent": "ann", "language": "es"})
     turn = {"owner": "p1", "at": 5.0, "text": "hola"}
     await ledger.intake("conv", {"role": "customer", "text": "warm-up"}, None, turn)  # loads it
     sent: list[object] = []  # what the client writes to Redis: one item per round trip
-    connection = await redis.connection_pool.get_connection()  # the pool's only connection
-    send = connection.send_packed_command
+    send = AbstractConnection.send_packed_command
 
-    async def counted(command: Any, check_health: bool = True) -> None:
+    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
         sent.append(command)
-        await send(command, check_health)
+        await send(self, command, check_health)
 
-    connection.send_packed_command = counted
-    await redis.connection_pool.release(connection)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
     entry = {"role": "customer", "text": "hola"}
     taken = await ledger.intake("conv", entry, "m-1", turn)
     assert len(sent) == 1  # one script: stored, recorded, and the conversation read
