@@ -12,6 +12,7 @@ it began, so nobody can keep a real agent out by hammering their name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -99,6 +100,7 @@ class Attempt:
         return self.wait > 0
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every connection and login: parsing costs
 def address_key(address: str | None) -> str:
     """The throttle's bucket for a client address: an IPv6 client counts by its /64 (one
     subscriber's share; it could otherwise hop through billions of addresses)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from redis.asyncio import Redis
 
 from frontdesk.reports.store import Batch, Dims
+from frontdesk.store.batched import BatchedScript
 from frontdesk.store.util import redis_errors, text, text_dict
 
 CONTACT_GAP = 4 * 3600  # seconds of quiet after which the customer's next question is a new contact
@@ -110,7 +111,7 @@ class Contacts:
     def __init__(self, redis: Redis, today: Callable[[], str]) -> None:
         self.redis = redis
         self.today = today
-        self._mark = redis.register_script(MARK)
+        self._mark = BatchedScript(redis, MARK)  # every bot turn and session: batched
 
     async def mark(
         self, conversation_id: str, event_id: str, marks: list[tuple[str, str]]

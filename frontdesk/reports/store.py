@@ -40,6 +40,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from frontdesk.store.batched import BatchedScript
 from frontdesk.store.util import redis_errors, text
 
 KEEP_DAYS = 400
@@ -190,7 +191,7 @@ class ReportStore:
     def __init__(self, redis: Redis, keep_days: int = KEEP_DAYS) -> None:
         self.redis = redis
         self.keep_seconds = keep_days * 86_400
-        self._write_once = redis.register_script(WRITE_ONCE)
+        self._write_once = BatchedScript(redis, WRITE_ONCE)  # every report event: batched
 
     async def write(self, batch: Batch, event_id: str | None = None) -> bool:
         """Write the batch in one round trip, unless the event's batch was written already;

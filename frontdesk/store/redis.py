@@ -197,9 +197,10 @@ class RedisStore:
         self.redis = redis
         self.empty_ttl = empty_ttl  # seconds a conversation without a customer message lives
         self._append = BatchedScript(redis, _APPEND)  # shares a round trip under load
-        self._transition = redis.register_script(_TRANSITION)
-        self._open = redis.register_script(_OPEN)
-        self._history = redis.register_script(_HISTORY)
+        # A conversation opened, read back or moved on: on every session and handoff.
+        self._transition = BatchedScript(redis, _TRANSITION)
+        self._open = BatchedScript(redis, _OPEN)
+        self._history = BatchedScript(redis, _HISTORY)
         self._index = redis.register_script(_INDEX)
         self._delete = redis.register_script(_DELETE)
 
