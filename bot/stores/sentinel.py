@@ -2,11 +2,12 @@
 
 Rasa 3.6 Open Source's RedisTrackerStore and RedisLockStore connect to one host and port; after
 a Sentinel failover they keep talking to the old primary (gone, or a read-only replica). These
-subclasses keep Rasa's behaviour (keys, serialisation, expiry, locking) and only change where
-the connection goes: to the primary the sentinels name, asked again whenever a connection is
-(re)made, so a failover needs no restart. A command that meets the failover (connection
-refused, or READONLY from a demoted primary) is retried with a short backoff while the
-sentinels promote the replica.
+subclasses keep Rasa's behaviour (keys, serialisation, expiry) and change where the connection
+goes: to the primary the sentinels name, asked again whenever a connection is (re)made, so a
+failover needs no restart. A command that meets the failover (connection refused, or READONLY
+from a demoted primary) is retried with a short backoff while the sentinels promote the
+replica. The lock store's tickets also live exactly as long as their process does
+(stores/locks.py: Rasa's own could leave a turn waiting forever behind a killed Rasa).
 
 bot/endpoints.sentinel.yml configures them:
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional, Text
 
-from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, RedisLockStore
+from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
@@ -31,6 +32,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
+
+from stores.locks import LiveTicketLockStore
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ class SentinelTrackerStore(RedisTrackerStore):
         logger.info("tracker store: Redis primary %r via sentinels %s", master, sentinels)
 
 
-class SentinelLockStore(RedisLockStore):
-    """RedisLockStore whose Redis is the primary behind Sentinel."""
+class SentinelLockStore(LiveTicketLockStore):
+    """Rasa's Redis lock store on the primary behind Sentinel, its tickets kept alive while
+    their process lives (stores/locks.py: a Rasa killed holding a conversation's ticket
+    stops that conversation for TICKET_LOCK_LIFETIME seconds, never for good)."""
 
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         options = dict(endpoint_config.kwargs)
