@@ -32,6 +32,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler, Middleware
 from engineio.async_drivers.aiohttp import WebSocket
 
+from frontdesk.channels.coalesce import coalesce_writes
 from frontdesk.channels.emitting import timed_poll
 from frontdesk.channels.packets import LIFECYCLE
 from frontdesk.channels.ratelimit import AddressLimiter
@@ -95,7 +96,22 @@ def connection_guard(addresses: AddressLimiter, proxies: TrustedProxies) -> Midd
 
 
 class SafeWebSocket(WebSocket):  # type: ignore[misc]
-    """python-engineio's aiohttp WebSocket, reading only frames that are Engine.IO packets."""
+    """python-engineio's aiohttp WebSocket, reading only frames that are Engine.IO packets, and
+    writing the frames of one turn of the event loop in one system call (channels/coalesce)."""
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size)
+        await self._sock.prepare(environ["aiohttp.request"])
+        coalesce_writes(self._sock)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+    async def send(self, message: str | bytes) -> None:
+        if isinstance(message, str):
+            await self._sock.send_str(message)
+        else:
+            await self._sock.send_bytes(message)
 
     async def wait(self) -> str | bytes:
         message = await self._sock.receive()
