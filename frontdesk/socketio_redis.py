@@ -48,8 +48,9 @@ SUBSCRIBE_WAIT = 5.0  # seconds start-up waits for the first subscription
 HEARTBEAT = "frontdesk_heartbeat"  # python-socketio ignores methods it does not know
 _MARK = HEARTBEAT.encode()
 PUBLISH_PATIENCE = 30.0  # seconds a publish keeps trying while Redis is unreachable
-RECEIVER_PATIENCE = 3.0  # seconds a publish is repeated while a live listener missed it
 RECOVERING_FOR = 10.0  # seconds after a Redis error during which listeners are counted
+# seconds a publish is repeated while a live listener missed it (a failover takes about 3 s)
+RECEIVER_PATIENCE = RECOVERING_FOR
 LISTEN_RETRY = 0.25  # seconds between a listener's attempts to subscribe again
 PEER_GONE_AFTER = 2.5 * HEARTBEAT_EVERY  # a process not heard this long is not counted
 _ID = b'"fd_id": "'
@@ -67,6 +68,7 @@ class WatchedRedisManager(RoomIndex, socketio.AsyncRedisManager, DirectEmit):  #
         self.connected: bool = bool(self.connected)  # python-socketio's flag, typed
         self.peers: dict[str, float] = {}  # process (host id) -> when its heartbeat was heard
         self.recovering_until = 0.0  # Redis failed a moment ago: count who hears a publish
+        self.failed_at = 0.0  # when the current recovery began
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
 
@@ -126,8 +128,23 @@ class WatchedRedisManager(RoomIndex, socketio.AsyncRedisManager, DirectEmit):  #
         return None
 
     def live_processes(self) -> int:
+        """The processes whose listeners should hear a publish: those heard lately and, while
+        Redis recovers, those heard shortly before it failed. Their listeners are subscribing
+        again and no heartbeat got through meanwhile; counted only by when they were last
+        heard, a failover longer than PEER_GONE_AFTER would count none of them, and a publish
+        made before they listen again would be lost to them."""
         now = time.monotonic()
-        return max(1, sum(1 for seen in self.peers.values() if now - seen < PEER_GONE_AFTER))
+        since = now - PEER_GONE_AFTER
+        if now < self.recovering_until:
+            since = min(since, self.failed_at - PEER_GONE_AFTER)
+        return max(1, sum(1 for seen in self.peers.values() if seen > since))
+
+    def _failing(self) -> None:
+        """Redis failed just now: a recovery begins, or the current one goes on."""
+        now = time.monotonic()
+        if now >= self.recovering_until:
+            self.failed_at = now
+        self.recovering_until = now + RECOVERING_FOR
 
     async def _publish(self, data: dict[str, Any]) -> Any:
         heartbeat = data.get("method") == HEARTBEAT
@@ -145,7 +162,7 @@ class WatchedRedisManager(RoomIndex, socketio.AsyncRedisManager, DirectEmit):  #
                 heard = await self.redis.publish(self.channel, payload)
             except Exception as exc:
                 self.connected = False
-                self.recovering_until = time.monotonic() + RECOVERING_FOR
+                self._failing()
                 if time.monotonic() - started > patience:
                     log.error(
                         "Socket.IO over Redis: could not publish for %.0f s: %s", patience, exc
@@ -190,7 +207,7 @@ class WatchedRedisManager(RoomIndex, socketio.AsyncRedisManager, DirectEmit):  #
                 if not failing:
                     log.error("Socket.IO over Redis: cannot receive (%s); subscribing again", exc)
                     failing = True
-                self.recovering_until = time.monotonic() + RECOVERING_FOR
+                self._failing()
                 subscribed = False
                 await asyncio.sleep(LISTEN_RETRY)
 
