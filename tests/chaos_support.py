@@ -3,7 +3,9 @@ frontdesk's widget and console do. A customer sends each message with a client_m
 is acknowledged (again after a reconnect, or after `store_unavailable`), then waits for its
 answer; a lost connection is reopened with the widget's back-off (1 s doubling to 15 s, ±75 %
 jitter) and resumes the same conversation with its token. An agent's console reconnects the
-same way, checks it still holds its cases and answers what came in while it was away."""
+same way, checks it still holds its cases and answers what came in while it was away; like the
+console, a case_message whose seq leaves a gap makes her open the case and answer what she
+missed, and a reply that failed is sent again once she has checked it was not stored."""
 
 from __future__ import annotations
 
@@ -185,7 +187,10 @@ class Customer:
 @dataclass
 class Agent:
     """An agent's console on its own client address, answering every customer message of
-    her cases; after a lost connection she reconnects and answers what she missed."""
+    her cases; after a lost connection she reconnects and answers what she missed. A
+    case_message whose seq is more than one past the highest she has seen in the case (one was
+    lost on its way) makes her open the case and answer it as after a reconnection; a reply
+    whose ack never came is checked and sent again (`owed`) after the console's back-off."""
 
     url: str
     token: str
@@ -196,6 +201,10 @@ class Agent:
     client: AgentClient | None = None
     task: asyncio.Task[None] | None = None
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    seen: dict[str, set[int]] = field(default_factory=dict)  # case id -> seqs she has seen
+    owed: set[str] = field(default_factory=set)  # cases whose last reply failed
+    retries: int = 0  # failed rounds of sending owed replies again, in a row
+    gaps: int = 0  # case_messages that showed one before them was lost
 
     async def start(self) -> None:
         await self._connect()
@@ -223,6 +232,7 @@ class Agent:
                 await asyncio.sleep(0.1)
         assert claimed["ok"], claimed
         self.cases[case_id] = conversation_id
+        self._saw(case_id, claimed["case"]["transcript"])
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -232,24 +242,53 @@ class Agent:
         if self.client is not None:
             await self.client.close()
 
+    def _saw(self, case_id: str, entries: list[dict[str, Any]]) -> None:
+        self.seen.setdefault(case_id, set()).update(
+            int(e["seq"]) for e in entries if e.get("seq") is not None
+        )
+
     async def _work(self) -> None:
         while True:
             assert self.client is not None
             get = asyncio.ensure_future(self.client.queues["case_message"].get())
             lost = asyncio.ensure_future(self.lost.wait())
+            # A reply owed is sent again after the console's back-off, if nothing comes first.
+            self.retries = self.retries if self.owed else 0
+            wait = backoff(self.retries) if self.owed else None
             try:
-                await asyncio.wait({get, lost}, return_when="FIRST_COMPLETED")
+                await asyncio.wait({get, lost}, timeout=wait, return_when="FIRST_COMPLETED")
             finally:
                 get.cancel()
                 lost.cancel()
             if lost.done() and not lost.cancelled():
                 await self._come_back()
             elif get.done() and not get.cancelled():
-                message = get.result()
-                entry = message["entry"]
-                if entry.get("role") == "customer" and message["case_id"] in self.cases:
-                    with contextlib.suppress(socketio.exceptions.SocketIOError):
-                        await self._reply(message["case_id"], entry)  # lost: caught up later
+                await self._heard(get.result())
+            elif self.owed:
+                for case_id in sorted(self.owed):
+                    await self._catch_up(case_id)
+                self.retries = self.retries + 1 if self.owed else 0
+
+    async def _heard(self, message: dict[str, Any]) -> None:
+        """A case_message: answer a customer's; one that leaves a gap (or comes while a reply
+        is owed) is answered from the case as the console shows it after fetching it again."""
+        case_id, entry = message["case_id"], message["entry"]
+        if case_id not in self.cases:
+            return
+        seq, known = entry.get("seq"), self.seen.get(case_id) or {0}
+        if seq is not None and int(seq) in known:
+            return  # seen already (fetched with the case, or said twice): answered if owed
+        gap = seq is not None and case_id in self.seen and int(seq) > max(known) + 1
+        self._saw(case_id, [entry])
+        if gap:
+            self.gaps += 1
+        if gap or case_id in self.owed:
+            await self._catch_up(case_id)
+        elif entry.get("role") == "customer":
+            try:
+                await self._reply(case_id, entry)
+            except socketio.exceptions.SocketIOError:  # no ack: stored or not, checked later
+                self.owed.add(case_id)
 
     async def _come_back(self) -> None:
         """Reconnect (the console's back-off), check the cases, answer what was missed."""
@@ -271,14 +310,27 @@ class Agent:
         self.kept_cases.append(set(self.cases) <= held)
         self.reconnects.append(Reconnect(time.monotonic(), True))
         for case_id in self.cases:
+            await self._catch_up(case_id)
+
+    async def _catch_up(self, case_id: str) -> None:
+        """Open the case and answer its last customer message unless an agent's reply follows
+        it (so a reply that was stored although its ack was lost is not sent twice). Without
+        an answer from the gateway (a lost connection, no ack in time) the reply stays owed."""
+        self.owed.discard(case_id)
+        try:
             view = await self._call("open_case", {"case_id": case_id})
             transcript = view["case"]["transcript"]
+            self._saw(case_id, transcript)
             waiting = [e for e in transcript if e["role"] in ("customer", "agent")]
             if waiting and waiting[-1]["role"] == "customer":
                 await self._reply(case_id, waiting[-1])
+        except socketio.exceptions.SocketIOError:
+            self.owed.add(case_id)
 
     async def _reply(self, case_id: str, entry: dict[str, Any]) -> None:
-        await self._call("reply", {"case_id": case_id, "text": f"About “{entry['text']}”: done."})
+        text = f"About “{entry['text']}”: done."
+        sent = await self._call("reply", {"case_id": case_id, "text": text})
+        self._saw(case_id, [sent])
 
     async def _call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         """An action, again after `store_unavailable` (Redis failing over)."""

@@ -6,6 +6,7 @@
 
 import { customerWrote } from './alerts.js';
 import { renderCard } from './card.js';
+import { catchUp, missedBefore } from './catchup.js';
 import { resetCloseConfirm } from './close.js';
 import { renderComposerMode, stopTyping } from './composer.js';
 import { E, keepingScroll } from './dom.js';
@@ -206,9 +207,10 @@ export function claimed(caseId, res) {
   if (store.openId() !== s.case_id) openCase(s.case_id);
 }
 
-/** case_message: a new transcript entry. */
+/** case_message: a new transcript entry; one that leaves a gap fetches what was missed. */
 export function caseMessage(caseId, entry) {
   const c = store.caseModel(caseId);
+  const missed = missedBefore(c, entry);
   const isNew = store.addEntry(c, entry, false);
   const role = str(entry.role);
   if (role === 'customer') setCustomerTyping(c, false);
@@ -225,6 +227,7 @@ export function caseMessage(caseId, entry) {
     const s = store.myCase(caseId);
     customerWrote(caseId, customerLabel(s && s.customer, c.card && c.card.customer_label), entry.text, !open);
   }
+  if (missed) catchUp(caseId);
 }
 
 /** mail_status: an e-mail answer was sent, or a try failed (the inbox lists it meanwhile). */

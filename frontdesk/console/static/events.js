@@ -259,7 +259,12 @@ export const NAMESPACE = '/agent';
 /** @typedef {{items: MyCaseItem[]}} MyCasesPayload         all of the agent's cases */
 /** @typedef {{items: AgentItem[]}} AgentsPayload           the whole team, on every change */
 /** @typedef {{case: CaseView}} CaseAssignedPayload         a case became the agent's */
-/** @typedef {{case_id: string, entry: TranscriptEntry}} CaseMessagePayload */
+/**
+ * A new entry of a case (a customer's message; a colleague's or another tab's reply). One that
+ * can be lost on its way: an entry whose seq is more than one past the highest the console holds
+ * for a loaded case makes it fetch the case again (open_case) for what it missed (catchup.js).
+ * @typedef {{case_id: string, entry: TranscriptEntry}} CaseMessagePayload
+ */
 /**
  * The customer of one of the agent's cases is typing (or stopped). `draft`: what they have typed
  * so far (frontdesk's widget, while flows/handoff.yml show_customer_draft is on; sent to the agent

@@ -17,6 +17,7 @@ import {
   mailStatusChanged, markClosed, myCasesListed, pickCase, presenceChanged, refreshCase,
   renderOpenCase, setCustomerTyping, transferred
 } from './caseview.js';
+import { catchUpMine } from './catchup.js';
 import { initClose } from './close.js';
 import { initComposer, renderCanned, stopTyping } from './composer.js';
 import { SERVER_EVENTS } from './events.js';
@@ -119,6 +120,7 @@ function start() {
       const reconnected = store.markConnected();
       const c = store.openCaseModel();
       if (reconnected && c && !c.closed) refreshCase(c.id);
+      if (reconnected) catchUpMine();  // what came in for our other cases while we were away
       if (reconnected) viewAgain();
     },
     disconnected() {
