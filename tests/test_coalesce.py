@@ -49,9 +49,12 @@ async def test_frames_of_one_turn_go_out_in_one_write_in_order_then_the_close() 
 
     app = web.Application()
     app.router.add_get("/ws", handler)
-    async with TestServer(app) as server, aiohttp.ClientSession() as http:
-        async with http.ws_connect(server.make_url("/ws")) as ws:
-            got = [message.data async for message in ws]
-            assert ws.close_code == aiohttp.WSCloseCode.OK
+    async with (
+        TestServer(app) as server,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(server.make_url("/ws")) as ws,
+    ):
+        got = [message.data async for message in ws]
+        assert ws.close_code == aiohttp.WSCloseCode.OK
     assert got == [*(f"frame {i}" for i in range(5)), "alone", "last before closing"]
     assert counted[0].writes == 3  # the five together, then "alone", then the last with the close

@@ -71,9 +71,57 @@ class DirectEmit(socketio.AsyncManager):  # type: ignore[misc]
 
 
 class TimedPoll(AsyncSocket):  # type: ignore[misc]
-    """An Engine.IO connection whose writer waits for its next packet under `asyncio.timeout`
-    rather than `asyncio.wait_for`, which on Python 3.11 wraps every wait in a Task of its own:
-    one Task per packet sent. Otherwise Engine.IO's own `poll` (engineio 4.x), unchanged."""
+    """An Engine.IO connection whose writer waits for its next packet, and whose WebSocket
+    reader for its next frame, under `asyncio.timeout` rather than `asyncio.wait_for`, which on
+    Python 3.11 wraps every wait in a Task of its own (engineio's reader even makes one itself):
+    a Task per packet sent and per frame received. Otherwise Engine.IO's own `poll` and
+    WebSocket handler (engineio 4.x); a connection upgraded from polling keeps engineio's."""
+
+    connected: bool
+    upgraded: bool
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if self.connected:  # an upgrade from long-polling: its probe exchange is engineio's
+            await super()._websocket_handler(ws)
+            return
+        self.connected = self.upgraded = True
+        server = self.server
+        writer = asyncio.ensure_future(self._write_frames(ws))
+        idle = server.ping_interval + server.ping_timeout  # no frame this long: the client left
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    data = await ws.wait()
+            except (Exception, asyncio.CancelledError):  # closed, timed out or cancelled
+                break
+            if data is None or len(data) > server.max_http_buffer_size:
+                break  # closed by the client, or a packet too large (engineio's limit)
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except exceptions.UnknownPacketError:
+                pass
+            except exceptions.SocketIsClosedError:
+                break
+            except Exception:  # as engineio: logged, and the connection goes on
+                server.logger.exception("Unknown receive error")
+        await self.queue.put(None)  # the writer ends
+        await writer
+        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+    async def _write_frames(self, ws: Any) -> None:
+        while True:
+            try:
+                packets = await self.poll()
+            except exceptions.QueueEmpty:
+                break
+            if not packets:  # the connection is closing
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
 
     async def poll(self) -> list[Any]:
         try:
