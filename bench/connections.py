@@ -1,7 +1,9 @@
 """Item 5 — connections: 10,000 idle widget connections to one gateway process.
 
 Generator processes (default 4) open websocket Socket.IO connections to one gateway and do the
-widget's session_request (→ session_confirm + history), then hold them idle. The gateway's RSS
+widget's session_request (→ session_confirm + history), then hold them idle. They speak the
+protocol's text frames themselves (`WidgetSocket`): python-socketio's client took a whole core
+for 4 generators, more than the gateway, and on two cores the figure was the clients'. The gateway's RSS
 is read from /proc before and after; per connection = the difference / connections. Target:
 under 1 GB in all. The open-file limit is raised for the gateway and the generators.
 
@@ -93,38 +95,88 @@ def print_profile(path: Path, sessions: int, top: int = 10) -> None:
             print(f"     {value / total:6.1%}  {nc / max(sessions, 1):7.2f}/session  {name(func)}")
 
 
+class WidgetSocket:
+    """A widget's connection spoken straight in Engine.IO 4 / Socket.IO 5 text frames over
+    aiohttp's WebSocket client: the handshakes, `session_request`, `session_confirm`, then an
+    idle connection that answers the server's pings. python-socketio's client costs more CPU
+    per connection than the gateway does per session (bench/connections.py measured the
+    generators at a whole core while the gateway had a quarter of one to spare): on two cores
+    the figure was the clients'. The server sees exactly what python-socketio's client sends
+    over the websocket transport."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, http: Any, url: str, session_id: str, timeout: float) -> WidgetSocket:
+        ws = await http.ws_connect(
+            f"{url}/socket.io/?EIO=4&transport=websocket", timeout=timeout, autoping=True
+        )
+        widget = cls(ws)
+        try:
+            async with asyncio.timeout(timeout):
+                await widget._until("0")  # Engine.IO open
+                await ws.send_str("40")  # Socket.IO connect to "/"
+                await widget._until("40")
+                request = {"session_id": session_id, "frontdesk": 1}
+                await ws.send_str("42" + json.dumps(["session_request", request]))
+                await widget._until('42["session_confirm"')
+        except BaseException:
+            await ws.close()
+            raise
+        widget.reader = asyncio.create_task(widget._idle())
+        return widget
+
+    async def _until(self, prefix: str) -> None:
+        while True:
+            message = await self.ws.receive()
+            if not isinstance(message.data, str):
+                raise ConnectionError(f"connection closed ({message.type})")
+            if message.data == "2":  # Engine.IO ping
+                await self.ws.send_str("3")
+            elif message.data.startswith(prefix):
+                return
+
+    async def _idle(self) -> None:
+        """Read what the server sends (history, settings, greeting) and answer its pings."""
+        async for message in self.ws:
+            if message.data == "2":
+                await self.ws.send_str("3")
+
+    @property
+    def connected(self) -> bool:
+        return not self.ws.closed
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
 async def hold_connections(
     url: str, count: int, index: int, concurrency: int, signals: str, pids: dict[str, int]
 ) -> dict[str, Any]:
     """Open `count` idle widget sessions, report, hold them until released, then close."""
-    import socketio
+    import aiohttp
 
     folder = Path(signals)
-    clients: list[Any] = []
+    clients: list[WidgetSocket] = []
     failures = retries = 0
     kinds: dict[str, int] = {}
     gate = asyncio.Semaphore(concurrency)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
     async def one(n: int) -> None:
         nonlocal failures, retries
         async with gate:
             for attempt in range(3):  # a widget whose connection fails tries again
-                sio = socketio.AsyncClient(reconnection=False)
-                confirmed: asyncio.Queue[Any] = asyncio.Queue()
-                sio.on("session_confirm", confirmed.put_nowait)
                 try:
-                    await sio.connect(url, transports=["websocket"], wait_timeout=60)
-                    await sio.emit(
-                        "session_request", {"session_id": f"idle-{index}-{n}", "frontdesk": 1}
-                    )
-                    await asyncio.wait_for(confirmed.get(), 60)
-                    clients.append(sio)
+                    clients.append(await WidgetSocket.open(http, url, f"idle-{index}-{n}", 60))
                     return
                 except Exception as exc:  # counted and reported
                     kind = f"{type(exc).__name__}: {exc}"[:80]
                     kinds[kind] = kinds.get(kind, 0) + 1
-                    if sio.connected:
-                        await sio.disconnect()
                     if attempt == 2:
                         failures += 1
                     else:
@@ -140,7 +192,8 @@ async def hold_connections(
     while not (folder / "release").exists():  # noqa: ASYNC110 — another process's signal
         await asyncio.sleep(0.2)
     connected = sum(1 for c in clients if c.connected)
-    await asyncio.gather(*(sio.disconnect() for sio in clients))  # a few seconds, not minutes
+    await asyncio.gather(*(c.close() for c in clients))  # a few seconds, not minutes
+    await http.close()
     return {
         "connected": len(clients),
         "still": connected,
