@@ -29,6 +29,8 @@ from frontdesk.socketio_rooms import RoomIndex
 
 log = logging.getLogger(__name__)
 
+MAX_READ_PAUSE = 0.1  # seconds a client sending too fast is not read
+
 
 class DirectEmit(socketio.AsyncManager):  # type: ignore[misc]
     async def emit(
@@ -79,6 +81,13 @@ class TimedPoll(AsyncSocket):  # type: ignore[misc]
 
     connected: bool
     upgraded: bool
+    read_pause = 0.0  # seconds before the next frame is read (a client told to slow down)
+
+    def read_later(self, seconds: float) -> None:
+        """Read this client's next frame only after `seconds`: a client refused for sending
+        too fast costs nothing more meanwhile (its frames wait in the socket; TCP holds the
+        rest back), and the other connections are served."""
+        self.read_pause = max(self.read_pause, min(seconds, MAX_READ_PAUSE))
 
     async def _websocket_handler(self, ws: Any) -> None:
         if self.connected:  # an upgrade from long-polling: its probe exchange is engineio's
@@ -100,10 +109,19 @@ class TimedPoll(AsyncSocket):  # type: ignore[misc]
                 await self.receive(eio_packet.Packet(encoded_packet=data))
             except exceptions.UnknownPacketError:
                 pass
-            except exceptions.SocketIsClosedError:
-                break
+            except (exceptions.SocketIsClosedError, asyncio.CancelledError):
+                break  # cancelled (the client's connection was lost): cleaned up below
             except Exception:  # as engineio: logged, and the connection goes on
                 server.logger.exception("Unknown receive error")
+            # One frame per connection per turn of the event loop, as engineio's Task per frame
+            # gave: a client whose frames pile up (a flood) must not hold the loop for all of
+            # them while the other connections wait (bench/abuse.py); one just told to slow
+            # down (`read_later`) is not read again before its pause.
+            pause, self.read_pause = self.read_pause, 0.0
+            try:
+                await asyncio.sleep(pause)
+            except asyncio.CancelledError:
+                break
         await self.queue.put(None)  # the writer ends
         await writer
         await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
@@ -143,6 +161,15 @@ class TimedPoll(AsyncSocket):  # type: ignore[misc]
                 break
             packets.append(pkt)
         return packets
+
+
+def read_later(server: Any, sid: str, namespace: str, seconds: float) -> None:
+    """The Socket.IO client `sid`'s next frame is read only after `seconds` (at most
+    MAX_READ_PAUSE), when its connection is one of ours (TimedPoll, the websocket transport)."""
+    eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
+    socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    if isinstance(socket, TimedPoll):
+        socket.read_later(seconds)
 
 
 def timed_poll(socket: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from frontdesk.channels.emitting import across_processes
+from frontdesk.channels.emitting import across_processes, read_later
 from frontdesk.channels.packets import refused
 from frontdesk.channels.ratelimit import TYPING_SIGNALS, RateLimiter
 from frontdesk.channels.widget_base import CHANNEL, STORE_RETRY_AFTER, WidgetBase
@@ -74,6 +74,7 @@ class WidgetEvents(WidgetBase):
         """Refused, not stored: frontdesk's widget keeps the message and sends it again after
         `retry_after` seconds; a stock client is told in a bot message (once a while)."""
         error = self._slow_down(session, retry_after, client_msg_id)
+        read_later(self.server, sid, self.namespace, retry_after)  # not read meanwhile
         if self.limiter.flooding(sid):
             log.warning("widget: closing a connection that keeps sending while told to wait")
             await self.disconnect(sid)
