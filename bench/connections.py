@@ -3,9 +3,10 @@
 Generator processes (default 4) open websocket Socket.IO connections to one gateway and do the
 widget's session_request (→ session_confirm + history), then hold them idle. They speak the
 protocol's text frames themselves (`WidgetSocket`): python-socketio's client took a whole core
-for 4 generators, more than the gateway, and on two cores the figure was the clients'. The gateway's RSS
-is read from /proc before and after; per connection = the difference / connections. Target:
-under 1 GB in all. The open-file limit is raised for the gateway and the generators.
+for 4 generators, more than the gateway, and on two cores the figure was the clients'. The
+gateway's RSS is read from /proc before and after; per connection = the difference /
+connections. Target: under 1 GB in all. The open-file limit is raised for the gateway and the
+generators.
 
 Printed per session_request (counted, so they hold on a busy machine): the gateway's CPU
 milliseconds (its process CPU time over the window from the first connection to the last
