@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from frontdesk.app import make_app
 from frontdesk.botmodel import BOT_DIR, ensure_model
+from frontdesk.cluster import Cluster
 from frontdesk.config import ROOT, Settings, load_settings
 from frontdesk.supervisor import RasaProcess, rasa_env
 from tests.startup import redis_answers, wait_until
@@ -150,3 +151,12 @@ async def gateway(settings: Settings, aiohttp_server: Callable[..., object]) -> 
     server = await aiohttp_server(app)  # type: ignore[operator]
     assert isinstance(server, TestServer)
     return server
+
+
+@pytest.fixture(scope="module")
+def redis_behind_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A Redis primary, its replica and three sentinels (no gateway, no Rasa, no nginx), for a
+    module's tests of Redis failover (tests/test_cluster_sentinel.py, test_cluster_locks.py)."""
+    cluster = Cluster(tmp_path_factory.mktemp("sentinel"), gateways=0, rasa_urls=["http://-"])
+    with cluster:
+        yield cluster

@@ -116,14 +116,6 @@ class Taker:
         self.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def redis_behind_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """A Redis primary, its replica and three sentinels (no gateway, no Rasa, no nginx)."""
-    cluster = Cluster(tmp_path_factory.mktemp("locks"), gateways=0, rasa_urls=["http://-"])
-    with cluster:
-        yield cluster
-
-
 @pytest.fixture
 def takers(redis_behind_sentinel: Cluster) -> Iterator[tuple[Taker, Taker, str]]:
     conversation_id = f"locks-{uuid.uuid4().hex[:8]}"

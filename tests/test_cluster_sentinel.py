@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +63,6 @@ def test_sentinel_settings_name_redis_by_one_url() -> None:
     )
     assert settings.redis_url == "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/0/fd"
     assert not settings.embedded_redis
-
-
-@pytest.fixture(scope="module")
-def redis_behind_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """A Redis primary, its replica and three sentinels (no gateway, no Rasa, no nginx)."""
-    cluster = Cluster(tmp_path_factory.mktemp("sentinel"), gateways=0, rasa_urls=["http://-"])
-    with cluster:
-        yield cluster
 
 
 @pytest.fixture
