@@ -17,6 +17,7 @@ from typing import Any
 import socketio
 from socketio.packet import EVENT
 
+from frontdesk.channels.emitting import read_later
 from frontdesk.channels.ratelimit import RateLimiter
 from frontdesk.channels.safeguards import Safeguards
 from frontdesk.channels.widget_files import WidgetFiles
@@ -105,10 +106,12 @@ class WidgetBase(socketio.AsyncNamespace):  # type: ignore[misc]
         return self.templates.render(language, key, **context)
 
     def _slow_down(
-        self, session: Mapping[str, Any], retry_after: float, client_msg_id: Any = None
+        self, sid: str, session: Mapping[str, Any], retry_after: float, client_msg_id: Any = None
     ) -> dict[str, Any]:
         """The `rate_limited` error: `{code, message, retry_after}` (and the client's message
-        id, when it sent one)."""
+        id, when it sent one). The connection's next frame is read a moment later (at most
+        MAX_READ_PAUSE): a client over a limit costs little while it keeps sending."""
+        read_later(self.server, sid, self.namespace, retry_after)
         try:
             message = self._text(session, "rate_limited", seconds=math.ceil(retry_after))
         except KeyError:  # flows without the template

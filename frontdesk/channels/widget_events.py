@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from frontdesk.channels.emitting import across_processes, read_later
+from frontdesk.channels.emitting import across_processes
 from frontdesk.channels.packets import refused
 from frontdesk.channels.ratelimit import TYPING_SIGNALS, RateLimiter
 from frontdesk.channels.widget_base import CHANNEL, STORE_RETRY_AFTER, WidgetBase
@@ -73,8 +73,7 @@ class WidgetEvents(WidgetBase):
     ) -> dict[str, Any]:
         """Refused, not stored: frontdesk's widget keeps the message and sends it again after
         `retry_after` seconds; a stock client is told in a bot message (once a while)."""
-        error = self._slow_down(session, retry_after, client_msg_id)
-        read_later(self.server, sid, self.namespace, retry_after)  # not read meanwhile
+        error = self._slow_down(sid, session, retry_after, client_msg_id)
         if self.limiter.flooding(sid):
             log.warning("widget: closing a connection that keeps sending while told to wait")
             await self.disconnect(sid)
@@ -220,7 +219,7 @@ class WidgetEvents(WidgetBase):
                 log.warning("widget: closing a connection that floods user_typing")
                 await self.disconnect(sid)
             session = await self.get_session(sid)
-            return {"ok": False, "error": self._slow_down(session, retry_after)}
+            return {"ok": False, "error": self._slow_down(sid, session, retry_after)}
         session = await self.get_session(sid)
         session_id = session.get("session_id")
         if not session_id:
@@ -251,7 +250,7 @@ class WidgetEvents(WidgetBase):
             return refused("unavailable", text)
         retry_after = self.session_limiter.check_connection(sid)
         if retry_after:
-            return {"ok": False, "error": self._slow_down(session, retry_after)}
+            return {"ok": False, "error": self._slow_down(sid, session, retry_after)}
         try:
             answer = await self.transcripts.request(session_id, email)
         except StoreUnavailable as exc:

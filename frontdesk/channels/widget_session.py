@@ -67,7 +67,7 @@ class WidgetSession(WidgetBase):
         retry_after = self.session_limiter.check_connection(sid)
         if retry_after:  # refused in the ack; the connection keeps the conversation it has
             log.debug("session_request: over the connection's limit")
-            return {"ok": False, "error": self._slow_down(session, retry_after)}
+            return {"ok": False, "error": self._slow_down(sid, session, retry_after)}
         try:
             if data is None:
                 data = {}
@@ -94,7 +94,7 @@ class WidgetSession(WidgetBase):
             retry_after = await self.limiter.session(sid, grant.session_id, grant.resumed)
             if retry_after:  # the address opens conversations faster than people do
                 log.debug("session_request: over the address's new conversations")
-                return {"ok": False, "error": self._slow_down(session, retry_after)}
+                return {"ok": False, "error": self._slow_down(sid, session, retry_after)}
             details = details_of(custom)
             if grant.user_id:
                 details["customer_id"] = grant.user_id[:500]
